@@ -1,0 +1,56 @@
+"""sfxkit: sound effects for video.
+
+Retrieve the best-matching sounds for a frame, shot or video from an SFX catalog, or generate one
+with MMAudio when nothing fits. The public API is small and lazy: ``import sfxkit`` imports no
+torch, FAISS or FFmpeg; each name loads its module on first use.
+
+    >>> import sfxkit
+    >>> recs = sfxkit.recommend("frame.jpg", index="my_index", k=5)
+    >>> recs[0].title, recs[0].score
+
+Note: modules are named so that no submodule shadows a public function
+(``sfxkit.recommend`` is always the function; the code lives in ``sfxkit.recommender``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "recommend": "sfxkit.recommender",
+    "Recommender": "sfxkit.recommender",
+    "Recommendation": "sfxkit.recommender",
+    "ShotRecommendations": "sfxkit.recommender",
+    "build_index": "sfxkit.build",
+    "load_index": "sfxkit.store",
+    "generate": "sfxkit.generation",
+    "GeneratedSound": "sfxkit.generation",
+    "soundtrack": "sfxkit.policy",
+    "compare": "sfxkit.report",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sfxkit.build import build_index
+    from sfxkit.generation import GeneratedSound, generate
+    from sfxkit.policy import soundtrack
+    from sfxkit.recommender import Recommendation, Recommender, ShotRecommendations, recommend
+    from sfxkit.report import compare
+    from sfxkit.store import load_index
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sfxkit' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

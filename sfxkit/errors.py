@@ -1,0 +1,128 @@
+"""One exception tree for sfxkit.
+
+Every message says what went wrong *and what to do next*: the file or thing to check, the valid
+options, or the exact command that fixes it. The CLI prints ``str(error)`` as one line and maps
+each class to an exit code (see ``EXIT_CODES``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SfxkitError(Exception):
+    """Base of every error sfxkit raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(SfxkitError, ValueError):
+    """A user-supplied argument or file is unusable."""
+
+    exit_code = 2
+
+
+class MediaError(InputError):
+    """A media file could not be read. Names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str, fix: str = "") -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.fix = fix or "check that the file exists, is not empty and is a supported audio/video/image format"
+        super().__init__(f"{self.path}: {reason}; {self.fix}")
+
+
+class ConfigError(SfxkitError):
+    """Settings or environment are inconsistent."""
+
+    exit_code = 2
+
+
+class MissingExtraError(SfxkitError, ImportError):
+    """An optional dependency group is not installed."""
+
+    exit_code = 3
+
+    def __init__(self, package: str, extra: str, what: str = "") -> None:
+        self.package = package
+        self.extra = extra
+        purpose = f" (needed for {what})" if what else ""
+        super().__init__(
+            f"the optional package '{package}' is not installed{purpose}; "
+            f"install it with: pip install 'sfxkit[{extra}]'"
+        )
+
+
+class ModelError(SfxkitError):
+    """A model id is unknown or a model cannot be built."""
+
+    exit_code = 4
+
+
+class WeightsMissingError(ModelError, FileNotFoundError):
+    """Pretrained weights are not available offline."""
+
+    def __init__(self, model_id: str, expected: str | Path, hint: str = "") -> None:
+        self.model_id = model_id
+        self.expected = str(expected)
+        cmd = f"sfxkit models pull {model_id}"
+        extra = f" {hint}" if hint else ""
+        super().__init__(
+            f"weights for '{model_id}' are not available offline (looked in {self.expected}); "
+            f"on a connected machine run `{cmd}` and copy the cache directory here, or set "
+            f"SFXKIT_WEIGHTS_DIR to a directory holding them.{extra}"
+        )
+
+
+class IndexStoreError(SfxkitError):
+    """Base for index-store problems."""
+
+    exit_code = 5
+
+
+class IndexNotFoundError(IndexStoreError, FileNotFoundError):
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(
+            f"{self.path}: no sfxkit index here; build one with `sfxkit index build SFX_DIR --out {self.path}`"
+        )
+
+
+class IndexCorruptError(IndexStoreError):
+    """A file in the index does not match the manifest (size or sha256), or is unreadable."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(
+            f"{self.path}: index file is corrupt ({reason}); rebuild with `sfxkit index build` "
+            f"or restore the directory from a backup. `sfxkit index verify` checks every file."
+        )
+
+
+class IndexLockedError(IndexStoreError):
+    def __init__(self, path: str | Path, timeout: float) -> None:
+        self.path = str(path)
+        super().__init__(
+            f"{self.path}: another process is writing this index (waited {timeout:.0f} s for the lock); "
+            "wait for it to finish, or remove the stale lock file if no build is running"
+        )
+
+
+class IndexMismatchError(IndexStoreError):
+    """A query or operation is incompatible with the index (unknown view, wrong model, dims)."""
+
+
+class GenerationError(SfxkitError):
+    exit_code = 6
+
+
+EXIT_CODES: dict[str, int] = {
+    "ok": 0,
+    "error": SfxkitError.exit_code,
+    "bad input": InputError.exit_code,
+    "missing extra": MissingExtraError.exit_code,
+    "model / weights": ModelError.exit_code,
+    "index": IndexStoreError.exit_code,
+    "generation": GenerationError.exit_code,
+}
