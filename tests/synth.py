@@ -1,0 +1,160 @@
+"""Synthesised test media: audio files, frames and videos made on the fly (no fixtures on disk).
+
+Audio arrays are float32 (channels, samples), as everywhere in sfxkit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+SR = 48_000
+
+
+def tone(freq: float, seconds: float, sr: int = SR, *, channels: int = 1, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.repeat(x[None, :], channels, axis=0)
+
+
+def noise(seconds: float, sr: int = SR, *, channels: int = 1, amp: float = 0.3, seed: int = 0,
+          band: tuple[float, float] | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sr))
+    x = rng.standard_normal((channels, n)).astype(np.float32)
+    if band is not None:
+        spec = np.fft.rfft(x, axis=1)
+        freqs = np.fft.rfftfreq(n, 1 / sr)
+        spec[:, (freqs < band[0]) | (freqs > band[1])] = 0
+        x = np.fft.irfft(spec, n=n, axis=1).astype(np.float32)
+    x *= amp / max(float(np.max(np.abs(x))), 1e-9)
+    return x
+
+
+def clicks(seconds: float, rate_hz: float, sr: int = SR, *, amp: float = 0.8) -> np.ndarray:
+    """Decaying clicks: footstep/tap-like transients."""
+    n = int(round(seconds * sr))
+    x = np.zeros(n, dtype=np.float32)
+    env = np.exp(-np.arange(int(0.03 * sr)) / (0.005 * sr)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    for start in np.arange(0, seconds, 1 / rate_hz):
+        i = int(start * sr)
+        seg = env[: max(0, min(len(env), n - i))]
+        x[i : i + len(seg)] += amp * seg * rng.standard_normal(len(seg)).astype(np.float32)
+    return np.clip(x, -1, 1)[None, :]
+
+
+def write_audio(path: str | Path, samples: np.ndarray, sr: int = SR, *, subtype: str | None = None) -> Path:
+    """Write with soundfile (wav, flac, ogg, aiff) or PyAV (mp3, m4a) chosen by suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix in {".mp3", ".m4a", ".aac", ".opus"}:
+        _write_with_av(path, samples, sr)
+        return path
+    import soundfile as sf
+
+    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}[suffix]
+    if subtype is None:
+        subtype = {"OGG": "VORBIS", "FLAC": "PCM_16", "AIFF": "PCM_16"}.get(fmt, "PCM_16")
+    sf.write(str(path), np.asarray(samples, dtype=np.float32).T, sr, format=fmt, subtype=subtype)
+    return path
+
+
+def _write_with_av(path: Path, samples: np.ndarray, sr: int) -> None:
+    import av
+
+    codec = {".mp3": "libmp3lame", ".m4a": "aac", ".aac": "aac", ".opus": "libopus"}[path.suffix.lower()]
+    x = np.asarray(samples, dtype=np.float32)
+    layout = "mono" if x.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=sr, layout=layout)
+        frame_size = 1152
+        for i in range(0, x.shape[1], frame_size):
+            chunk = np.ascontiguousarray(x[:, i : i + frame_size])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            frame.sample_rate = sr
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def draw_frame(kind: str, size: int = 64, *, seed: int = 0) -> np.ndarray:
+    """A drawn HxWx3 uint8 frame: 'red', 'green', 'blue', 'stripes', 'checker', 'circle', 'noise'."""
+    h = w = size
+    img = np.zeros((h, w, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    if kind in {"red", "green", "blue"}:
+        img[..., {"red": 0, "green": 1, "blue": 2}[kind]] = 220
+    elif kind == "stripes":
+        img[(xx // 4) % 2 == 0] = (240, 240, 240)
+    elif kind == "checker":
+        img[((xx // 8) + (yy // 8)) % 2 == 0] = (250, 200, 0)
+    elif kind == "circle":
+        img[(xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (w / 3) ** 2] = (0, 200, 255)
+    elif kind == "noise":
+        img = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    else:
+        raise ValueError(f"unknown frame kind {kind!r}")
+    return img
+
+
+def make_video(
+    path: str | Path,
+    scenes: Sequence[tuple[str, float]],
+    *,
+    fps: int = 25,
+    size: int = 64,
+    audio: np.ndarray | None = None,
+    audio_sr: int = SR,
+    moving: bool = False,
+) -> Path:
+    """Encode an H.264 (or mpeg4 fallback) video of drawn scenes [(kind, seconds), ...].
+
+    With ``moving=True`` a small white square moves left→right inside each scene, so frame
+    differences within a shot are non-zero but far below a cut.
+    """
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        try:
+            vstream = container.add_stream("libx264", rate=fps)
+            vstream.options = {"preset": "ultrafast", "crf": "18"}
+        except Exception:  # pragma: no cover - ffmpeg builds without x264
+            vstream = container.add_stream("mpeg4", rate=fps)
+        vstream.width = vstream.height = size
+        vstream.pix_fmt = "yuv420p"
+        astream = None
+        if audio is not None:
+            layout = "mono" if audio.shape[0] == 1 else "stereo"
+            astream = container.add_stream("aac", rate=audio_sr, layout=layout)
+        for s_index, (kind, seconds) in enumerate(scenes):
+            n = int(round(seconds * fps))
+            base = draw_frame(kind, size, seed=s_index)
+            for i in range(n):
+                img = base.copy()
+                if moving:
+                    x0 = int((size - 8) * i / max(n - 1, 1))
+                    img[size // 2 - 4 : size // 2 + 4, x0 : x0 + 8] = 255
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                for packet in vstream.encode(frame):
+                    container.mux(packet)
+        for packet in vstream.encode(None):
+            container.mux(packet)
+        if astream is not None and audio is not None:
+            layout = "mono" if audio.shape[0] == 1 else "stereo"
+            step = 1024
+            for i in range(0, audio.shape[1], step):
+                chunk = np.ascontiguousarray(audio[:, i : i + step].astype(np.float32))
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+                frame.sample_rate = audio_sr
+                for packet in astream.encode(frame):
+                    container.mux(packet)
+            for packet in astream.encode(None):
+                container.mux(packet)
+    return path
