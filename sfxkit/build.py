@@ -1,0 +1,359 @@
+"""Build or update an index over a folder of sound effects.
+
+Stages (each a plain function, timed in the report): ingest the folder (decode, measure, dedup,
+describe) → embed what is new or changed into each view → build the FAISS views → commit a new
+version atomically. Re-running on the same folder decodes only files whose size or mtime changed,
+embeds only items (or texts) not embedded before with the same model, and drops deleted files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sfxkit._progress import track
+from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL, get_settings
+from sfxkit.errors import InputError
+
+# Long ambiences are embedded from their first minute: CLAP sees 10 s windows anyway, and this
+# bounds memory and time per file. Documented in the README.
+MAX_EMBED_SECONDS = 60.0
+AUDIO_BATCH = 16
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    name: str
+    role: str  # which encoder: "frame" | "audio"
+    tower: str  # "text" | "audio"
+    source: str  # what is embedded
+
+    def texts(self, item: Any) -> list[str]:
+        if self.source == "visual_descriptions":
+            return list(item.visual_descriptions) or [item.visual_description]
+        return [item.metadata_text]
+
+
+VIEW_SPECS: tuple[ViewSpec, ...] = (
+    ViewSpec("clip_text", "frame", "text", "visual_descriptions"),
+    ViewSpec("clap_audio", "audio", "audio", "audio"),
+    ViewSpec("clap_text", "audio", "text", "metadata_text"),
+)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index: Path
+    version: int
+    items: int
+    added: int
+    removed: int
+    unchanged: int
+    decoded: int
+    reused_decodes: int
+    embedded: dict[str, int]
+    failures: tuple[tuple[str, str], ...]
+    duplicates: int
+    models: dict[str, str]
+    untrained: bool
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["index"] = str(self.index)
+        d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
+        return d
+
+
+def resolve_models(models: str | dict[str, str] | None) -> dict[str, str]:
+    """'default' | 'tiny' | 'FRAME_ID,AUDIO_ID' | {'frame': ..., 'audio': ...} → role → model id."""
+    settings = get_settings()
+    if models is None or models == "default":
+        return {"frame": settings.frame_model, "audio": settings.audio_model}
+    if models == "tiny":
+        return {"frame": TINY_FRAME_MODEL, "audio": TINY_AUDIO_MODEL}
+    if isinstance(models, dict):
+        out = {"frame": settings.frame_model, "audio": settings.audio_model}
+        unknown = set(models) - set(out)
+        if unknown:
+            raise InputError(f"unknown model roles {sorted(unknown)}; use 'frame' and 'audio'")
+        out.update(models)
+        return out
+    parts = [p.strip() for p in str(models).split(",") if p.strip()]
+    if len(parts) == 2:
+        return {"frame": parts[0], "audio": parts[1]}
+    raise InputError(
+        f"--models {models!r}: use 'default', 'tiny', or 'FRAME_MODEL,AUDIO_MODEL' "
+        "(e.g. 'open_clip:ViT-B-32/laion2b_s34b_b79k,clap:laion/larger_clap_general')"
+    )
+
+
+def build_index(
+    folder: str | Path,
+    out: str | Path,
+    *,
+    models: str | dict[str, str] | None = "default",
+    sidecar: str | Path | None = None,
+    licence: str = "unknown",
+    source: str = "",
+    device: str | None = None,
+    describer: Any = None,
+    presets: Any = None,
+    progress: bool | None = None,
+    lock_timeout: float | None = None,
+    encoders: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Build (or incrementally update) the index at ``out`` from the sound files under ``folder``.
+
+    ``models``: ``"default"`` (pretrained CLIP + CLAP, weights needed), ``"tiny"`` (untrained toy
+    encoders for tests), or ``"FRAME_ID,AUDIO_ID"``. A file that fails to decode is reported in
+    ``BuildReport.failures`` and skipped; the build goes on. Nothing is replaced until the new
+    version is complete.
+    """
+    from sfxkit.catalog.ingest import ingest
+    from sfxkit.store import IndexStore, LoadedIndex
+
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a directory; pass the folder holding your sound effects")
+    store = IndexStore(out)
+    model_ids = resolve_models(models)
+    seconds: dict[str, float] = {}
+
+    with store.writer(timeout=lock_timeout) as writer:
+        previous = LoadedIndex(store, views=[]) if store.exists() else None
+        prev_items = _previous_items(previous)
+
+        t0 = time.perf_counter()
+        result = ingest(
+            folder,
+            sidecar=sidecar,
+            previous=prev_items,
+            licence=licence,
+            source=source,
+            describer=describer,
+            progress=progress,
+        )
+        seconds["ingest"] = time.perf_counter() - t0
+        items = list(result.items)
+        failures = [(f.path, f.reason) for f in result.failures]
+
+        encoders = dict(encoders or {})
+        vectors: dict[str, np.ndarray] = {}
+        embedded: dict[str, int] = {}
+        t0 = time.perf_counter()
+        for spec in VIEW_SPECS:
+            vecs, n_new, dropped = _embed_view(
+                spec, items, previous, model_ids[spec.role], encoders, device, progress
+            )
+            if dropped:
+                # an item whose audio vanished or broke since ingest: report and drop everywhere
+                failures.extend((items[i].path, reason) for i, reason in dropped)
+                keep = [i for i in range(len(items)) if i not in {d for d, _ in dropped}]
+                items = [items[i] for i in keep]
+                vecs = vecs[keep]
+                vectors = {k: v[keep] for k, v in vectors.items()}
+            vectors[spec.name] = vecs
+            embedded[spec.name] = n_new
+        seconds["embed"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        manifest = _write_version(
+            writer, items, vectors, model_ids, encoders, presets, result, folder
+        )
+        seconds["index"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        version = writer.commit(manifest)
+        seconds["commit"] = time.perf_counter() - t0
+
+    prev_ids = {it.id for it in prev_items}
+    new_ids = {it.id for it in items}
+    return BuildReport(
+        index=store.root,
+        version=version,
+        items=len(items),
+        added=len(new_ids - prev_ids),
+        removed=len(prev_ids - new_ids),
+        unchanged=len(new_ids & prev_ids),
+        decoded=result.decoded,
+        reused_decodes=result.reused,
+        embedded=embedded,
+        failures=tuple(failures),
+        duplicates=sum(1 for it in items if len(it.paths) > 1),
+        models=model_ids,
+        untrained=bool(manifest["untrained"]),
+        seconds=seconds,
+    )
+
+
+def _previous_items(previous: Any) -> list[Any]:
+    if previous is None:
+        return []
+    from sfxkit.catalog.schema import table_to_items
+
+    return list(table_to_items(previous.table))
+
+
+def _get_encoder(role: str, model_id: str, encoders: dict[str, Any], device: str | None) -> Any:
+    if role not in encoders:
+        from sfxkit.models.registry import load_audio_encoder, load_frame_encoder
+
+        loader = load_frame_encoder if role == "frame" else load_audio_encoder
+        encoders[role] = loader(model_id, device=device)
+    return encoders[role]
+
+
+def _embed_view(
+    spec: ViewSpec,
+    items: Sequence[Any],
+    previous: Any,
+    model_id: str,
+    encoders: dict[str, Any],
+    device: str | None,
+    progress: bool | None,
+) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
+    """Vectors for every item in one view, reusing the previous version's where valid."""
+    reuse = _reusable(spec, items, previous, model_id)
+    todo = [i for i in range(len(items)) if i not in reuse]
+    dim = None
+    out: dict[int, np.ndarray] = dict(reuse)
+    dropped: list[tuple[int, str]] = []
+    if todo:
+        enc = _get_encoder(spec.role, model_id, encoders, device)
+        if spec.tower == "audio":
+            out_new, dropped = _embed_audio(enc, [items[i] for i in todo], progress, spec.name)
+            for local, vec in out_new.items():
+                out[todo[local]] = vec
+            dropped = [(todo[local], reason) for local, reason in dropped]
+        else:
+            groups = [spec.texts(items[i]) for i in todo]
+            embs = enc.encode_texts([t for g in groups for t in g])
+            starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
+            # prompt ensembling: an item's vector is the mean of its descriptions' vectors
+            sums = np.add.reduceat(embs, starts, axis=0)
+            sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+            for i, v in zip(todo, sums, strict=True):
+                out[i] = v
+        dim = int(enc.dim)
+    if out:
+        dim = dim or len(next(iter(out.values())))
+    dead = {i for i, _ in dropped}
+    arr = np.zeros((len(items), dim or 0), dtype=np.float32)
+    for i, v in out.items():
+        if i not in dead:
+            arr[i] = v
+    return arr, len(todo) - len(dropped), dropped
+
+
+def _reusable(
+    spec: ViewSpec, items: Sequence[Any], previous: Any, model_id: str
+) -> dict[int, np.ndarray]:
+    if previous is None or spec.name not in previous.manifest.views:
+        return {}
+    if previous.manifest.views[spec.name].model != model_id:
+        return {}
+    lookup = previous.vectors(spec.name)
+    column = "visual_descriptions" if spec.source == "visual_descriptions" else "metadata_text"
+    prev_texts_col = previous.rows[column].tolist() if spec.tower == "text" else []
+    prev_pos = {fid: i for i, fid in enumerate(previous.faiss_ids.tolist())}
+    out: dict[int, np.ndarray] = {}
+    for i, item in enumerate(items):
+        j = prev_pos.get(item.faiss_id)
+        if j is None:
+            continue
+        if spec.tower == "text":
+            prev = prev_texts_col[j]
+            prev_texts = list(prev) if spec.source == "visual_descriptions" else [prev]
+            if prev_texts != spec.texts(item):
+                continue
+        out[i] = lookup.vectors[j]
+    return out
+
+
+def _embed_audio(
+    enc: Any, items: Sequence[Any], progress: bool | None, view: str
+) -> tuple[dict[int, np.ndarray], list[tuple[int, str]]]:
+    from sfxkit.errors import MediaError
+    from sfxkit.media.audio import load_audio
+
+    out: dict[int, np.ndarray] = {}
+    dropped: list[tuple[int, str]] = []
+    batches = [
+        list(range(s, min(s + AUDIO_BATCH, len(items)))) for s in range(0, len(items), AUDIO_BATCH)
+    ]
+    for batch in track(
+        batches, total=len(batches), desc=f"embedding {view}", unit="batch", enabled=progress
+    ):
+        waves: list[np.ndarray] = []
+        ok: list[int] = []
+        for i in batch:
+            try:
+                audio = load_audio(
+                    items[i].path,
+                    sample_rate=enc.sample_rate,
+                    mono=True,
+                    duration=MAX_EMBED_SECONDS,
+                )
+            except MediaError as exc:
+                dropped.append((i, exc.reason))
+                continue
+            waves.append(audio.samples[0])
+            ok.append(i)
+        if waves:
+            embs = enc.encode_audio(waves, sample_rate=enc.sample_rate)
+            for i, v in zip(ok, embs, strict=True):
+                out[i] = v
+    return out, dropped
+
+
+def _write_version(
+    writer: Any,
+    items: Sequence[Any],
+    vectors: dict[str, np.ndarray],
+    model_ids: dict[str, str],
+    encoders: dict[str, Any],
+    presets: Any,
+    result: Any,
+    folder: Path,
+) -> dict[str, Any]:
+    from sfxkit.catalog.schema import items_to_table
+    from sfxkit.index import VectorIndex, choose_preset, load_presets
+
+    preset_list = (
+        load_presets(presets) if isinstance(presets, (str, Path)) or presets is None else presets
+    )
+    ids = np.array([it.faiss_id for it in items], dtype=np.int64)
+    writer.write_table("rows.parquet", items_to_table(items))
+    views: dict[str, Any] = {}
+    for spec in VIEW_SPECS:
+        vecs = vectors[spec.name]
+        preset = choose_preset(len(items), preset_list)
+        vi = VectorIndex.build(vecs, ids, preset=preset)
+        writer.write_bytes(f"views/{spec.name}.faiss", vi.to_bytes())
+        writer.write_npy(f"views/{spec.name}.npy", vecs.astype(np.float32))
+        enc = encoders.get(spec.role)
+        untrained = bool(getattr(enc, "untrained", model_ids[spec.role].endswith(":tiny")))
+        views[spec.name] = {
+            "model": model_ids[spec.role],
+            "tower": spec.tower,
+            "source": spec.source,
+            "dim": int(vecs.shape[1]),
+            "count": len(items),
+            "factory": preset.factory_for(len(items)),
+            "untrained": untrained,
+        }
+    return {
+        "row_count": len(items),
+        "models": dict(model_ids),
+        "untrained": any(v["untrained"] for v in views.values()),
+        "views": views,
+        "build": {
+            "root": str(folder.resolve()),
+            "failures": [{"path": f.path, "reason": f.reason} for f in result.failures],
+        },
+    }

@@ -1,0 +1,135 @@
+"""`sfxkit index build|info|verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sfxkit.cli.output import console, print_json, untrained_banner
+
+index_app = typer.Typer(help="Build, inspect and verify SFX indexes.", no_args_is_help=True)
+
+
+@index_app.command("build")
+def build(
+    folder: Path = typer.Argument(..., help="Folder of sound effects (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Index directory to create or update."),
+    models: str = typer.Option(
+        "default",
+        "--models",
+        help="'default' (pretrained CLIP + CLAP), 'tiny' (untrained toy encoders), or 'FRAME_ID,AUDIO_ID'.",
+    ),
+    sidecar: Path | None = typer.Option(None, "--sidecar", help="CSV/JSON with per-file metadata."),
+    licence: str = typer.Option(
+        "unknown", "--licence", "--license", help="Licence for files without one."
+    ),
+    source: str = typer.Option("", "--source", help="Library or vendor name recorded per item."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1, mps."),
+    as_json: bool = typer.Option(False, "--json", help="Print the build report as JSON."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Build or incrementally update an index over FOLDER."""
+    from sfxkit.build import build_index
+
+    report = build_index(
+        folder,
+        out,
+        models=models,
+        sidecar=sidecar,
+        licence=licence,
+        source=source,
+        device=device,
+        progress=progress if not as_json else False,
+    )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if report.untrained:
+        untrained_banner()
+    console.print(
+        f"[bold]{report.index}[/] version {report.version}: {report.items} items "
+        f"(+{report.added} added, -{report.removed} removed, {report.unchanged} unchanged; "
+        f"{report.duplicates} with duplicate files)"
+    )
+    console.print(
+        f"decoded {report.decoded} files, reused {report.reused_decodes} unchanged; embedded "
+        + ", ".join(f"{v}: {n}" for v, n in report.embedded.items())
+    )
+    if report.failures:
+        console.print(f"[yellow]{len(report.failures)} file(s) skipped:[/]")
+        for path, reason in report.failures:
+            console.print(f"  {path}: {reason}")
+
+
+@index_app.command("info")
+def info(
+    index: Path = typer.Argument(..., help="Index directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
+) -> None:
+    """Show what an index holds: version, models, views, counts by category."""
+    from rich.table import Table
+
+    from sfxkit.store import load_index
+
+    idx = load_index(index, views=[])
+    m = idx.manifest
+    categories = idx.rows["category"].replace("", "(none)").value_counts().head(15).to_dict()
+    summary = {
+        "index": str(idx.root),
+        "version": m.version,
+        "created": m.get("created"),
+        "items": m.row_count,
+        "models": m.models,
+        "untrained": m.untrained,
+        "views": {name: v.to_dict() for name, v in m.views.items()},
+        "categories": categories,
+        "licences": idx.rows["licence"].value_counts().to_dict(),
+        "build_failures": len((m.get("build") or {}).get("failures", [])),
+        "calibration": m.get("calibration"),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    if m.untrained:
+        untrained_banner()
+    console.print(
+        f"[bold]{idx.root}[/] version {m.version} ({m.get('created')}), {m.row_count} items"
+    )
+    table = Table("view", "model", "tower", "embeds", "dim", "FAISS")
+    for name, v in m.views.items():
+        table.add_row(
+            name,
+            v.model + (" (untrained)" if v.untrained else ""),
+            v.tower,
+            v.source,
+            str(v.dim),
+            v.factory,
+        )
+    console.print(table)
+    console.print("categories: " + ", ".join(f"{k} {n}" for k, n in categories.items()))
+    console.print("licences: " + ", ".join(f"{k} {n}" for k, n in summary["licences"].items()))
+
+
+@index_app.command("verify")
+def verify(index: Path = typer.Argument(..., help="Index directory.")) -> None:
+    """Check every file of the current version against the manifest's sha256."""
+    from sfxkit.errors import IndexCorruptError
+    from sfxkit.store import IndexStore
+
+    store = IndexStore(index)
+    if not store.exists():
+        from sfxkit.errors import IndexNotFoundError
+
+        raise IndexNotFoundError(index)
+    problems = store.verify()
+    if problems:
+        for p in problems:
+            console.print(f"[red]CORRUPT[/] {p}")
+        raise IndexCorruptError(index, f"{len(problems)} file(s) failed verification")
+    m = store.manifest()
+    console.print(f"OK: {store.root} version {m.version}, {len(m.files)} files verified")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")

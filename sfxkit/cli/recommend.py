@@ -1,0 +1,120 @@
+"""`sfxkit recommend FRAME_OR_VIDEO --index IDX`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sfxkit.cli.output import UNTRAINED, console, print_json, untrained_banner
+
+
+def recommend_cmd(
+    query: str = typer.Argument(
+        ...,
+        help="Image file, video file (per-shot results), 'VIDEO@SECONDS' for one frame, or text with --text.",
+    ),
+    index: Path = typer.Option(
+        ..., "--index", "-i", help="Index directory (see `sfxkit index build`)."
+    ),
+    k: int = typer.Option(5, "-k", "--top-k", min=1, help="How many sounds to return."),
+    text: bool = typer.Option(False, "--text", help="Treat QUERY as a text description."),
+    audio: bool = typer.Option(
+        False, "--audio", help="Treat QUERY as a sound file: more like this."
+    ),
+    category: list[str] = typer.Option(
+        [], "--category", help="Only these categories (repeatable)."
+    ),
+    licence: list[str] = typer.Option(
+        [], "--licence", "--license", help="Only these licences (repeatable)."
+    ),
+    min_duration: float | None = typer.Option(None, "--min-duration", help="Seconds."),
+    max_duration: float | None = typer.Option(None, "--max-duration", help="Seconds."),
+    exclude_flag: list[str] = typer.Option(
+        [], "--exclude-flag", help="Drop items with this QC flag (silent, clipped, too_short)."
+    ),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+) -> None:
+    """Recommend sounds for a frame, a video (per shot), a text or a sound."""
+    from sfxkit.errors import InputError
+    from sfxkit.media.frames import is_video
+    from sfxkit.recommender import Filters, Recommender
+
+    filters = Filters(
+        category=tuple(category),
+        licence=tuple(licence),
+        min_duration=min_duration,
+        max_duration=max_duration,
+        exclude_flags=tuple(exclude_flag),
+    )
+    rec = Recommender(index, device=device)
+    if text and audio:
+        raise InputError("use --text or --audio, not both")
+    if text:
+        results = [("text", query, rec.recommend_text(query, k, filters=filters))]
+    elif audio:
+        results = [("audio", query, rec.recommend_audio(query, k, filters=filters))]
+    else:
+        frame: object = query
+        path, _, at = query.rpartition("@")
+        if path and is_video(path) and _is_number(at):
+            frame = (path, float(at))
+        if isinstance(frame, str) and is_video(frame):
+            shots = rec.recommend_video(frame, k, filters=filters)
+            results = [
+                (f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", query, s.recommendations)
+                for s in shots
+            ]
+            if as_json:
+                print_json(
+                    {
+                        "query": query,
+                        "untrained": rec.untrained,
+                        "shots": [s.to_dict() for s in shots],
+                    }
+                )
+                return
+        else:
+            if isinstance(frame, str) and not Path(frame).exists():
+                raise InputError(
+                    f"{frame}: no such file; pass an image, a video, VIDEO@SECONDS, or --text"
+                )
+            results = [("frame", query, rec.recommend(frame, k, filters=filters))]
+    if as_json:
+        print_json(
+            {
+                "query": query,
+                "untrained": rec.untrained,
+                **({"note": UNTRAINED} if rec.untrained else {}),
+                "results": [
+                    {"label": label, "recommendations": [r.to_dict() for r in recs]}
+                    for label, _, recs in results
+                ],
+            }
+        )
+        return
+    if rec.untrained:
+        untrained_banner()
+    for label, _, recs in results:
+        console.print(f"[bold]{label}[/]: {query}")
+        if not recs:
+            console.print("  (no item matches the filters)")
+        for r in recs:
+            conf = f"  p={r.confidence:.2f}" if r.confidence is not None else ""
+            console.print(
+                f"  {r.rank}. {r.score:+.3f}{conf}  {r.title}  [{r.category or '-'}]  {r.duration:.2f}s  "
+                f"{r.licence}  {r.path}"
+            )
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend")(recommend_cmd)

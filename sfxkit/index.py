@@ -1,0 +1,311 @@
+"""FAISS views: one vector index per embedding space, with explicit int64 ids.
+
+Owns the choice of FAISS index type by size (presets in ``sfxkit/data/index_presets.json``),
+serialisation to bytes (the store writes them atomically and checksums them), and filtered
+search that never returns an id outside the allowed set.
+
+Threading: on small machines a single query is fastest on one OpenMP thread (measured in
+``benchmarks/recommend.py``), while batches use every thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sfxkit.errors import ConfigError, IndexMismatchError
+
+PRESETS_PATH = Path(__file__).parent / "data" / "index_presets.json"
+
+# Below this many allowed ids a filtered query is answered exactly over just those vectors:
+# exact, and faster than asking an approximate index to skip almost everything.
+EXACT_FILTER_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    max_items: int | None
+    factory: str
+    build_params: dict[str, Any] = field(default_factory=dict)
+    search_params: dict[str, Any] = field(default_factory=dict)
+    train_sample: int | None = None
+
+    def factory_for(self, n: int) -> str:
+        nlist = 2 ** max(4, round(math.log2(max(4 * math.sqrt(max(n, 1)), 16))))
+        return self.factory.replace("{nlist}", str(nlist))
+
+
+@lru_cache(maxsize=4)
+def _read_presets(path: str) -> tuple[Preset, ...]:
+    try:
+        raw = json.loads(Path(path).read_text())
+        presets = tuple(
+            Preset(
+                name=p["name"],
+                max_items=p.get("max_items"),
+                factory=p["factory"],
+                build_params=p.get("build_params", {}),
+                search_params=p.get("search_params", {}),
+                train_sample=p.get("train_sample"),
+            )
+            for p in raw["presets"]
+        )
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read index presets ({exc}); the file must be JSON with a 'presets' list "
+            f"like {PRESETS_PATH}"
+        ) from exc
+    if not presets:
+        raise ConfigError(f"{path}: no presets defined")
+    return presets
+
+
+def load_presets(path: str | Path | None = None) -> tuple[Preset, ...]:
+    path = path or os.environ.get("SFXKIT_INDEX_PRESETS") or PRESETS_PATH
+    return _read_presets(str(path))
+
+
+def choose_preset(n: int, presets: Sequence[Preset] | None = None) -> Preset:
+    presets = presets or load_presets()
+    for preset in presets:
+        if preset.max_items is None or n <= preset.max_items:
+            return preset
+    return presets[-1]
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+class VectorIndex:
+    """A FAISS index over L2-normalised float32 vectors, searched by inner product (cosine)."""
+
+    def __init__(self, index: Any, *, preset: Preset | None = None) -> None:
+        self._index = index
+        self.preset = preset
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def build(
+        cls,
+        vectors: np.ndarray,
+        ids: np.ndarray,
+        *,
+        preset: Preset | None = None,
+        presets: Sequence[Preset] | None = None,
+        seed: int = 0,
+    ) -> VectorIndex:
+        faiss = _faiss()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if vectors.ndim != 2 or len(vectors) != len(ids):
+            raise ValueError(f"vectors {vectors.shape} and ids {ids.shape} do not line up")
+        if len(np.unique(ids)) != len(ids):
+            raise ValueError("ids must be unique")
+        n, dim = vectors.shape
+        preset = preset or choose_preset(n, presets)
+        factory = preset.factory_for(n)
+        base = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        for key, value in preset.build_params.items():
+            if key == "efConstruction":
+                faiss.downcast_index(base).hnsw.efConstruction = int(value)
+        if not base.is_trained:
+            rng = np.random.default_rng(seed)
+            sample = preset.train_sample or n
+            train = vectors if n <= sample else vectors[rng.choice(n, sample, replace=False)]
+            base.train(train)
+        # IVF indexes carry ids natively; the others are wrapped in an id map.
+        index = base if _is_ivf(base) else faiss.IndexIDMap2(base)
+        if n:
+            index.add_with_ids(vectors, ids)
+        return cls(index, preset=preset)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, preset: Preset | None = None) -> VectorIndex:
+        faiss = _faiss()
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        return cls(index, preset=preset)
+
+    def to_bytes(self) -> bytes:
+        return _faiss().serialize_index(self._index).tobytes()
+
+    # ------------------------------------------------------------------- properties
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def factory(self) -> str:
+        return self.preset.factory if self.preset else type(self._index).__name__
+
+    @property
+    def raw(self) -> Any:
+        """The underlying FAISS index (for benchmarks comparing against raw ``search``)."""
+        return self._index
+
+    def ids(self) -> np.ndarray:
+        faiss = _faiss()
+        if isinstance(self._index, faiss.IndexIDMap):
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        invlists = faiss.extract_index_ivf(self._index).invlists
+        out = [
+            faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+            for i in range(invlists.nlist)
+        ]
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+    # ----------------------------------------------------------------------- search
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+        vectors: VectorLookup | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query; ids are -1 where fewer than k items qualify.
+
+        ``allowed``: int64 ids the results must come from (filters). When it is small and
+        ``vectors`` can look vectors up by id, the search is exact over exactly those vectors.
+        """
+        faiss = _faiss()
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if queries.shape[1] != self.dim:
+            raise IndexMismatchError(
+                f"query has {queries.shape[1]} dims but this view has {self.dim}; "
+                "query with the encoder the index was built with (see `sfxkit index info`)"
+            )
+        k = int(k)
+        if k <= 0:
+            raise ValueError("k must be at least 1")
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            if len(allowed) == 0:
+                return _empty(len(queries), k)
+            if vectors is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+                return _exact_search(queries, vectors.get(allowed), allowed, k)
+        kk = min(k, self.ntotal)
+        if kk == 0:
+            return _empty(len(queries), k)
+        params = self._search_params(allowed)
+        with _threads(1 if len(queries) == 1 else None):
+            scores, ids = self._index.search(queries, kk, params=params)
+        if kk < k:
+            pad_s, pad_i = _empty(len(queries), k - kk)
+            scores, ids = np.hstack([scores, pad_s]), np.hstack([ids, pad_i])
+        return scores, ids
+
+    def _search_params(self, allowed: np.ndarray | None) -> Any:
+        faiss = _faiss()
+        sel = faiss.IDSelectorBatch(allowed) if allowed is not None else None
+        sp = self.preset.search_params if self.preset else {}
+        base = faiss.downcast_index(
+            self._index.index if isinstance(self._index, faiss.IndexIDMap) else self._index
+        )
+        if isinstance(base, faiss.IndexHNSW):
+            params = (
+                faiss.SearchParametersHNSW(sel=sel)
+                if sel is not None
+                else faiss.SearchParametersHNSW()
+            )
+            params.efSearch = int(sp.get("efSearch", 64))
+            # keep the selector alive as long as params
+            params._sel_ref = sel  # type: ignore[attr-defined]
+            return params
+        if _is_ivf(self._index):
+            params = (
+                faiss.SearchParametersIVF(sel=sel)
+                if sel is not None
+                else faiss.SearchParametersIVF()
+            )
+            params.nprobe = int(sp.get("nprobe", 32))
+            params._sel_ref = sel  # type: ignore[attr-defined]
+            return params
+        if sel is None:
+            return None
+        params = faiss.SearchParameters(sel=sel)
+        params._sel_ref = sel  # type: ignore[attr-defined]
+        return params
+
+
+class VectorLookup:
+    """Exact vectors of a view by id (the store keeps them as an aligned .npy)."""
+
+    def __init__(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        self.vectors = vectors
+        self.ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(self.ids, kind="stable")
+        self._sorted_ids = self.ids[order]
+        self._order = order
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self._sorted_ids, ids)
+        pos = np.clip(pos, 0, max(len(self._sorted_ids) - 1, 0))
+        if len(self._sorted_ids) == 0 or not np.all(self._sorted_ids[pos] == ids):
+            missing = ids[self._sorted_ids[pos] != ids] if len(self._sorted_ids) else ids
+            raise KeyError(f"ids not in this view: {missing[:5].tolist()}")
+        return self._order[pos]
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.vectors[self.positions(ids)], dtype=np.float32)
+
+
+def _exact_search(
+    queries: np.ndarray, candidates: np.ndarray, cand_ids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    sims = queries @ candidates.T
+    kk = min(k, len(cand_ids))
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :kk]
+    scores = np.take_along_axis(sims, top, axis=1).astype(np.float32)
+    ids = cand_ids[top]
+    if kk < k:
+        pad_s, pad_i = _empty(len(queries), k - kk)
+        scores, ids = np.hstack([scores, pad_s]), np.hstack([ids, pad_i])
+    return scores, ids
+
+
+def _empty(nq: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full((nq, k), -np.inf, dtype=np.float32), np.full((nq, k), -1, dtype=np.int64)
+
+
+def _is_ivf(index: Any) -> bool:
+    faiss = _faiss()
+    try:
+        faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return False
+    return not isinstance(index, faiss.IndexIDMap)
+
+
+class _threads:
+    """Temporarily set FAISS's OpenMP thread count (None = leave as is)."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.prev = 0
+
+    def __enter__(self) -> None:
+        if self.n is not None:
+            faiss = _faiss()
+            self.prev = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.n is not None:
+            _faiss().omp_set_num_threads(self.prev)

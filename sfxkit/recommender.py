@@ -1,0 +1,457 @@
+"""Queries → views → fused, explained recommendations.
+
+A frame is embedded with the CLIP image tower and searched against the ``clip_text`` view (what
+one would *see* when each sound happens), fused with the trained ``bridge`` view when the index
+has bridge heads. Text queries use CLAP text against ``clap_audio`` and ``clap_text``; audio
+queries ("more like this") use CLAP audio against ``clap_audio``. Vectors of different spaces are
+never compared: each view is queried only with its own model's embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from sfxkit.errors import IndexMismatchError, InputError
+
+if TYPE_CHECKING:
+    from sfxkit.media.shots import Shot
+    from sfxkit.store import LoadedIndex
+
+# How many candidates each view contributes before exact fused rescoring.
+FUSION_POOL = 64
+
+DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
+    "frame": {"clip_text": 1.0},
+    "text": {"clap_audio": 0.5, "clap_text": 0.5},
+    "audio": {"clap_audio": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended sound, with the numbers behind its rank."""
+
+    id: str
+    path: str
+    title: str
+    score: float
+    rank: int
+    view_scores: Mapping[str, float]
+    licence: str
+    duration: float
+    loudness: float
+    loudness_kind: str
+    category: str
+    subcategory: str
+    description: str
+    visual_description: str
+    tags: tuple[str, ...]
+    qc_flags: tuple[str, ...]
+    confidence: float | None = None
+    untrained: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["view_scores"] = dict(self.view_scores)
+        d["tags"] = list(self.tags)
+        d["qc_flags"] = list(self.qc_flags)
+        return d
+
+    def __str__(self) -> str:
+        conf = f" conf={self.confidence:.2f}" if self.confidence is not None else ""
+        tiny = " (tiny untrained model)" if self.untrained else ""
+        return f"#{self.rank} {self.title} [{self.category}] score={self.score:.3f}{conf} {self.path}{tiny}"
+
+
+@dataclass(frozen=True)
+class ShotRecommendations:
+    """Recommendations for one shot of a video."""
+
+    shot: Shot
+    recommendations: list[Recommendation]
+
+    @property
+    def start(self) -> float:
+        return self.shot.start
+
+    @property
+    def end(self) -> float:
+        return self.shot.end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shot": self.shot.index,
+            "start": self.shot.start,
+            "end": self.shot.end,
+            "keyframe_time": self.shot.keyframe_time,
+            "recommendations": [r.to_dict() for r in self.recommendations],
+        }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which catalog items may be returned. Every condition must hold.
+
+    ``category`` matches category or subcategory (case-insensitive, any of several);
+    ``licence`` any of several (case-insensitive); durations in seconds, inclusive;
+    ``exclude_flags`` drops items with any of these QC flags ("silent", "clipped", "too_short").
+    """
+
+    category: tuple[str, ...] = ()
+    licence: tuple[str, ...] = ()
+    min_duration: float | None = None
+    max_duration: float | None = None
+    exclude_flags: tuple[str, ...] = ()
+    exclude_ids: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_any(cls, value: Filters | Mapping[str, Any] | None) -> Filters:
+        if value is None:
+            return cls()
+        if isinstance(value, Filters):
+            return value
+        known = {f for f in cls.__dataclass_fields__}
+        aliases = {"license": "licence", "categories": "category", "exclude_qc": "exclude_flags"}
+        kwargs: dict[str, Any] = {}
+        for key, val in dict(value).items():
+            key = aliases.get(key, key)
+            if key not in known:
+                raise InputError(
+                    f"unknown filter '{key}'; valid filters: {', '.join(sorted(known))}"
+                )
+            if key in {"category", "licence", "exclude_flags", "exclude_ids"}:
+                val = (val,) if isinstance(val, str) else tuple(val)
+            kwargs[key] = val
+        return cls(**kwargs)
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.category
+            or self.licence
+            or self.min_duration is not None
+            or self.max_duration is not None
+            or self.exclude_flags
+            or self.exclude_ids
+        )
+
+    def mask(self, rows: Any) -> np.ndarray:
+        """Boolean mask over the index rows (a pandas DataFrame)."""
+        keep = np.ones(len(rows), dtype=bool)
+        if self.category:
+            wanted = {c.lower() for c in self.category}
+            cat = rows["category"].str.lower().isin(wanted).to_numpy()
+            sub = rows["subcategory"].str.lower().isin(wanted).to_numpy()
+            keep &= cat | sub
+        if self.licence:
+            wanted = {c.lower() for c in self.licence}
+            keep &= rows["licence"].str.lower().isin(wanted).to_numpy()
+        if self.min_duration is not None:
+            keep &= rows["duration"].to_numpy() >= self.min_duration
+        if self.max_duration is not None:
+            keep &= rows["duration"].to_numpy() <= self.max_duration
+        if self.exclude_flags:
+            bad = set(self.exclude_flags)
+            keep &= np.array([not (bad & set(f)) for f in rows["qc_flags"]], dtype=bool)
+        if self.exclude_ids:
+            keep &= ~rows["id"].isin(set(self.exclude_ids)).to_numpy()
+        return keep
+
+
+class Recommender:
+    """Keeps an index and its encoders loaded for repeated queries.
+
+    >>> rec = Recommender("my_index")
+    >>> rec.recommend("frame.jpg", k=5)
+    """
+
+    def __init__(
+        self,
+        index: str | Path | LoadedIndex,
+        *,
+        device: str | None = None,
+        encoders: Mapping[str, Any] | None = None,
+        weights: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
+        from sfxkit.store import LoadedIndex, load_index
+
+        self.index = index if isinstance(index, LoadedIndex) else load_index(index)
+        self.manifest = self.index.manifest
+        self.device = device
+        self._encoders: dict[str, Any] = dict(encoders or {})
+        self.weights = {q: dict(w) for q, w in DEFAULT_WEIGHTS.items()}
+        self.weights.update(self._stored_weights())
+        for q, w in (weights or {}).items():
+            self.weights[q] = dict(w)
+        self.untrained = bool(self.manifest.untrained)
+        rows = self.index.rows
+        # Plain Python columns: building a Recommendation must not cost a pandas lookup.
+        self._cols = {c: rows[c].tolist() for c in rows.columns}
+        self._bridge: Any = None
+        self._calibration: Any = None
+        self._load_extensions()
+
+    # ------------------------------------------------------------------ encoders
+    def _stored_weights(self) -> dict[str, dict[str, float]]:
+        fusion = self.manifest.get("fusion") or {}
+        return {q: dict(w) for q, w in fusion.items() if isinstance(w, Mapping)}
+
+    def _load_extensions(self) -> None:
+        """Bridge heads and calibration, when a later stage stored them in the index."""
+        if "bridge" in self.manifest.views:
+            from sfxkit.bridge.heads import load_heads_from_index
+
+            self._bridge = load_heads_from_index(self.index)
+        if self.manifest.get("calibration"):
+            from sfxkit.bridge.calibrate import Calibration
+
+            self._calibration = Calibration.from_dict(self.manifest.get("calibration"))
+
+    def encoder(self, role: str) -> Any:
+        if role not in self._encoders:
+            from sfxkit.models.registry import load_audio_encoder, load_frame_encoder
+
+            view = "clip_text" if role == "frame" else "clap_audio"
+            model_id = self.manifest.views[view].model
+            loader = load_frame_encoder if role == "frame" else load_audio_encoder
+            self._encoders[role] = loader(model_id, device=self.device)
+        return self._encoders[role]
+
+    # ----------------------------------------------------------------- embedding
+    def embed_frames(self, frames: Sequence[Any]) -> np.ndarray:
+        from sfxkit.media.frames import load_frame
+
+        images = [load_frame(f) for f in frames]
+        return self.encoder("frame").encode_images(images)
+
+    def frame_queries(self, image_embs: np.ndarray) -> dict[str, np.ndarray]:
+        """The per-view query vectors for CLIP image embeddings."""
+        queries = {"clip_text": image_embs}
+        if self._bridge is not None and "bridge" in self.manifest.views:
+            queries["bridge"] = self._bridge.embed_image(image_embs)
+        return queries
+
+    # ------------------------------------------------------------------- queries
+    def recommend(self, frame: Any, k: int = 5, *, filters: Any = None) -> list[Recommendation]:
+        """Top-k sounds for one frame (image path, PIL image, HxWx3 uint8 array, or (video, seconds))."""
+        return self.recommend_batch([frame], k, filters=filters)[0]
+
+    def recommend_batch(
+        self, frames: Sequence[Any], k: int = 5, *, filters: Any = None
+    ) -> list[list[Recommendation]]:
+        """Top-k per frame for a batch of frames (one encoder pass, one search)."""
+        if isinstance(frames, (str, Path)) or not isinstance(frames, Iterable):
+            raise InputError(
+                "recommend_batch takes a list of frames; use recommend() for one frame"
+            )
+        frames = list(frames)
+        if not frames:
+            return []
+        embs = self.embed_frames(frames)
+        return self.search_frame_embeddings(embs, k, filters=filters)
+
+    def search_frame_embeddings(
+        self, image_embs: np.ndarray, k: int = 5, *, filters: Any = None
+    ) -> list[list[Recommendation]]:
+        return self._search(self.frame_queries(image_embs), "frame", k, filters)
+
+    @overload
+    def recommend_text(
+        self, text: str, k: int = 5, *, filters: Any = None
+    ) -> list[Recommendation]: ...
+
+    @overload
+    def recommend_text(
+        self, text: Sequence[str], k: int = 5, *, filters: Any = None
+    ) -> list[list[Recommendation]]: ...
+
+    def recommend_text(
+        self, text: str | Sequence[str], k: int = 5, *, filters: Any = None
+    ) -> list[Recommendation] | list[list[Recommendation]]:
+        """Top-k sounds for a text query ("rain on a tin roof"); a list of texts gives a list of lists."""
+        single = isinstance(text, str)
+        texts = [text] if single else list(text)
+        if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
+            raise InputError("text queries must be non-empty strings")
+        embs = self.encoder("audio").encode_texts(texts)
+        out = self._search({"clap_audio": embs, "clap_text": embs}, "text", k, filters)
+        return out[0] if single else out
+
+    def recommend_audio(
+        self,
+        audio: str | Path | np.ndarray,
+        k: int = 5,
+        *,
+        sample_rate: int | None = None,
+        filters: Any = None,
+        exclude_self: bool = True,
+    ) -> list[Recommendation]:
+        """ "More like this": sounds near an audio file (or mono array + ``sample_rate``).
+
+        With ``exclude_self`` a query that is itself in the catalog (same PCM) is left out.
+        """
+        from sfxkit.media.audio import Audio, load_audio, pcm_hash
+
+        enc = self.encoder("audio")
+        if isinstance(audio, (str, Path)):
+            clip = load_audio(audio)
+        else:
+            if sample_rate is None:
+                raise InputError("recommend_audio with an array needs sample_rate=")
+            arr = np.asarray(audio, dtype=np.float32)
+            clip = Audio(arr if arr.ndim == 2 else arr[None, :], int(sample_rate))
+        f = Filters.from_any(filters)
+        if exclude_self:
+            f = Filters(**{**f.__dict__, "exclude_ids": (*f.exclude_ids, pcm_hash(clip)[:16])})
+        mono = clip.to_mono().resampled(enc.sample_rate)
+        emb = enc.encode_audio([mono.samples[0]], sample_rate=enc.sample_rate)
+        return self._search({"clap_audio": emb}, "audio", k, f)[0]
+
+    def recommend_video(
+        self,
+        video: str | Path,
+        k: int = 5,
+        *,
+        filters: Any = None,
+        shots: Sequence[Shot] | None = None,
+    ) -> list[ShotRecommendations]:
+        """Cut the video into shots, pick a keyframe per shot, and recommend per shot."""
+        from sfxkit.media.frames import frames_at
+        from sfxkit.media.shots import detect_shots
+
+        shots = list(shots) if shots is not None else detect_shots(video)
+        if not shots:
+            return []
+        keyframes = frames_at(video, [s.keyframe_time for s in shots])
+        embs = self.encoder("frame").encode_images(list(keyframes))
+        recs = self.search_frame_embeddings(embs, k, filters=filters)
+        return [ShotRecommendations(s, r) for s, r in zip(shots, recs, strict=True)]
+
+    # -------------------------------------------------------------------- search
+    def _allowed(self, filters: Any) -> np.ndarray | None:
+        f = Filters.from_any(filters)
+        if not f.active:
+            return None
+        return self.index.faiss_ids[f.mask(self.index.rows)]
+
+    def _search(
+        self, queries: Mapping[str, np.ndarray], kind: str, k: int, filters: Any
+    ) -> list[list[Recommendation]]:
+        if k < 1:
+            raise InputError(f"k must be at least 1 (got {k})")
+        weights = {v: w for v, w in self.weights[kind].items() if v in queries and w > 0}
+        if not weights:
+            raise IndexMismatchError(
+                f"no view of this index answers {kind} queries; it has {', '.join(self.index.view_names)}"
+            )
+        allowed = self._allowed(filters)
+        k = min(k, len(self.index.faiss_ids) if allowed is None else len(allowed))
+        if k == 0:
+            return [[] for _ in range(len(next(iter(queries.values()))))]
+        if len(weights) == 1:
+            (view,) = weights
+            scores, ids = self.index.view(view).search(
+                queries[view], k, allowed=allowed, vectors=self.index.vectors(view)
+            )
+            return [
+                self._make(ids_row, scores_row, {view: scores_row})
+                for ids_row, scores_row in zip(ids, scores, strict=True)
+            ]
+        return self._fused(queries, weights, k, allowed)
+
+    def _fused(
+        self,
+        queries: Mapping[str, np.ndarray],
+        weights: Mapping[str, float],
+        k: int,
+        allowed: np.ndarray | None,
+    ) -> list[list[Recommendation]]:
+        pool = max(FUSION_POOL, 4 * k)
+        per_view = {
+            v: self.index.view(v).search(
+                queries[v], pool, allowed=allowed, vectors=self.index.vectors(v)
+            )[1]
+            for v in weights
+        }
+        total = sum(weights.values())
+        out: list[list[Recommendation]] = []
+        for q in range(len(next(iter(queries.values())))):
+            cand = np.unique(np.concatenate([per_view[v][q] for v in weights]))
+            cand = cand[cand >= 0]
+            view_scores = {v: self.index.vectors(v).get(cand) @ queries[v][q] for v in weights}
+            fused = sum(weights[v] * view_scores[v] for v in weights) / total
+            top = np.argsort(-fused, kind="stable")[:k]
+            out.append(
+                self._make(cand[top], fused[top], {v: s[top] for v, s in view_scores.items()})
+            )
+        return out
+
+    def _make(
+        self, ids: np.ndarray, scores: np.ndarray, view_scores: Mapping[str, np.ndarray]
+    ) -> list[Recommendation]:
+        c = self._cols
+        recs: list[Recommendation] = []
+        for pos, (fid, score) in enumerate(zip(ids, scores, strict=True)):
+            if fid < 0:
+                continue
+            i = self.index._row_of_id[int(fid)]
+            s = float(score)
+            recs.append(
+                Recommendation(
+                    id=c["id"][i],
+                    path=c["path"][i],
+                    title=c["title"][i],
+                    score=s,
+                    rank=len(recs) + 1,
+                    view_scores={v: float(vs[pos]) for v, vs in view_scores.items()},
+                    licence=c["licence"][i],
+                    duration=float(c["duration"][i]),
+                    loudness=float(c["loudness"][i]),
+                    loudness_kind=c["loudness_kind"][i],
+                    category=c["category"][i],
+                    subcategory=c["subcategory"][i],
+                    description=c["description"][i],
+                    visual_description=c["visual_description"][i],
+                    tags=tuple(c["tags"][i]),
+                    qc_flags=tuple(c["qc_flags"][i]),
+                    confidence=self._calibration.probability(s) if self._calibration else None,
+                    untrained=self.untrained,
+                )
+            )
+        return recs
+
+
+_DEFAULT: dict[str, Recommender] = {}
+
+
+def recommend(
+    frame: Any,
+    k: int = 5,
+    *,
+    index: str | Path | None = None,
+    filters: Any = None,
+    device: str | None = None,
+) -> list[Recommendation]:
+    """Top-k sounds for a frame from the index at ``index`` (or ``SFXKIT_INDEX``).
+
+    The index and its encoders stay loaded between calls with the same path; use
+    :class:`Recommender` to control that explicitly.
+    """
+    import os
+
+    path = index or os.environ.get("SFXKIT_INDEX")
+    if not path:
+        raise InputError(
+            "no index given; pass index='path/to/index' or set SFXKIT_INDEX "
+            "(build one with `sfxkit index build SFX_DIR --out INDEX`)"
+        )
+    key = f"{Path(path).expanduser().resolve()}|{device}"
+    rec = _DEFAULT.get(key)
+    if rec is None or rec.index.version != rec.index.store.manifest().version:
+        rec = _DEFAULT[key] = Recommender(path, device=device)
+    return rec.recommend(frame, k, filters=filters)
