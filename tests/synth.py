@@ -158,3 +158,92 @@ def make_video(
             for packet in astream.encode(None):
                 container.mux(packet)
     return path
+
+
+# --- added for media/catalog tests -------------------------------------------------------------
+
+INDEX_BITS = 10
+
+
+def write_tagged_audio(path: str | Path, samples: np.ndarray, sr: int = SR, *, tags: dict[str, str]) -> Path:
+    """Write audio with embedded metadata: soundfile string chunks (WAV INFO, FLAC/OGG comments,
+    AIFF) for wav/flac/ogg/aiff, ID3 through PyAV for mp3. Keys: title, comment, artist, album,
+    genre (and any key PyAV accepts for mp3)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    x = np.asarray(samples, dtype=np.float32)
+    if suffix == ".mp3":
+        import av
+
+        layout = "mono" if x.shape[0] == 1 else "stereo"
+        with av.open(str(path), "w") as container:
+            for key, value in tags.items():
+                container.metadata[key] = value
+            stream = container.add_stream("libmp3lame", rate=sr, layout=layout)
+            for i in range(0, x.shape[1], 1152):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, i : i + 1152]), format="fltp", layout=layout)
+                frame.sample_rate = sr
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+        return path
+    import soundfile as sf
+
+    fmt, subtype = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
+                    ".aif": ("AIFF", "PCM_16"), ".aiff": ("AIFF", "PCM_16")}[suffix]
+    with sf.SoundFile(str(path), "w", sr, x.shape[0], format=fmt, subtype=subtype) as f:
+        for key, value in tags.items():
+            setattr(f, key, value)
+        f.write(x.T)
+    return path
+
+
+def index_frame(index: int, size: int = 64) -> np.ndarray:
+    """A frame whose vertical bars spell ``index`` in binary (bit 0 leftmost; white = 1).
+
+    Bars are ``size / INDEX_BITS`` pixels wide and the full height, so H.264 at a sane quality
+    keeps every bit readable; :func:`read_index_frame` decodes it.
+    """
+    img = np.zeros((size, size, 3), dtype=np.uint8)
+    edges = np.linspace(0, size, INDEX_BITS + 1).round().astype(int)
+    for bit in range(INDEX_BITS):
+        if (index >> bit) & 1:
+            img[:, edges[bit] : edges[bit + 1]] = 255
+    return img
+
+
+def read_index_frame(img: np.ndarray) -> int:
+    """The index drawn by :func:`index_frame` (frames may have been downscaled)."""
+    h, w = img.shape[:2]
+    bar = w / INDEX_BITS
+    value = 0
+    for bit in range(INDEX_BITS):
+        lo, hi = int(round(bit * bar + bar * 0.3)), int(round((bit + 1) * bar - bar * 0.3))
+        if img[h // 4 : 3 * h // 4, lo : max(hi, lo + 1)].mean() > 127:
+            value |= 1 << bit
+    return value
+
+
+def make_indexed_video(path: str | Path, n_frames: int, fps: float | int, *, size: int = 64) -> Path:
+    """An H.264 video whose frame k shows ``index_frame(k)``; ``fps`` may be a Fraction (30000/1001)."""
+    from fractions import Fraction
+
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.options = {"preset": "ultrafast", "crf": "10"}
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for k in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(index_frame(k, size), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

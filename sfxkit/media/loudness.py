@@ -48,14 +48,13 @@ def peak_dbfs(samples: np.ndarray) -> float:
 
 
 def true_peak_dbtp(samples: np.ndarray, sample_rate: int, oversample: int = 4) -> float:
-    """True peak in dBTP: the peak of the signal oversampled 4x (BS.1770-4 Annex 2)."""
-    import soxr
+    """True peak in dBTP: the peak of the signal oversampled 4x (BS.1770-4 Annex 2).
 
-    x = _as_channels_last(samples)
-    if x.shape[0] == 0:
+    Streams through :func:`true_peak_envelope` so a long mix never holds its 4x copy in memory.
+    """
+    if np.size(samples) == 0:
         return SILENCE_DB
-    up = soxr.resample(x, sample_rate, sample_rate * oversample, quality="VHQ")
-    return max(peak_dbfs(up), peak_dbfs(x))
+    return peak_dbfs(true_peak_envelope(samples, sample_rate, oversample))
 
 
 def level(samples: np.ndarray, sample_rate: int) -> tuple[float, str]:
@@ -72,3 +71,51 @@ def gain_to(samples: np.ndarray, sample_rate: int, target: float) -> float:
     if current <= SILENCE_DB:
         return 1.0
     return float(10.0 ** ((target - current) / 20.0))
+
+
+def true_peak_envelope(
+    samples: np.ndarray, sample_rate: int, oversample: int = 4, chunk_seconds: float = 1.0
+) -> np.ndarray:
+    """Per-sample true peak (linear, max over channels) of ``(channels, samples)`` audio.
+
+    Element ``k`` is the largest absolute value of the 4x-oversampled signal within half an input
+    sample of input sample ``k`` (the same resampler as :func:`true_peak_dbtp`, streamed in chunks
+    so long mixes stay small in memory). A limiter uses it to know where, not just whether, the
+    ceiling is crossed; its maximum is the clip's true peak.
+    """
+    import soxr
+
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    channels, n = x.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    stream = soxr.ResampleStream(
+        sample_rate, sample_rate * oversample, channels, dtype="float32", quality="VHQ"
+    )
+    want = n * oversample
+    # mag[half + j] holds |oversampled point j| (max over channels), so input sample k's
+    # neighbourhood j in [k*os - half, k*os + os - half) is mag[k*os : (k+1)*os].
+    half = oversample // 2
+    mag = np.zeros(want + oversample, dtype=np.float32)
+    pos = half
+    step = max(1, int(chunk_seconds * sample_rate))
+    for i in range(0, n, step):
+        chunk = np.ascontiguousarray(x[:, i : i + step].T)
+        up = stream.resample_chunk(chunk, last=i + step >= n)
+        take = min(up.shape[0], mag.size - pos)
+        if take <= 0:
+            continue
+        # Channel-wise maxima with np.maximum: reductions over a tiny trailing axis are slow.
+        block = np.abs(up[:take, 0])
+        for c in range(1, channels):
+            np.maximum(block, np.abs(up[:take, c]), out=block)
+        mag[pos : pos + take] = block
+        pos += take
+    env = np.abs(x[0])
+    for c in range(1, channels):
+        env = np.maximum(env, np.abs(x[c]))
+    for r in range(oversample):
+        env = np.maximum(env, mag[r:want:oversample])
+    return env.astype(np.float32, copy=False)

@@ -1,0 +1,195 @@
+"""Put a soundtrack into a video without touching the picture.
+
+:func:`mux_audio` copies the video stream's packets unchanged (no decode, no re-encode, so the
+picture is bit-identical), encodes the new audio (AAC, or PCM in .mov/.mkv), fits it to the video
+duration, and writes the result atomically. The source's own audio is dropped unless asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+
+from sfxkit.errors import InputError, MediaError
+
+CONTAINERS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+AUDIO_CODECS: dict[str, str] = {
+    "aac": "aac",
+    "pcm": "pcm_s24le",
+    "pcm_s16le": "pcm_s16le",
+    "pcm_s24le": "pcm_s24le",
+}
+PCM_CONTAINERS = {".mov", ".mkv"}
+LAYOUTS = {1: "mono", 2: "stereo"}
+AAC_BITRATE = 256_000
+ENCODE_FRAME = 1024  # AAC's frame size; also a fine chunk for PCM
+
+
+def _load_audio(audio: str | Path | np.ndarray, sample_rate: int | None) -> tuple[np.ndarray, int]:
+    if isinstance(audio, (str, Path)):
+        import soundfile as sf
+
+        path = Path(audio)
+        try:
+            data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        except Exception as exc:  # soundfile raises several types; report them as one
+            raise MediaError(path, f"cannot read audio ({exc})") from exc
+        x = np.ascontiguousarray(data.T)
+        if sample_rate is not None and sample_rate != sr:
+            import soxr
+
+            x = np.ascontiguousarray(soxr.resample(data, sr, sample_rate, quality="HQ").T)
+            sr = sample_rate
+        return x.astype(np.float32), int(sr)
+    if sample_rate is None:
+        raise InputError("mux_audio got an audio array without sample_rate; pass sample_rate=")
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise InputError(f"audio must be shaped (channels, samples), got {x.shape}")
+    return np.ascontiguousarray(x), int(sample_rate)
+
+
+def _video_extent(container: object, stream: object) -> tuple[float, float]:
+    """(start, end) seconds of the video stream, from its packets' presentation times."""
+    first: int | None = None
+    last: int | None = None
+    for packet in container.demux(stream):  # type: ignore[attr-defined]
+        if packet.pts is None or packet.size == 0:
+            continue
+        dur = packet.duration or 0
+        if not dur and stream.average_rate:  # type: ignore[attr-defined]
+            dur = int(round(1 / (stream.average_rate * stream.time_base)))  # type: ignore[attr-defined]
+        first = packet.pts if first is None else min(first, packet.pts)
+        last = packet.pts + dur if last is None else max(last, packet.pts + dur)
+    tb = stream.time_base  # type: ignore[attr-defined]
+    if first is None or last is None or tb is None:
+        return 0.0, 0.0
+    return float(first * tb), float(last * tb)
+
+
+def mux_audio(
+    video: str | Path,
+    audio_wav_or_array: str | Path | np.ndarray,
+    out: str | Path,
+    *,
+    sample_rate: int | None = None,
+    codec: str = "aac",
+    keep_original: bool = False,
+    bitrate: int = AAC_BITRATE,
+) -> Path:
+    """Write ``out``: ``video``'s picture (packets copied) with ``audio_wav_or_array`` as its sound.
+
+    The audio (a sound file, or a ``(channels, samples)`` array with ``sample_rate``) is padded
+    with silence or trimmed to the video's duration. ``codec`` is ``"aac"`` (any of .mp4, .m4v,
+    .mov, .mkv) or ``"pcm"``/``"pcm_s24le"``/``"pcm_s16le"`` (.mov, .mkv). ``keep_original``
+    keeps the source's audio streams (copied) after the new one. ``out`` may be ``video`` itself.
+    """
+    import av
+
+    src, dst = Path(video), Path(out)
+    suffix = dst.suffix.lower()
+    if suffix not in CONTAINERS:
+        raise InputError(
+            f"{dst}: cannot write a '{dst.suffix}' video; use one of: {', '.join(CONTAINERS)}"
+        )
+    codec_name = AUDIO_CODECS.get(codec)
+    if codec_name is None:
+        raise InputError(f"unknown audio codec {codec!r}; use one of: {', '.join(AUDIO_CODECS)}")
+    if codec_name.startswith("pcm") and suffix not in PCM_CONTAINERS:
+        raise InputError(
+            f"{dst}: PCM audio cannot go in a '{suffix}' file; write .mov or .mkv, or use codec='aac'"
+        )
+    samples, sr = _load_audio(audio_wav_or_array, sample_rate)
+    layout = LAYOUTS.get(samples.shape[0])
+    if layout is None:
+        raise InputError(f"cannot mux {samples.shape[0]}-channel audio; give mono or stereo")
+
+    try:
+        source = av.open(str(src))
+    except (av.FFmpegError, OSError) as exc:
+        raise MediaError(src, f"cannot open video ({exc})") from exc
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{dst.stem}.", suffix=".tmp" + dst.suffix, dir=dst.parent
+        )
+        os.close(fd)
+    except OSError as exc:
+        source.close()
+        raise MediaError(
+            dst, f"cannot write here ({exc.strerror or exc})", "choose a writable folder"
+        ) from exc
+    tmp = Path(tmp_name)
+    try:
+        with source:
+            if not source.streams.video:
+                raise MediaError(src, "has no video stream", "pass a video file to mux audio into")
+            vin = source.streams.video[0]
+            v_start, v_end = _video_extent(source, vin)
+            if v_end <= v_start:
+                raise MediaError(src, "video stream has no timed packets", "re-encode the video")
+            source.seek(0)
+            target = int(round((v_end - v_start) * sr))
+            if samples.shape[1] < target:
+                samples = np.pad(samples, ((0, 0), (0, target - samples.shape[1])))
+            else:
+                samples = samples[:, :target]
+            a_ins = list(source.streams.audio) if keep_original else []
+            with av.open(str(tmp), "w", format=CONTAINERS[suffix]) as sink:
+                vout = sink.add_stream_from_template(vin)
+                aout = cast("av.AudioStream", sink.add_stream(codec_name, rate=sr, layout=layout))
+                if codec_name == "aac":
+                    aout.bit_rate = bitrate
+                copies = {s.index: sink.add_stream_from_template(s) for s in a_ins}
+                # Encode the new audio first (small), then interleave it with the copied packets
+                # by time so the file plays from the first byte.
+                offset = int(round(v_start * sr))
+                encoded: list[av.Packet] = []
+                for i in range(0, target, ENCODE_FRAME):
+                    chunk = np.ascontiguousarray(samples[:, i : i + ENCODE_FRAME])
+                    frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+                    frame.sample_rate = sr
+                    frame.pts = offset + i
+                    frame.time_base = Fraction(1, sr)
+                    encoded.extend(aout.encode(frame))
+                encoded.extend(aout.encode(None))
+                pending = iter(encoded)
+                nxt = next(pending, None)
+                for packet in source.demux([vin, *a_ins]):
+                    stamp = packet.dts if packet.dts is not None else packet.pts
+                    if stamp is None:
+                        continue  # demuxer flush packets carry no data
+                    when = float(stamp * (packet.time_base or Fraction(0)))
+                    while (
+                        nxt is not None
+                        and nxt.pts is not None
+                        and float(nxt.pts * (nxt.time_base or Fraction(0))) <= when
+                    ):
+                        sink.mux(nxt)
+                        nxt = next(pending, None)
+                    packet.stream = (
+                        vout if packet.stream_index == vin.index else copies[packet.stream_index]
+                    )
+                    sink.mux(packet)
+                while nxt is not None:
+                    sink.mux(nxt)
+                    nxt = next(pending, None)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+    except av.FFmpegError as exc:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(
+            src, f"cannot remux into {dst} ({exc})", "check the video plays, or re-encode it"
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dst

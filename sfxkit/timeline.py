@@ -1,0 +1,435 @@
+"""The soundtrack timeline: what the policy decides per shot and what mixing and export read.
+
+A :class:`Timeline` is a list of :class:`Cue` (one per shot), each holding the :class:`Layer`
+sounds chosen for it (retrieved from the catalog, generated, or both) with their provenance and
+licence. The JSON form stores layer audio *by reference*: each layer names a WAV file relative to
+the JSON's directory (``layers/shot_003_L0_retrieved.wav``), never inline samples, so a timeline
+file stays small and diffable. :meth:`Timeline.save` / :meth:`Timeline.load` write and read the
+JSON together with those files; :meth:`Timeline.to_json` / :meth:`Timeline.from_json` are the
+string forms underneath.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from sfxkit.errors import InputError, MediaError
+
+LayerKind = Literal["retrieved", "generated"]
+Decision = Literal["retrieve", "generate", "blend", "silence"]
+BlendMode = Literal["layer", "crossfade"]
+
+LAYER_KINDS: tuple[str, ...] = ("retrieved", "generated")
+DECISIONS: tuple[str, ...] = ("retrieve", "generate", "blend", "silence")
+BLEND_MODES: tuple[str, ...] = ("layer", "crossfade")
+SCHEMA_VERSION = 1
+
+
+def _as_audio(waveform: Any) -> np.ndarray:
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[0] < 1:
+        raise InputError(
+            f"layer audio must be shaped (channels, samples), got {x.shape}; "
+            "pass a 1-D mono array or a (channels, samples) array"
+        )
+    if not np.all(np.isfinite(x)):
+        raise InputError(
+            "layer audio contains NaN or inf samples; check the decoder or generator output"
+        )
+    return np.ascontiguousarray(x)
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One sound placed in a cue.
+
+    ``source`` is what the sound is: for a retrieved sound its catalog ``id``/``path``/``title``;
+    for a generated one the generator provenance (``generator``/``model``, ``variant``, ``seed``,
+    ``prompt``...). ``licence`` is the licence text or SPDX-like id; ``non_commercial`` marks
+    sounds that may not be used commercially (MMAudio checkpoints are CC-BY-NC 4.0, so anything
+    they generate carries it). ``gain_db`` is applied on top of loudness matching when blending.
+    """
+
+    kind: LayerKind
+    waveform: np.ndarray
+    sample_rate: int
+    source: Mapping[str, Any] = field(default_factory=dict)
+    licence: str = ""
+    non_commercial: bool = False
+    gain_db: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LAYER_KINDS:
+            raise InputError(
+                f"unknown layer kind {self.kind!r}; use one of: {', '.join(LAYER_KINDS)}"
+            )
+        if int(self.sample_rate) <= 0:
+            raise InputError(f"layer sample_rate must be positive, got {self.sample_rate}")
+        object.__setattr__(self, "waveform", _as_audio(self.waveform))
+        object.__setattr__(self, "sample_rate", int(self.sample_rate))
+        object.__setattr__(self, "source", dict(self.source))
+        object.__setattr__(self, "gain_db", float(self.gain_db))
+        object.__setattr__(self, "non_commercial", bool(self.non_commercial))
+
+    @property
+    def channels(self) -> int:
+        return int(self.waveform.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.waveform.shape[1] / self.sample_rate
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Layer):
+            return NotImplemented
+        return (
+            self.kind == other.kind
+            and self.sample_rate == other.sample_rate
+            and dict(self.source) == dict(other.source)
+            and self.licence == other.licence
+            and self.non_commercial == other.non_commercial
+            and self.gain_db == other.gain_db
+            and self.waveform.shape == other.waveform.shape
+            and bool(np.array_equal(self.waveform, other.waveform))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds an ndarray: not hashable
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One shot of the video with the decision made for it and the sounds that realise it.
+
+    ``start``/``end`` are seconds on the video's timeline. ``numbers`` carries the evidence the
+    policy used (scores, thresholds) so reports can show it. ``blend`` says how several layers
+    combine: summed (``layer``) or crossfaded one into the next (``crossfade``).
+    """
+
+    index: int
+    start: float
+    end: float
+    decision: Decision
+    reason: str = ""
+    numbers: Mapping[str, Any] = field(default_factory=dict)
+    layers: tuple[Layer, ...] = ()
+    blend: BlendMode = "layer"
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise InputError(
+                f"unknown decision {self.decision!r} for cue {self.index}; use one of: {', '.join(DECISIONS)}"
+            )
+        if self.blend not in BLEND_MODES:
+            raise InputError(f"unknown blend {self.blend!r}; use one of: {', '.join(BLEND_MODES)}")
+        start, end = float(self.start), float(self.end)
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+            raise InputError(
+                f"cue {self.index}: needs 0 <= start < end, got start={start}, end={end}"
+            )
+        object.__setattr__(self, "index", int(self.index))
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "numbers", dict(self.numbers))
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def non_commercial(self) -> bool:
+        return any(layer.non_commercial for layer in self.layers)
+
+    @property
+    def stem_name(self) -> str:
+        """File name of this cue's mixed stem, e.g. ``shot_003_retrieve.wav``."""
+        return f"shot_{self.index:03d}_{self.decision}.wav"
+
+    def layer_name(self, position: int) -> str:
+        """Relative path that stores layer ``position``'s audio in a saved timeline."""
+        return f"layers/shot_{self.index:03d}_L{position}_{self.layers[position].kind}.wav"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A video's soundtrack plan: cues on the video's timeline, mixed at ``sample_rate``.
+
+    ``fps`` is the video frame rate used for timecodes in exports; ``None`` means "probe the video
+    (or use 25)".
+    """
+
+    video: str
+    duration: float
+    sample_rate: int
+    channels: int
+    cues: tuple[Cue, ...] = ()
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        duration = float(self.duration)
+        if not math.isfinite(duration) or duration <= 0:
+            raise InputError(f"timeline duration must be positive seconds, got {self.duration}")
+        if int(self.sample_rate) <= 0:
+            raise InputError(f"timeline sample_rate must be positive, got {self.sample_rate}")
+        if int(self.channels) not in (1, 2):
+            raise InputError(f"timeline channels must be 1 or 2, got {self.channels}")
+        cues = tuple(sorted(self.cues, key=lambda c: (c.start, c.index)))
+        seen: set[int] = set()
+        for cue in cues:
+            if cue.index in seen:
+                raise InputError(f"two cues share index {cue.index}; give each shot its own index")
+            seen.add(cue.index)
+            if cue.end > duration + 1e-6:
+                raise InputError(
+                    f"cue {cue.index} ends at {cue.end:.3f} s, after the video ({duration:.3f} s); "
+                    "clip cues to the video duration"
+                )
+        object.__setattr__(self, "video", str(self.video))
+        object.__setattr__(self, "duration", duration)
+        object.__setattr__(self, "sample_rate", int(self.sample_rate))
+        object.__setattr__(self, "channels", int(self.channels))
+        object.__setattr__(self, "cues", cues)
+        if self.fps is not None:
+            object.__setattr__(self, "fps", float(self.fps))
+
+    @property
+    def samples(self) -> int:
+        """Length of the mixed track in samples: the video duration, to the sample."""
+        return int(round(self.duration * self.sample_rate))
+
+    @property
+    def non_commercial(self) -> bool:
+        return any(cue.non_commercial for cue in self.cues)
+
+    # ---- JSON (audio by reference) ----------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form; each layer's audio is a relative file name, not samples."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "video": self.video,
+            "duration": self.duration,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "fps": self.fps,
+            "cues": [
+                {
+                    "index": cue.index,
+                    "start": cue.start,
+                    "end": cue.end,
+                    "decision": cue.decision,
+                    "reason": cue.reason,
+                    "numbers": cue.numbers,
+                    "blend": cue.blend,
+                    "layers": [
+                        {
+                            "kind": layer.kind,
+                            "audio": cue.layer_name(j),
+                            "sample_rate": layer.sample_rate,
+                            "channels": layer.channels,
+                            "samples": int(layer.waveform.shape[1]),
+                            "source": layer.source,
+                            "licence": layer.licence,
+                            "non_commercial": layer.non_commercial,
+                            "gain_db": layer.gain_db,
+                        }
+                        for j, layer in enumerate(cue.layers)
+                    ],
+                }
+                for cue in self.cues
+            ],
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=json_default)
+
+    @classmethod
+    def from_json(cls, text: str, base_dir: str | Path) -> Timeline:
+        """Rebuild a timeline; layer audio is read from files named in the JSON under ``base_dir``."""
+        import soundfile as sf
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"timeline JSON is not valid JSON ({exc}); re-export the timeline"
+            ) from exc
+        if data.get("schema") != SCHEMA_VERSION:
+            raise InputError(
+                f"timeline JSON has schema {data.get('schema')!r}, this sfxkit reads {SCHEMA_VERSION}; "
+                "re-export it with this version"
+            )
+        base = Path(base_dir)
+        cues = []
+        for c in data["cues"]:
+            layers = []
+            for spec in c["layers"]:
+                path = base / spec["audio"]
+                try:
+                    samples, sr = sf.read(str(path), dtype="float32", always_2d=True)
+                except Exception as exc:  # soundfile raises several types; report them as one
+                    raise MediaError(
+                        path,
+                        f"cannot read layer audio ({exc})",
+                        "save the timeline again with Timeline.save",
+                    ) from exc
+                if sr != spec["sample_rate"] or samples.shape != (
+                    spec["samples"],
+                    spec["channels"],
+                ):
+                    raise MediaError(
+                        path,
+                        f"layer audio is {samples.shape[1]} ch x {samples.shape[0]} @ {sr} Hz, the timeline "
+                        f"expects {spec['channels']} ch x {spec['samples']} @ {spec['sample_rate']} Hz",
+                        "the file was replaced after saving; save the timeline again",
+                    )
+                layers.append(
+                    Layer(
+                        kind=spec["kind"],
+                        waveform=samples.T,
+                        sample_rate=sr,
+                        source=spec.get("source", {}),
+                        licence=spec.get("licence", ""),
+                        non_commercial=spec.get("non_commercial", False),
+                        gain_db=spec.get("gain_db", 0.0),
+                    )
+                )
+            cues.append(
+                Cue(
+                    index=c["index"],
+                    start=c["start"],
+                    end=c["end"],
+                    decision=c["decision"],
+                    reason=c.get("reason", ""),
+                    numbers=c.get("numbers", {}),
+                    layers=tuple(layers),
+                    blend=c.get("blend", "layer"),
+                )
+            )
+        return cls(
+            video=data["video"],
+            duration=data["duration"],
+            sample_rate=data["sample_rate"],
+            channels=data["channels"],
+            cues=tuple(cues),
+            fps=data.get("fps"),
+        )
+
+    def save(self, directory: str | Path, name: str = "timeline.json") -> Path:
+        """Write ``name`` and its layer WAVs (32-bit float, lossless) into ``directory``, atomically."""
+        base = Path(directory)
+        for cue in self.cues:
+            for j, layer in enumerate(cue.layers):
+                write_wav(
+                    base / cue.layer_name(j), layer.waveform, layer.sample_rate, subtype="FLOAT"
+                )
+        return write_text(base / name, self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Timeline:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MediaError(path, f"cannot read timeline ({exc.strerror or exc})") from exc
+        return cls.from_json(text, path.parent)
+
+
+# ---- small shared helpers (atomic writes, JSON of numpy values) ---------------------------------
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback for numpy scalars/arrays and paths found in ``numbers``/``source``."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} in timeline JSON; use numbers or strings")
+
+
+def _atomic_target(path: Path) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the target so os.replace is a rename on one filesystem.
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, replace)."""
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_wav(
+    path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype: str = "PCM_24"
+) -> Path:
+    """Write ``(channels, samples)`` audio as WAV atomically; integer subtypes are clipped to ±1."""
+    import soundfile as sf
+
+    path = Path(path)
+    x = _as_audio(audio)
+    if subtype.startswith("PCM"):
+        # libsndfile wraps around on overflow when converting float to int; clip instead.
+        x = np.clip(x, -1.0, 1.0)
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            sf.write(fh, x.T, int(sample_rate), format="WAV", subtype=subtype)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def layers_summary(layers: Sequence[Layer]) -> list[dict[str, Any]]:
+    """Provenance of each layer as plain data (kind, source, licence, flags, generator, seed)."""
+    out = []
+    for layer in layers:
+        src = dict(layer.source)
+        out.append(
+            {
+                "kind": layer.kind,
+                "source": src,
+                "licence": layer.licence,
+                "non_commercial": layer.non_commercial,
+                "gain_db": layer.gain_db,
+                "generator": (src.get("generator") or src.get("model"))
+                if layer.kind == "generated"
+                else None,
+                "seed": src.get("seed") if layer.kind == "generated" else None,
+                "duration": layer.duration,
+                "sample_rate": layer.sample_rate,
+            }
+        )
+    return out
