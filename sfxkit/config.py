@@ -6,7 +6,7 @@ Everything can be set by environment variable or argument; arguments win.
 |-----------------------|-----------------------------------------------------------|---------------------|
 | SFXKIT_CACHE          | sfxkit cache (weights pulled by `sfxkit models pull`)     | ~/.cache/sfxkit     |
 | SFXKIT_WEIGHTS_DIR    | extra directory searched first for weights                | unset               |
-| SFXKIT_OFFLINE        | 1 = never touch the network (also HF_HUB_OFFLINE=1)       | 1 unless set to 0   |
+| SFXKIT_OFFLINE        | 1 = loads never touch the network (`models pull` excepted) | 1 unless set to 0   |
 | SFXKIT_DEVICE         | auto / cpu / cuda / cuda:1 / mps                          | auto                |
 | SFXKIT_FRAME_MODEL    | default frame + visual-text encoder                       | see DEFAULT_*       |
 | SFXKIT_AUDIO_MODEL    | default audio + audio-text encoder                        | see DEFAULT_*       |

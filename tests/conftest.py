@@ -24,6 +24,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture(autouse=True)
+def _private_hub_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty Hugging Face cache per test: weights on the developer's machine never count."""
+    if os.environ.get("SFXKIT_REAL_WEIGHTS_TEST"):
+        return
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-hub-cache")))
+
+
+@pytest.fixture(autouse=True)
 def _seeded() -> None:
     random.seed(0)
     np.random.seed(0)

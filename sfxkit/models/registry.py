@@ -1,0 +1,499 @@
+"""Model ids, the catalogue of known models, and the two loaders everything else calls.
+
+Ids have a grammar, like open_clip's model names: ``family:name[/pretrained]``::
+
+    open_clip:ViT-B-32/laion2b_s34b_b79k    any open_clip architecture / pretrained tag (default)
+    open_clip:local-dir:/path/to/dir         open_clip_config.json + weights (hf-hub export layout)
+    open_clip:hf-hub:org/repo                an open_clip repo on the Hugging Face hub
+    clap:laion/larger_clap_general           any transformers ClapModel repo (default)
+    clap:/path/to/dir                        a ClapModel save_pretrained directory
+    laion_clap:630k-audioset-best.pt         LAION's original checkpoints (extra 'laion-clap')
+    mmaudio:large_44k_v2                     generators; loaded by sfxkit.generation
+    open_clip:tiny, clap:tiny                toy-size real architectures, random weights
+
+``load_frame_encoder`` / ``load_audio_encoder`` build an encoder once per (id, device) and hand
+the same object back afterwards. They never download; ``pull`` is the one function that does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sfxkit.config import (
+    DEFAULT_AUDIO_MODEL,
+    DEFAULT_FRAME_MODEL,
+    DEFAULT_GENERATOR,
+    get_settings,
+    resolve_device,
+)
+from sfxkit.errors import ModelError
+from sfxkit.models.base import AudioEncoder, FrameEncoder, describe_model
+
+__all__ = [
+    "ModelSpec",
+    "clear_cache",
+    "describe_model",
+    "find_weights",
+    "is_default",
+    "list_models",
+    "load_audio_encoder",
+    "load_frame_encoder",
+    "parse_model_id",
+    "pull",
+]
+
+Kind = Literal["frame", "audio", "generator"]
+
+FAMILIES: dict[str, str] = {
+    "open_clip": "frame encoder: frames + visual text (open_clip CLIP)",
+    "clap": "audio encoder: sounds + audio text (transformers ClapModel)",
+    "laion_clap": "audio encoder: LAION's original CLAP checkpoints (extra 'laion-clap')",
+    "mmaudio": "generator: MMAudio video-to-audio (sfxkit.generation)",
+}
+_KIND: dict[str, Kind] = {
+    "open_clip": "frame",
+    "clap": "audio",
+    "laion_clap": "audio",
+    "mmaudio": "generator",
+}
+EXAMPLES = (
+    DEFAULT_FRAME_MODEL,
+    "open_clip:ViT-L-14/openai",
+    "open_clip:local-dir:/path/to/dir",
+    DEFAULT_AUDIO_MODEL,
+    "clap:/path/to/save_pretrained_dir",
+    "laion_clap:630k-audioset-best.pt",
+    DEFAULT_GENERATOR,
+    "open_clip:tiny",
+    "clap:tiny",
+)
+MMAUDIO_VARIANTS = (
+    "small_16k",
+    "small_44k",
+    "medium_44k",
+    "large_44k",
+    "large_44k_v2",
+    "tiny_16k",
+    "tiny_44k",
+)
+LAION_CLAP_REPO = "lukewys/laion_clap"
+UNTRAINED_LICENCE = "n/a (random weights)"
+_HF_REPO = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model, parsed from its id: what it is, where its weights come from, under what licence."""
+
+    id: str
+    family: str
+    name: str
+    pretrained: str | None
+    tiny: bool
+    kind: Kind
+    description: str = ""
+    licence: str = "see the model card"
+    hf_repo: str | None = None
+    files: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        return self.id
+
+
+# ----------------------------------------------------------------------------- catalogue
+
+_OC_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+_CLAP_FILES = (
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "vocab.json",
+    "merges.txt",
+)
+
+_CATALOGUE: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        DEFAULT_FRAME_MODEL, "open_clip", "ViT-B-32", "laion2b_s34b_b79k", False, "frame",
+        "CLIP ViT-B/32 trained on LAION-2B: frames and visual descriptions (default)",
+        "MIT", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", _OC_FILES,
+    ),
+    ModelSpec(
+        "open_clip:ViT-B-16/laion2b_s34b_b88k", "open_clip", "ViT-B-16", "laion2b_s34b_b88k", False,
+        "frame", "CLIP ViT-B/16 trained on LAION-2B: finer detail, ~3x slower than B/32",
+        "MIT", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K", _OC_FILES,
+    ),
+    ModelSpec(
+        "open_clip:ViT-L-14/openai", "open_clip", "ViT-L-14", "openai", False, "frame",
+        "OpenAI CLIP ViT-L/14", "MIT", "timm/vit_large_patch14_clip_224.openai", _OC_FILES,
+    ),
+    ModelSpec(
+        "open_clip:ViT-L-14/laion2b_s32b_b82k", "open_clip", "ViT-L-14", "laion2b_s32b_b82k", False,
+        "frame", "CLIP ViT-L/14 trained on LAION-2B", "MIT",
+        "laion/CLIP-ViT-L-14-laion2B-s32B-b82K", _OC_FILES,
+    ),
+    ModelSpec(
+        "open_clip:tiny", "open_clip", "tiny", None, True, "frame",
+        "tiny open_clip ViT (32 px, patch 8, width 32, 2 layers), seeded random weights, for tests",
+        UNTRAINED_LICENCE,
+    ),
+    ModelSpec(
+        DEFAULT_AUDIO_MODEL, "clap", "laion/larger_clap_general", None, False, "audio",
+        "LAION CLAP (HTSAT-base + RoBERTa) on general audio, music and speech (default)",
+        "Apache-2.0", "laion/larger_clap_general", _CLAP_FILES,
+    ),
+    ModelSpec(
+        "clap:laion/larger_clap_music", "clap", "laion/larger_clap_music", None, False, "audio",
+        "LAION CLAP (HTSAT-base + RoBERTa) specialised on music", "Apache-2.0",
+        "laion/larger_clap_music", _CLAP_FILES,
+    ),
+    ModelSpec(
+        "clap:laion/clap-htsat-unfused", "clap", "laion/clap-htsat-unfused", None, False, "audio",
+        "LAION CLAP (HTSAT-tiny + RoBERTa) on LAION-Audio-630K", "Apache-2.0",
+        "laion/clap-htsat-unfused", _CLAP_FILES,
+    ),
+    ModelSpec(
+        "clap:laion/clap-htsat-fused", "clap", "laion/clap-htsat-fused", None, False, "audio",
+        "LAION CLAP with feature fusion for long clips", "Apache-2.0",
+        "laion/clap-htsat-fused", _CLAP_FILES,
+    ),
+    ModelSpec(
+        "clap:tiny", "clap", "tiny", None, True, "audio",
+        "tiny CLAP (HTSAT 2 stages x width 8, RoBERTa 1 layer x 32, 48 kHz), seeded random weights",
+        UNTRAINED_LICENCE,
+    ),
+    ModelSpec(
+        "laion_clap:630k-audioset-best.pt", "laion_clap", "630k-audioset-best.pt", None, False,
+        "audio", "LAION's original CLAP checkpoint (needs pip install 'sfxkit[laion-clap]')",
+        "see hf.co/lukewys/laion_clap", LAION_CLAP_REPO, ("630k-audioset-best.pt",),
+    ),
+)  # fmt: skip
+
+
+def _mmaudio_spec(variant: str) -> ModelSpec:
+    tiny = variant.startswith("tiny")
+    desc = (
+        f"MMAudio {variant} at toy size, seeded random weights, for tests"
+        if tiny
+        else f"MMAudio {variant} video-to-audio generator (loaded by sfxkit.generation)"
+    )
+    return ModelSpec(
+        f"mmaudio:{variant}", "mmaudio", variant, None, tiny, "generator", desc,
+        UNTRAINED_LICENCE if tiny else "CC-BY-NC-4.0",
+        None, () if tiny else (f"mmaudio_{variant}.pth",),
+    )  # fmt: skip
+
+
+def list_models() -> list[ModelSpec]:
+    """The models sfxkit knows by name (any other open_clip tag or CLAP repo also parses)."""
+    return [*_CATALOGUE, *(_mmaudio_spec(v) for v in MMAUDIO_VARIANTS)]
+
+
+def is_default(spec: ModelSpec | str) -> bool:
+    """Whether this is the frame, audio or generator model used when none is named."""
+    model_id = spec.id if isinstance(spec, ModelSpec) else parse_model_id(spec).id
+    settings = get_settings()
+    return model_id in {settings.frame_model, settings.audio_model, DEFAULT_GENERATOR}
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _unknown(model_id: str, why: str) -> ModelError:
+    families = ", ".join(FAMILIES)
+    examples = ", ".join(EXAMPLES)
+    return ModelError(
+        f"unknown model id {model_id!r}: {why}. Ids look like family:name[/pretrained] with family "
+        f"one of {families}; for example {examples}. `sfxkit models list` shows the known ones."
+    )
+
+
+def _open_clip_archs() -> list[str]:
+    """Architecture names open_clip ships, read from its config files (no torch import)."""
+    from sfxkit.models.tiny import TINY_OPEN_CLIP_ARCH
+
+    found = importlib.util.find_spec("open_clip")
+    names = {TINY_OPEN_CLIP_ARCH}
+    if found is not None and found.submodule_search_locations:
+        for location in found.submodule_search_locations:
+            names.update(p.stem for p in (Path(location) / "model_configs").glob("*.json"))
+    return sorted(names)
+
+
+def _path_like(text: str) -> bool:
+    return text.startswith(("/", "./", "../", "~")) or (len(text) > 1 and text[1] == ":")
+
+
+def parse_model_id(model_id: str) -> ModelSpec:
+    """Parse and validate a model id; ``ModelError`` lists the families and examples if wrong."""
+    if not isinstance(model_id, str) or not model_id.strip():
+        raise _unknown(str(model_id), "a model id is a non-empty string")
+    text = model_id.strip()
+    for spec in _CATALOGUE:
+        if spec.id == text:
+            return spec
+    family, sep, rest = text.partition(":")
+    if not sep:
+        hint = "it has no family prefix"
+        if text == "tiny":
+            hint = "'tiny' needs a family: open_clip:tiny or clap:tiny"
+        raise _unknown(text, hint)
+    if family not in FAMILIES:
+        raise _unknown(text, f"no model family {family!r}")
+    rest = rest.strip()
+    if not rest:
+        raise _unknown(text, f"nothing after '{family}:'")
+    parser = {
+        "open_clip": _parse_open_clip,
+        "clap": _parse_clap,
+        "laion_clap": _parse_laion_clap,
+        "mmaudio": _parse_mmaudio,
+    }[family]
+    return parser(text, rest)
+
+
+def _parse_open_clip(text: str, rest: str) -> ModelSpec:
+    kind: Kind = "frame"
+    if rest.startswith("local-dir:"):
+        raw = rest[len("local-dir:") :].strip()
+        if not raw:
+            raise _unknown(text, "'local-dir:' needs a directory path")
+        path = Path(raw).expanduser().resolve()
+        return ModelSpec(
+            f"open_clip:local-dir:{path}", "open_clip", f"local-dir:{path}", None, False, kind,
+            f"open_clip model from the local directory {path}", "see the model's own licence",
+            None, ("open_clip_config.json", *_OC_FILES),
+        )  # fmt: skip
+    if rest.startswith("hf-hub:"):
+        repo = rest[len("hf-hub:") :].strip().strip("/")
+        if "/" not in repo or not _HF_REPO.match(repo):
+            raise _unknown(text, f"'{repo}' is not a Hugging Face repo id (org/name)")
+        return ModelSpec(
+            f"open_clip:hf-hub:{repo}", "open_clip", f"hf-hub:{repo}", None, False, kind,
+            f"open_clip model from the Hugging Face repo {repo}", "see the model card",
+            repo, ("open_clip_config.json", *_OC_FILES),
+        )  # fmt: skip
+    arch, _, tag = rest.partition("/")
+    arch, tag = arch.strip(), tag.strip()
+    archs = _open_clip_archs()
+    if arch not in archs:
+        import difflib
+
+        close = difflib.get_close_matches(arch, archs, n=5, cutoff=0.5)
+        also = f"; close matches: {', '.join(close)}" if close else ""
+        raise _unknown(text, f"open_clip has no architecture {arch!r}{also}")
+    if not tag:
+        raise ModelError(
+            f"model id {text!r} needs a pretrained tag: open_clip:{arch}/<tag>, e.g. "
+            f"{DEFAULT_FRAME_MODEL} (open_clip.list_pretrained_tags_by_model('{arch}') lists them)"
+        )
+    from sfxkit.models.weights import OPEN_CLIP_WEIGHT_NAMES, open_clip_tag_files
+
+    files: tuple[str, ...]
+    tag_repo, files = open_clip_tag_files(arch, tag)
+    if tag_repo is not None:
+        tag = tag.lower().replace("-", "_")  # open_clip's own tag normalisation: one id per model
+        for spec in _CATALOGUE:
+            if spec.id == f"open_clip:{arch}/{tag}":
+                return spec
+    description = f"open_clip {arch} / {tag}"
+    if tag_repo is None:
+        files = OPEN_CLIP_WEIGHT_NAMES
+        description += " (tag unknown to open_clip: weights must be placed in the sfxkit layout)"
+    return ModelSpec(
+        f"open_clip:{arch}/{tag}", "open_clip", arch, tag, False, kind, description,
+        "MIT" if tag_repo and (tag_repo.startswith("laion/") or tag == "openai") else "see the model card",
+        tag_repo, files,
+    )  # fmt: skip
+
+
+def _parse_clap(text: str, rest: str) -> ModelSpec:
+    if _path_like(rest) or Path(rest).expanduser().is_dir():
+        path = Path(rest).expanduser().resolve()
+        return ModelSpec(
+            f"clap:{path}", "clap", str(path), None, False, "audio",
+            f"CLAP model from the local directory {path}", "see the model's own licence",
+            None, _CLAP_FILES,
+        )  # fmt: skip
+    if not _HF_REPO.match(rest):
+        raise _unknown(text, f"'{rest}' is neither a Hugging Face repo id (org/name) nor a path")
+    return ModelSpec(
+        f"clap:{rest}", "clap", rest, None, False, "audio", f"CLAP model {rest} (transformers)",
+        "see the model card", rest, _CLAP_FILES,
+    )  # fmt: skip
+
+
+def _parse_laion_clap(text: str, rest: str) -> ModelSpec:
+    if _path_like(rest) or "/" in rest:
+        path = Path(rest).expanduser().resolve()
+        return ModelSpec(
+            f"laion_clap:{path}", "laion_clap", str(path), None, False, "audio",
+            f"LAION CLAP checkpoint {path}", "see the checkpoint's licence", None, (path.name,),
+        )  # fmt: skip
+    if not rest.endswith((".pt", ".ckpt", ".pth")):
+        raise _unknown(text, "laion_clap ids name a checkpoint file, e.g. 630k-audioset-best.pt")
+    return ModelSpec(
+        f"laion_clap:{rest}", "laion_clap", rest, None, False, "audio",
+        f"LAION CLAP checkpoint {rest}", "see hf.co/lukewys/laion_clap", LAION_CLAP_REPO, (rest,),
+    )  # fmt: skip
+
+
+def _parse_mmaudio(text: str, rest: str) -> ModelSpec:
+    if rest not in MMAUDIO_VARIANTS:
+        raise _unknown(
+            text, f"MMAudio has no variant {rest!r}; variants: {', '.join(MMAUDIO_VARIANTS)}"
+        )
+    return _mmaudio_spec(rest)
+
+
+# ----------------------------------------------------------------------------- loading
+
+_CACHE: dict[tuple[str, str], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every loaded encoder (the next load builds a fresh one)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def load_frame_encoder(model_id: str | None = None, *, device: str | None = None) -> FrameEncoder:
+    """The frame + visual-text encoder (default: ``SFXKIT_FRAME_MODEL`` or ViT-B-32/laion2b)."""
+    spec = parse_model_id(model_id or get_settings().frame_model)
+    _check_kind(spec, "frame", "load_frame_encoder", "open_clip:…")
+    return _cached(spec, device)  # type: ignore[no-any-return]
+
+
+def load_audio_encoder(model_id: str | None = None, *, device: str | None = None) -> AudioEncoder:
+    """The audio + audio-text encoder (default: ``SFXKIT_AUDIO_MODEL`` or larger_clap_general)."""
+    spec = parse_model_id(model_id or get_settings().audio_model)
+    _check_kind(spec, "audio", "load_audio_encoder", "clap:… or laion_clap:…")
+    return _cached(spec, device)  # type: ignore[no-any-return]
+
+
+def _check_kind(spec: ModelSpec, kind: Kind, func: str, takes: str) -> None:
+    if spec.kind == kind:
+        return
+    extra = " (generators are loaded by sfxkit.generate)" if spec.kind == "generator" else ""
+    article = "an" if spec.kind == "audio" else "a"
+    raise ModelError(
+        f"'{spec.id}' is {article} {spec.kind} model{extra}; {func} takes {kind} models: {takes}"
+    )
+
+
+def _cached(spec: ModelSpec, device: str | None) -> Any:
+    resolved = resolve_device(device)
+    key = (spec.id, resolved)
+    with _CACHE_LOCK:
+        encoder = _CACHE.get(key)
+        if encoder is None:
+            encoder = build_encoder(spec, device=resolved)
+            _CACHE[key] = encoder
+    return encoder
+
+
+def build_encoder(spec: ModelSpec, *, device: str = "cpu", location: Any = None) -> Any:
+    """A fresh (uncached) encoder; weights from ``location`` or found by the search order."""
+    from sfxkit.models import weights
+
+    if spec.family == "open_clip":
+        from sfxkit.models.openclip import (
+            OpenClipEncoder,
+            load_open_clip_checkpoint,
+            load_open_clip_dir,
+        )
+
+        if spec.tiny:
+            from sfxkit.models.tiny import build_tiny_open_clip
+
+            model, transform, tokenizer = build_tiny_open_clip(device)
+            return OpenClipEncoder(
+                model, transform, tokenizer, model_id=spec.id, device=device, untrained=True
+            )
+        where = location or weights.require(spec)
+        if where.path.is_dir():
+            return load_open_clip_dir(where.path, model_id=spec.id, device=device)
+        return load_open_clip_checkpoint(
+            spec.name, spec.pretrained, where.path, model_id=spec.id, device=device
+        )
+    if spec.family == "clap":
+        from sfxkit.models.clap import ClapEncoder, load_clap_dir
+
+        if spec.tiny:
+            from sfxkit.models.tiny import build_tiny_clap
+
+            model, extractor, tokenizer = build_tiny_clap(device)
+            return ClapEncoder(
+                model, extractor, tokenizer, model_id=spec.id, device=device, untrained=True
+            )
+        where = location or weights.require(spec)
+        return load_clap_dir(where.path, model_id=spec.id, device=device)
+    if spec.family == "laion_clap":
+        from sfxkit.models.laionclap import import_laion_clap, load_laion_clap
+
+        import_laion_clap()  # the missing extra is the first thing to say
+        where = location or weights.require(spec)
+        return load_laion_clap(where.path, model_id=spec.id, device=device)
+    raise ModelError(f"'{spec.id}' is a generator; load it with sfxkit.generate, not as an encoder")
+
+
+# ----------------------------------------------------------------------------- weights
+
+
+def find_weights(model: ModelSpec | str) -> Any:
+    """Where a model's weights are (a ``WeightsLocation``), or ``None``. Never downloads."""
+    from sfxkit.models import weights
+
+    spec = model if isinstance(model, ModelSpec) else parse_model_id(model)
+    if spec.family != "mmaudio":
+        return weights.locate(spec)
+    if spec.tiny:
+        return weights.WeightsLocation(Path("-"), weights.SOURCE_BUILT_IN)
+    try:
+        mm_weights = importlib.import_module("sfxkit.generation.mmaudio.weights")
+    except ImportError:
+        return None
+    try:
+        files = mm_weights.locate(spec.name)
+    except ModelError:
+        return None
+    paths = [Path(p) for p in dict(files).values() if p is not None]
+    if not paths:
+        return None
+    common = Path(os.path.commonpath([str(p) for p in paths]))
+    source = weights.SOURCE_CACHE
+    for root, label in weights.search_roots():
+        if common == root or root in common.parents:
+            source = label
+            break
+    return weights.WeightsLocation(common, source)
+
+
+def pull(
+    model_id: str,
+    *,
+    dest: Path | None = None,
+    progress: bool = True,
+    timeout: float = 10.0,
+    echo: Callable[[str], None] | None = None,
+) -> Path:
+    """Download a model's weights into the sfxkit layout (the one function that uses the network).
+
+    ``dest`` is a weights root (default ``<SFXKIT_CACHE>/weights``; pass your
+    ``SFXKIT_WEIGHTS_DIR`` to fill that). If the weights are already there they are not fetched
+    again, only loaded once to verify them. Returns the model's directory (or checkpoint file).
+    Fails within about ``timeout`` seconds when the hub cannot be reached.
+    """
+    from sfxkit.models.pull import pull_spec
+
+    return pull_spec(
+        parse_model_id(model_id), dest=dest, progress=progress, timeout=timeout, echo=echo
+    )
