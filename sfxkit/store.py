@@ -28,7 +28,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfxkit import __version__
+from sfxkit._atomic import atomic_write_text, fsync_dir
 from sfxkit.errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -73,36 +73,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same directory, fsync and rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # ------------------------------------------------------------------------------ manifest
@@ -367,11 +337,11 @@ class VersionWriter:
             os.fsync(f.fileno())
         dirs = {self.stage} | {(self.stage / rel).parent for rel in self.files}
         for d in dirs:
-            _fsync_dir(d)
+            fsync_dir(d)
         name = f"v{version:06d}"
         final = self.store.root / VERSIONS / name
         os.replace(self.stage, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         # The switch: until this rename, readers see the previous version.
         atomic_write_text(self.store.root / CURRENT, f"{name} {sha256_bytes(data)}\n")
         self.committed = True

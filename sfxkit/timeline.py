@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sfxkit._atomic import atomic_write_bytes, atomic_write_text
 from sfxkit.errors import InputError, MediaError
 
 LayerKind = Literal["retrieved", "generated"]
@@ -362,54 +361,22 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in timeline JSON; use numbers or strings")
 
 
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same directory as the target so os.replace is a rename on one filesystem.
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-
-
 def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, replace)."""
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` to ``path`` atomically (see :mod:`sfxkit._atomic`)."""
+    return atomic_write_bytes(path, data)
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+    return atomic_write_text(path, text)
 
 
 def write_wav(
     path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype: str = "PCM_24"
 ) -> Path:
     """Write ``(channels, samples)`` audio as WAV atomically; integer subtypes are clipped to ±1."""
-    import soundfile as sf
+    from sfxkit.media.audio import write_wav as _write_wav
 
-    path = Path(path)
-    x = _as_audio(audio)
-    if subtype.startswith("PCM"):
-        # libsndfile wraps around on overflow when converting float to int; clip instead.
-        x = np.clip(x, -1.0, 1.0)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, x.T, int(sample_rate), format="WAV", subtype=subtype)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return _write_wav(path, _as_audio(audio), sample_rate, subtype=subtype)
 
 
 def layers_summary(layers: Sequence[Layer]) -> list[dict[str, Any]]:

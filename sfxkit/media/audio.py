@@ -11,17 +11,15 @@ is a :class:`sfxkit.errors.MediaError` that names the file, the reason and the f
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sfxkit._atomic import atomic_file
 from sfxkit.errors import InputError, MediaError
 
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
@@ -366,33 +364,12 @@ def write_wav(
         raise InputError(
             f"{p}: audio contains NaN or infinite samples; fix the signal before writing"
         )
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, x.T, int(sample_rate), format="WAV", subtype=subtype)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(p.parent)
+    if subtype.upper().startswith("PCM"):
+        # libsndfile wraps around on float→int overflow; clip instead
+        x = np.clip(x, -1.0, 1.0)
+    with atomic_file(p) as fh:
+        sf.write(fh, x.T, int(sample_rate), format="WAV", subtype=subtype)
     return p
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_tags(path: str | Path) -> dict[str, str]:
