@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def fsync_dir(path: str | Path) -> None:
     """Make a rename inside ``path`` durable (a no-op where directories cannot be fsynced)."""
     with contextlib.suppress(OSError):
@@ -36,6 +42,8 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates 0600; give the file the mode a plain open() would have
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -323,12 +323,24 @@ def frames_at(
             return frame.to_ndarray(format="rgb24", width=width, height=height)
 
         def decode(seek_to: float | None) -> tuple[int, np.ndarray | None, bool]:
-            """Fill ``out`` from a decode pass; returns (next unfilled index, last frame, ok)."""
+            """Fill ``out`` from a decode pass; returns (next unfilled index, last frame, ok).
+
+            Frames are converted to RGB only when some requested time shows them: at 8 fps from a
+            60 fps source most decoded frames are never looked at.
+            """
             if seek_to is not None:
                 container.seek(int((seek_to + start) / tb), stream=stream, backward=True)
             i = 0
-            prev: np.ndarray | None = None
+            prev: Any = None
+            prev_rgb: np.ndarray | None = None
             first = True
+
+            def shown() -> np.ndarray:
+                nonlocal prev_rgb
+                if prev_rgb is None:
+                    prev_rgb = rgb(prev)
+                return prev_rgb
+
             for frame in container.decode(stream):
                 ft = (float(frame.pts * tb) - start) if frame.pts is not None else None
                 if first and seek_to is not None and ft is not None and ft > sorted_t[0] + eps:
@@ -338,12 +350,12 @@ def frames_at(
                     ft = -math.inf if prev is None else math.inf
                 # Every pending time before this frame's start shows the previous frame.
                 while i < sorted_t.size and sorted_t[i] + eps < ft:
-                    out[order[i]] = prev if prev is not None else rgb(frame)
+                    out[order[i]] = shown() if prev is not None else rgb(frame)
                     i += 1
                 if i >= sorted_t.size:
-                    return i, prev, True
-                prev = rgb(frame)
-            return i, prev, True
+                    return i, (shown() if prev is not None else None), True
+                prev, prev_rgb = frame, None
+            return i, (shown() if prev is not None else None), True
 
         seek = float(sorted_t[0]) if sorted_t[0] > SEEK_THRESHOLD_S and tb is not None else None
         try:

@@ -1,0 +1,257 @@
+"""`sfxkit soundtrack VIDEO_OR_DIR --index IDX --out DIR` and `sfxkit compare VIDEO --index IDX`.
+
+The flags are :func:`sfxkit.soundtrack`'s and :func:`sfxkit.compare`'s arguments. A folder runs
+:func:`sfxkit.policy.soundtrack_batch` (resumable; a bad video is reported and the rest go on; the
+exit code is 1 when any video failed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sfxkit.cli.output import console, print_json, untrained_banner
+
+__all__ = ["register"]
+
+_POLICY_HELP = "auto (decide per shot), retrieve, generate or blend."
+
+
+def _overrides(values: list[str]) -> dict[int, str]:
+    from sfxkit.errors import InputError
+    from sfxkit.policy import FORCED
+
+    out: dict[int, str] = {}
+    for item in values:
+        shot, sep, decision = item.partition("=")
+        if not sep or not shot.strip().isdigit() or decision not in FORCED:
+            raise InputError(
+                f"--force {item!r}: write SHOT=DECISION, e.g. --force 2=generate; "
+                f"decisions: {', '.join(FORCED)}"
+            )
+        out[int(shot)] = decision
+    return out
+
+
+def soundtrack_cmd(
+    video: Annotated[Path, typer.Argument(help="A video file, or a folder of videos (batch).")],
+    index: Annotated[
+        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Output folder (a batch writes one sub-folder per video)."
+        ),
+    ],
+    policy: Annotated[str, typer.Option("--policy", help=_POLICY_HELP)] = "auto",
+    force: Annotated[
+        list[str],
+        typer.Option("--force", help="Force one shot: SHOT=retrieve|generate|blend|silence."),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    target: Annotated[
+        float, typer.Option("--target", help="Mix loudness in LUFS (e.g. -14 for web).")
+    ] = -23.0,
+    true_peak: Annotated[
+        float, typer.Option("--true-peak", help="True-peak ceiling in dBTP.")
+    ] = -1.0,
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Candidates per shot.")] = 5,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="Generation prompt for every shot (default: from matches)."),
+    ] = None,
+    negative_prompt: Annotated[
+        str, typer.Option("--negative-prompt", help="What generated sounds should not be.")
+    ] = "speech, music",
+    variant: Annotated[
+        str, typer.Option("--variant", help="MMAudio variant (tiny_16k/tiny_44k for tests).")
+    ] = "large_44k_v2",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Generation sampler steps.")] = 25,
+    seed: Annotated[int, typer.Option("--seed", help="Generation seed (plus shot number).")] = 42,
+    blend_mode: Annotated[
+        str, typer.Option("--blend-mode", help="layer (sum) or crossfade.")
+    ] = "layer",
+    follow_motion: Annotated[
+        bool,
+        typer.Option("--follow-motion/--no-follow-motion", help="Loudness follows motion."),
+    ] = True,
+    pan: Annotated[bool, typer.Option("--pan", help="Pan sounds with the motion.")] = False,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
+    ] = True,
+) -> None:
+    """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
+    or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
+    from sfxkit.policy import soundtrack, soundtrack_batch
+
+    kw: dict[str, Any] = dict(
+        policy=policy,
+        k=k,
+        target_lufs=target,
+        true_peak=true_peak,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        variant=variant,
+        steps=steps,
+        seed=seed,
+        blend_mode=blend_mode,
+        follow_motion=follow_motion,
+        pan=pan,
+    )
+    show = None if progress else False
+    if video.is_dir():
+        if force:
+            from sfxkit.errors import InputError
+
+            raise InputError("--force names shots of one video; it cannot apply to a folder")
+        report = soundtrack_batch(video, index, out, device=device, progress=show, **kw)
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            for item in report.items:
+                line = f"{item.status:<8} {item.video}"
+                if item.error:
+                    line += f"  ({item.error})"
+                console.print(line, markup=False)
+            console.print(
+                f"{len(report.done)} done, {len(report.skipped)} skipped (already finished), "
+                f"{len(report.failed)} failed; report: {report.report}",
+                markup=False,
+            )
+        if report.failed:
+            from sfxkit.errors import SfxkitError
+
+            # Exit code 1 (and a line on stderr) so scripts notice; the rest were finished.
+            names = ", ".join(str(i.video) for i in report.failed)
+            raise SfxkitError(f"{len(report.failed)} video(s) failed: {names}; see {report.report}")
+        return
+    result = soundtrack(
+        video, index, out=out, overrides=_overrides(force), device=device, progress=show, **kw
+    )
+    exports = result.exports
+    if as_json:
+        print_json(
+            {
+                "video": str(video),
+                "out": str(out),
+                "stats": result.stats,
+                "non_commercial": result.non_commercial,
+                "files": {
+                    "mix": str(exports.mix) if exports else None,
+                    "video": str(exports.video) if exports else None,
+                    "edl": str(exports.edl) if exports else None,
+                    "otio": str(exports.otio) if exports else None,
+                    "csv": str(exports.csv) if exports else None,
+                    "provenance": str(exports.provenance) if exports else None,
+                },
+                "shots": [
+                    {
+                        "shot": d.shot.index,
+                        "start": d.shot.start,
+                        "end": d.shot.end,
+                        "decision": d.decision,
+                        "reason": d.reason,
+                    }
+                    for d in result.decisions
+                ],
+            }
+        )
+        return
+    if result.stats["untrained_index"] or result.stats["untrained_generator"]:
+        untrained_banner()
+    for d in result.decisions:
+        console.print(
+            f"shot {d.shot.index:>3} {d.shot.start:7.2f}-{d.shot.end:7.2f}s  {d.decision:<8} "
+            f"{d.reason}",
+            markup=False,
+        )
+    s = result.stats
+    console.print(
+        f"mix: {s['loudness']:.1f} LUFS (target {s['target_lufs']:.1f}), true peak "
+        f"{s['true_peak_dbtp']:.1f} dBTP (ceiling {s['ceiling_dbtp']:.1f}); wrote {out}",
+        markup=False,
+    )
+    if result.non_commercial:
+        from sfxkit.export import NC_NOTICE
+
+        console.print(f"NON-COMMERCIAL: {NC_NOTICE}", markup=False)
+
+
+def compare_cmd(
+    video: Annotated[Path, typer.Argument(help="The video to compare sounds for.")],
+    index: Annotated[
+        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="HTML report to write (JSON beside it).")
+    ] = Path("report.html"),
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Catalog sounds per shot.")] = 3,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="Generation prompt for every shot (default: from matches)."),
+    ] = None,
+    negative_prompt: Annotated[
+        str, typer.Option("--negative-prompt", help="What generated sounds should not be.")
+    ] = "speech, music",
+    variant: Annotated[
+        str, typer.Option("--variant", help="MMAudio variant (tiny_16k/tiny_44k for tests).")
+    ] = "large_44k_v2",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Generation sampler steps.")] = 25,
+    seed: Annotated[int, typer.Option("--seed", help="Generation seed (plus shot number).")] = 42,
+    policy: Annotated[str, typer.Option("--policy", help=_POLICY_HELP)] = "auto",
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
+) -> None:
+    """Compare, per shot of VIDEO, the catalog's best sounds with a generated one: an HTML report
+    (keyframes, players, spectrograms, scores, decision, licences) and JSON."""
+    from sfxkit.report import compare
+
+    result = compare(
+        video,
+        index,
+        out=out,
+        k=k,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        variant=variant,
+        steps=steps,
+        seed=seed,
+        policy=policy,
+        device=device,
+        progress=None if progress else False,
+    )
+    if as_json:
+        print_json(
+            {
+                "html": str(result.html),
+                "json": str(result.json),
+                "untrained": result.untrained,
+                "non_commercial": result.non_commercial,
+                "shots": [
+                    {"shot": c.shot.index, "decision": c.decision, "reason": c.reason}
+                    for c in result.shots
+                ],
+            }
+        )
+        return
+    if result.untrained:
+        untrained_banner()
+    for c in result.shots:
+        console.print(f"shot {c.shot.index:>3}  {c.decision:<8} {c.reason}", markup=False)
+    console.print(f"wrote {result.html} and {result.json}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("soundtrack")(soundtrack_cmd)
+    app.command("compare")(compare_cmd)
