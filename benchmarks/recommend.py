@@ -158,6 +158,14 @@ def bench_faiss_threads(n: int = 100_000, dim: int = 512) -> dict:
         faiss.cvar.distance_compute_blas_threshold = blas
         res[f"batch32_blas_threshold_{blas}"] = timeit(lambda: index.search(q32, 5), 5)
     faiss.cvar.distance_compute_blas_threshold = default_blas
+    from sfxkit.index import VectorIndex
+
+    vi = VectorIndex(index)
+    res["batch32_sfxkit_VectorIndex_search"] = timeit(lambda: vi.search(q32, 5), 5)
+    res["batch32_raw_default"] = timeit(lambda: index.search(q32, 5), 5)
+    res["batch32_ratio_sfxkit_over_raw"] = (
+        res["batch32_sfxkit_VectorIndex_search"]["median_ms"] / res["batch32_raw_default"]["median_ms"]
+    )
     res["default_blas_threshold"] = default_blas
     res["omp_max_threads"] = max_threads
     print("faiss:", {k: round(v["median_ms"], 2) if isinstance(v, dict) else v for k, v in res.items()})
