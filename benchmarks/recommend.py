@@ -74,9 +74,17 @@ def synthetic_index(path: Path, n: int, dim: int, seed: int = 0) -> None:
     ids = rng.choice(2**62, size=n, replace=False)
     items = [
         CatalogItem(
-            id=f"{int(i):016x}", path=f"/sfx/item_{j}.wav", title=f"item {j}", category="SYNTH",
-            duration=1.0, sample_rate=48000, channels=1, loudness=-23.0, loudness_kind="integrated",
-            visual_descriptions=(f"a photo of thing {j}",), licence="CC0",
+            id=f"{int(i):016x}",
+            path=f"/sfx/item_{j}.wav",
+            title=f"item {j}",
+            category="SYNTH",
+            duration=1.0,
+            sample_rate=48000,
+            channels=1,
+            loudness=-23.0,
+            loudness_kind="integrated",
+            visual_descriptions=(f"a photo of thing {j}",),
+            licence="CC0",
         )
         for j, i in enumerate(ids)
     ]
@@ -88,12 +96,18 @@ def synthetic_index(path: Path, n: int, dim: int, seed: int = 0) -> None:
             x = rng.standard_normal((n, dim)).astype(np.float32)
             x /= np.linalg.norm(x, axis=1, keepdims=True)
             preset = choose_preset(n)
-            w.write_bytes(f"views/{view}.faiss", VectorIndex.build(x, faiss_ids, preset=preset).to_bytes())
+            w.write_bytes(
+                f"views/{view}.faiss", VectorIndex.build(x, faiss_ids, preset=preset).to_bytes()
+            )
             w.write_npy(f"views/{view}.npy", x)
             views[view] = {
                 "model": "open_clip:ViT-B-32/random" if view == "clip_text" else "clap:random",
-                "tower": "text" if view != "clap_audio" else "audio", "source": "synthetic",
-                "dim": dim, "count": n, "factory": preset.factory_for(n), "untrained": True,
+                "tower": "text" if view != "clap_audio" else "audio",
+                "source": "synthetic",
+                "dim": dim,
+                "count": n,
+                "factory": preset.factory_for(n),
+                "untrained": True,
             }
         w.commit({"row_count": n, "models": {}, "untrained": True, "views": views})
 
@@ -110,7 +124,14 @@ def bench_recommend(sizes: list[int], repeat: int) -> dict:
     torch.manual_seed(0)
     model, _, transform = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    enc = OpenClipEncoder(model, transform, tokenizer, model_id="open_clip:ViT-B-32/random", device="cpu", untrained=True)
+    enc = OpenClipEncoder(
+        model,
+        transform,
+        tokenizer,
+        model_id="open_clip:ViT-B-32/random",
+        device="cpu",
+        untrained=True,
+    )
     frame = Image.fromarray(synth.draw_frame("circle", 224))
     pixels = transform(frame).unsqueeze(0)
     out = {}
@@ -120,21 +141,27 @@ def bench_recommend(sizes: list[int], repeat: int) -> dict:
             rec = Recommender(Path(d) / "idx", encoders={"frame": enc})
             raw_index = rec.index.view("clip_text").raw
 
-            def raw() -> None:
+            def raw(raw_index=raw_index) -> None:  # bind this size's index
                 with torch.inference_mode():
                     q = model.encode_image(pixels)
                 q = torch.nn.functional.normalize(q, dim=-1).numpy()
                 raw_index.search(q, 5)
 
-            def wrapped() -> None:
+            def wrapped(rec=rec) -> None:
                 rec.recommend(frame, k=5)
 
             res = interleaved({"raw": raw, "sfxkit": wrapped}, rounds=repeat, per_round=5)
             ratio = res["sfxkit"]["median_ms"] / res["raw"]["median_ms"]
-            out[str(n)] = {**res, "ratio_sfxkit_over_raw": ratio, "overhead_pct": 100 * (ratio - 1),
-                           "factory": rec.index.view("clip_text").factory}
-            print(f"recommend n={n}: raw {res['raw']['median_ms']:.2f} ms, sfxkit "
-                  f"{res['sfxkit']['median_ms']:.2f} ms, ratio {ratio:.3f}")
+            out[str(n)] = {
+                **res,
+                "ratio_sfxkit_over_raw": ratio,
+                "overhead_pct": 100 * (ratio - 1),
+                "factory": rec.index.view("clip_text").factory,
+            }
+            print(
+                f"recommend n={n}: raw {res['raw']['median_ms']:.2f} ms, sfxkit "
+                f"{res['sfxkit']['median_ms']:.2f} ms, ratio {ratio:.3f}"
+            )
     return out
 
 
@@ -164,11 +191,15 @@ def bench_faiss_threads(n: int = 100_000, dim: int = 512) -> dict:
     res["batch32_sfxkit_VectorIndex_search"] = timeit(lambda: vi.search(q32, 5), 5)
     res["batch32_raw_default"] = timeit(lambda: index.search(q32, 5), 5)
     res["batch32_ratio_sfxkit_over_raw"] = (
-        res["batch32_sfxkit_VectorIndex_search"]["median_ms"] / res["batch32_raw_default"]["median_ms"]
+        res["batch32_sfxkit_VectorIndex_search"]["median_ms"]
+        / res["batch32_raw_default"]["median_ms"]
     )
     res["default_blas_threshold"] = default_blas
     res["omp_max_threads"] = max_threads
-    print("faiss:", {k: round(v["median_ms"], 2) if isinstance(v, dict) else v for k, v in res.items()})
+    print(
+        "faiss:",
+        {k: round(v["median_ms"], 2) if isinstance(v, dict) else v for k, v in res.items()},
+    )
     return res
 
 
@@ -187,7 +218,9 @@ def bench_build(n_clips: int) -> dict:
     model = ClapModel(cfg).eval()
     fe = ClapFeatureExtractor()
     _, _, tiny_tok = build_tiny_clap()
-    audio_enc = ClapEncoder(model, fe, tiny_tok, model_id="clap:default-config/random", device="cpu", untrained=True)
+    audio_enc = ClapEncoder(
+        model, fe, tiny_tok, model_id="clap:default-config/random", device="cpu", untrained=True
+    )
     m, t, tok = build_tiny_open_clip()
     frame_enc = OpenClipEncoder(m, t, tok, model_id="open_clip:tiny", device="cpu", untrained=True)
     with tempfile.TemporaryDirectory() as d:
@@ -202,24 +235,34 @@ def bench_build(n_clips: int) -> dict:
             with torch.inference_mode():
                 for s in range(0, len(clips), 16):
                     feats = fe(clips[s : s + 16], sampling_rate=48000, return_tensors="pt")
-                    model.get_audio_features(input_features=feats["input_features"], is_longer=feats["is_longer"])
+                    model.get_audio_features(
+                        input_features=feats["input_features"], is_longer=feats["is_longer"]
+                    )
 
         t0 = time.perf_counter()
         raw()
         raw_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        report = build_index(lib, Path(d) / "idx", encoders={"frame": frame_enc, "audio": audio_enc},
-                             models={"frame": "open_clip:tiny", "audio": "clap:default-config/random"}, progress=False)
+        report = build_index(
+            lib,
+            Path(d) / "idx",
+            encoders={"frame": frame_enc, "audio": audio_enc},
+            models={"frame": "open_clip:tiny", "audio": "clap:default-config/random"},
+            progress=False,
+        )
         build_s = time.perf_counter() - t0
     res = {
-        "clips": n_clips, "clip_seconds": 3.0,
+        "clips": n_clips,
+        "clip_seconds": 3.0,
         "raw_clap_forward_clips_per_s": n_clips / raw_s,
         "build_index_clips_per_s": n_clips / build_s,
         "ratio_build_time_over_raw": build_s / raw_s,
         "build_stage_seconds": report.seconds,
     }
-    print(f"build: raw CLAP {res['raw_clap_forward_clips_per_s']:.2f} clips/s, build_index "
-          f"{res['build_index_clips_per_s']:.2f} clips/s, ratio {res['ratio_build_time_over_raw']:.2f}")
+    print(
+        f"build: raw CLAP {res['raw_clap_forward_clips_per_s']:.2f} clips/s, build_index "
+        f"{res['build_index_clips_per_s']:.2f} clips/s, ratio {res['ratio_build_time_over_raw']:.2f}"
+    )
     return res
 
 
@@ -232,7 +275,11 @@ def main() -> None:
     repeat = 4 if args.quick else 12
     result = {
         "benchmark": "recommend",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "faiss_threads": bench_faiss_threads(),
         "recommend": bench_recommend([1_000, 100_000], repeat),
         "build": bench_build(16 if args.quick else 48),

@@ -35,12 +35,16 @@ _LAZY: dict[str, str] = {
 __all__ = [*_LAZY, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sfxkit.build import build_index
-    from sfxkit.generation import GeneratedSound, generate
-    from sfxkit.policy import soundtrack
-    from sfxkit.recommender import Recommendation, Recommender, ShotRecommendations, recommend
-    from sfxkit.report import compare
-    from sfxkit.store import load_index
+    from sfxkit.build import build_index as build_index
+    from sfxkit.generation import GeneratedSound as GeneratedSound
+    from sfxkit.generation import generate as generate
+    from sfxkit.policy import soundtrack as soundtrack
+    from sfxkit.recommender import Recommendation as Recommendation
+    from sfxkit.recommender import Recommender as Recommender
+    from sfxkit.recommender import ShotRecommendations as ShotRecommendations
+    from sfxkit.recommender import recommend as recommend
+    from sfxkit.report import compare as compare
+    from sfxkit.store import load_index as load_index
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,13 @@ Stages (each a plain function, timed in the report): ingest the folder (decode, 
 describe) → embed what is new or changed into each view → build the FAISS views → commit a new
 version atomically. Re-running on the same folder decodes only files whose size or mtime changed,
 embeds only items (or texts) not embedded before with the same model, and drops deleted files.
+
+Bridge results survive a rebuild. When the index was described by a language-model describer
+(``sfxkit bridge describe``) and no ``describer`` is passed, the recorded one is used again (its
+response cache makes unchanged items free). When the index has bridge heads and the CLIP and
+CLAP models are unchanged, the heads, fusion weights and calibration are carried into the new
+version and the ``bridge`` view is recomputed for every item (new items included); when either
+model changed, they are dropped and the report says so (retrain with ``sfxkit bridge train``).
 """
 
 from __future__ import annotations
@@ -62,11 +69,13 @@ class BuildReport:
     models: dict[str, str]
     untrained: bool
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["index"] = str(self.index)
         d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
+        d["notes"] = list(self.notes)
         return d
 
 
@@ -128,6 +137,9 @@ def build_index(
     with store.writer(timeout=lock_timeout) as writer:
         previous = LoadedIndex(store, views=[]) if store.exists() else None
         prev_items = _previous_items(previous)
+        notes: list[str] = []
+        if describer is None:
+            describer = _recorded_describer(previous)
 
         t0 = time.perf_counter()
         result = ingest(
@@ -160,11 +172,21 @@ def build_index(
                 vectors = {k: v[keep] for k, v in vectors.items()}
             vectors[spec.name] = vecs
             embedded[spec.name] = n_new
+        carried = _carry_bridge(previous, vectors, model_ids, notes)
         seconds["embed"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         manifest = _write_version(
-            writer, items, vectors, model_ids, encoders, presets, result, folder
+            writer,
+            items,
+            vectors,
+            model_ids,
+            encoders,
+            presets,
+            result,
+            folder,
+            carried,
+            _describer_rec(describer),
         )
         seconds["index"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -188,7 +210,57 @@ def build_index(
         models=model_ids,
         untrained=bool(manifest["untrained"]),
         seconds=seconds,
+        notes=tuple(notes),
     )
+
+
+def _recorded_describer(previous: Any) -> Any:
+    """The language-model describer an index was described with, to keep using it (or None)."""
+    record = previous.manifest.get("describer") if previous is not None else None
+    spec = (record or {}).get("spec") or {}
+    if spec.get("kind") in (None, "template", "custom"):
+        return None
+    from sfxkit.bridge.describe import describer_from_spec
+
+    return describer_from_spec(spec)
+
+
+def _describer_rec(describer: Any) -> dict[str, Any]:
+    from sfxkit.bridge.describe import TemplateDescriber, describer_record
+
+    return describer_record(describer if describer is not None else TemplateDescriber())
+
+
+def _carry_bridge(
+    previous: Any, vectors: dict[str, np.ndarray], model_ids: dict[str, str], notes: list[str]
+) -> dict[str, Any] | None:
+    """Bridge heads of the previous version, re-applied to every item, when still valid.
+
+    Returns the files and manifest entries to carry over; adds ``vectors["bridge"]``.
+    """
+    if previous is None or "bridge" not in previous.manifest.views:
+        return None
+    from sfxkit.bridge.heads import CONFIG_FILE, HEADS_FILE, HeadsConfig, load_heads_from_index
+
+    config = HeadsConfig.from_dict(previous.read_json(CONFIG_FILE))
+    if config.image_model != model_ids["frame"] or config.audio_model != model_ids["audio"]:
+        notes.append(
+            f"bridge heads, fusion weights and calibration dropped: they were trained on "
+            f"{config.image_model} + {config.audio_model}, this build uses {model_ids['frame']} "
+            f"+ {model_ids['audio']}; retrain with `sfxkit bridge train`"
+        )
+        return None
+    heads = load_heads_from_index(previous)
+    vectors["bridge"] = heads.embed_audio(vectors["clap_audio"])
+    raw = previous.manifest.raw
+    return {
+        "files": {
+            HEADS_FILE: previous.read_bytes(HEADS_FILE),
+            CONFIG_FILE: previous.read_bytes(CONFIG_FILE),
+        },
+        "view": dict(raw["views"]["bridge"]),
+        "manifest": {k: raw[k] for k in ("bridge", "fusion", "calibration") if k in raw},
+    }
 
 
 def _previous_items(previous: Any) -> list[Any]:
@@ -320,6 +392,8 @@ def _write_version(
     presets: Any,
     result: Any,
     folder: Path,
+    carried: dict[str, Any] | None = None,
+    describer_rec: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from sfxkit.catalog.schema import items_to_table
     from sfxkit.index import VectorIndex, choose_preset, load_presets
@@ -347,6 +421,24 @@ def _write_version(
             "factory": preset.factory_for(len(items)),
             "untrained": untrained,
         }
+    extra: dict[str, Any] = {}
+    if carried is not None and "bridge" in vectors:
+        vecs = vectors["bridge"].astype(np.float32)
+        preset = choose_preset(len(items), preset_list)
+        vi = VectorIndex.build(vecs, ids, preset=preset)
+        writer.write_bytes("views/bridge.faiss", vi.to_bytes())
+        writer.write_npy("views/bridge.npy", vecs)
+        for rel, data in carried["files"].items():
+            writer.write_bytes(rel, data)
+        views["bridge"] = {
+            **carried["view"],
+            "dim": int(vecs.shape[1]),
+            "count": len(items),
+            "factory": preset.factory_for(len(items)),
+        }
+        extra.update(carried["manifest"])
+    if describer_rec is not None:
+        extra["describer"] = describer_rec
     return {
         "row_count": len(items),
         "models": dict(model_ids),
@@ -356,4 +448,5 @@ def _write_version(
             "root": str(folder.resolve()),
             "failures": [{"path": f.path, "reason": f.reason} for f in result.failures],
         },
+        **extra,
     }

@@ -187,7 +187,6 @@ class VectorIndex:
         ``allowed``: int64 ids the results must come from (filters). When it is small and
         ``vectors`` can look vectors up by id, the search is exact over exactly those vectors.
         """
-        faiss = _faiss()
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if queries.shape[1] != self.dim:
             raise IndexMismatchError(

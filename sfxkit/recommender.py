@@ -5,6 +5,12 @@ one would *see* when each sound happens), fused with the trained ``bridge`` view
 has bridge heads. Text queries use CLAP text against ``clap_audio`` and ``clap_text``; audio
 queries ("more like this") use CLAP audio against ``clap_audio``. Vectors of different spaces are
 never compared: each view is queried only with its own model's embedding.
+
+Frame results come back as :class:`Recommendations` (a list): when the index is calibrated
+(``sfxkit bridge train`` / ``bridge calibrate``), each recommendation carries ``confidence`` (the
+calibrated probability that it fits) and the list says whether its best match reaches the stored
+threshold (``.confident``). "No confident match" still returns the best candidates, so a caller
+can show them, generate a sound instead, or blend.
 """
 
 from __future__ import annotations
@@ -68,6 +74,40 @@ class Recommendation:
         return f"#{self.rank} {self.title} [{self.category}] score={self.score:.3f}{conf} {self.path}{tiny}"
 
 
+class Recommendations(list):  # type: ignore[type-arg]
+    """The ranked recommendations for one query, plus the calibrated verdict on the best one.
+
+    ``confident`` is True when the top score reaches the index's calibrated threshold, False
+    when it does not ("no confident match": the items are still the best candidates), and None
+    when the index has no calibration for this kind of query. ``threshold`` is that score and
+    ``probability`` the top item's calibrated probability.
+    """
+
+    confident: bool | None
+    threshold: float | None
+    probability: float | None
+
+    def __init__(
+        self,
+        items: Iterable[Recommendation] = (),
+        *,
+        confident: bool | None = None,
+        threshold: float | None = None,
+        probability: float | None = None,
+    ) -> None:
+        super().__init__(items)
+        self.confident = confident
+        self.threshold = threshold
+        self.probability = probability
+
+    def verdict(self) -> str:
+        if self.confident is None:
+            return "uncalibrated"
+        if self.confident:
+            return "confident match"
+        return "no confident match (best candidates shown)"
+
+
 @dataclass(frozen=True)
 class ShotRecommendations:
     """Recommendations for one shot of a video."""
@@ -89,6 +129,7 @@ class ShotRecommendations:
             "start": self.shot.start,
             "end": self.shot.end,
             "keyframe_time": self.shot.keyframe_time,
+            "confident": getattr(self.recommendations, "confident", None),
             "recommendations": [r.to_dict() for r in self.recommendations],
         }
 
@@ -195,6 +236,11 @@ class Recommender:
         self._bridge: Any = None
         self._calibration: Any = None
         self._load_extensions()
+        # A calibration maps the fused scores of the weights it was fitted with; other weights
+        # make other scores, so it is not applied to them.
+        self._calibrated = self._calibration is not None and self._calibration.applies_to(
+            self.weights["frame"]
+        )
 
     # ------------------------------------------------------------------ encoders
     def _stored_weights(self) -> dict[str, dict[str, float]]:
@@ -237,13 +283,17 @@ class Recommender:
         return queries
 
     # ------------------------------------------------------------------- queries
-    def recommend(self, frame: Any, k: int = 5, *, filters: Any = None) -> list[Recommendation]:
-        """Top-k sounds for one frame (image path, PIL image, HxWx3 uint8 array, or (video, seconds))."""
+    def recommend(self, frame: Any, k: int = 5, *, filters: Any = None) -> Recommendations:
+        """Top-k sounds for one frame (image path, PIL image, HxWx3 uint8 array, or (video, seconds)).
+
+        Returns a list of :class:`Recommendation`; on a calibrated index its ``.confident`` says
+        whether the best one is a confident match (the candidates are returned either way).
+        """
         return self.recommend_batch([frame], k, filters=filters)[0]
 
     def recommend_batch(
         self, frames: Sequence[Any], k: int = 5, *, filters: Any = None
-    ) -> list[list[Recommendation]]:
+    ) -> list[Recommendations]:
         """Top-k per frame for a batch of frames (one encoder pass, one search)."""
         if isinstance(frames, (str, Path)) or not isinstance(frames, Iterable):
             raise InputError(
@@ -257,7 +307,7 @@ class Recommender:
 
     def search_frame_embeddings(
         self, image_embs: np.ndarray, k: int = 5, *, filters: Any = None
-    ) -> list[list[Recommendation]]:
+    ) -> list[Recommendations]:
         return self._search(self.frame_queries(image_embs), "frame", k, filters)
 
     @overload
@@ -341,7 +391,7 @@ class Recommender:
 
     def _search(
         self, queries: Mapping[str, np.ndarray], kind: str, k: int, filters: Any
-    ) -> list[list[Recommendation]]:
+    ) -> list[Recommendations]:
         if k < 1:
             raise InputError(f"k must be at least 1 (got {k})")
         weights = {v: w for v, w in self.weights[kind].items() if v in queries and w > 0}
@@ -352,17 +402,30 @@ class Recommender:
         allowed = self._allowed(filters)
         k = min(k, len(self.index.faiss_ids) if allowed is None else len(allowed))
         if k == 0:
-            return [[] for _ in range(len(next(iter(queries.values()))))]
+            return [self._verdict([], kind) for _ in range(len(next(iter(queries.values()))))]
         if len(weights) == 1:
             (view,) = weights
             scores, ids = self.index.view(view).search(
                 queries[view], k, allowed=allowed, vectors=self.index.vectors(view)
             )
             return [
-                self._make(ids_row, scores_row, {view: scores_row})
+                self._verdict(self._make(ids_row, scores_row, {view: scores_row}, kind), kind)
                 for ids_row, scores_row in zip(ids, scores, strict=True)
             ]
-        return self._fused(queries, weights, k, allowed)
+        return [self._verdict(r, kind) for r in self._fused(queries, weights, k, allowed, kind)]
+
+    def _verdict(self, recs: list[Recommendation], kind: str) -> Recommendations:
+        cal = self._calibration if (kind == "frame" and self._calibrated) else None
+        if cal is None:
+            return Recommendations(recs)
+        if not recs:
+            return Recommendations(recs, confident=False, threshold=cal.threshold)
+        return Recommendations(
+            recs,
+            confident=cal.is_confident(recs[0].score),
+            threshold=cal.threshold,
+            probability=recs[0].confidence,
+        )
 
     def _fused(
         self,
@@ -370,6 +433,7 @@ class Recommender:
         weights: Mapping[str, float],
         k: int,
         allowed: np.ndarray | None,
+        kind: str = "frame",
     ) -> list[list[Recommendation]]:
         pool = max(FUSION_POOL, 4 * k)
         per_view = {
@@ -387,14 +451,20 @@ class Recommender:
             fused = sum(weights[v] * view_scores[v] for v in weights) / total
             top = np.argsort(-fused, kind="stable")[:k]
             out.append(
-                self._make(cand[top], fused[top], {v: s[top] for v, s in view_scores.items()})
+                self._make(cand[top], fused[top], {v: s[top] for v, s in view_scores.items()}, kind)
             )
         return out
 
     def _make(
-        self, ids: np.ndarray, scores: np.ndarray, view_scores: Mapping[str, np.ndarray]
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        view_scores: Mapping[str, np.ndarray],
+        kind: str = "frame",
     ) -> list[Recommendation]:
         c = self._cols
+        # Calibrated on fused frame scores only: text and audio queries have no confidence.
+        cal = self._calibration if (kind == "frame" and self._calibrated) else None
         recs: list[Recommendation] = []
         for pos, (fid, score) in enumerate(zip(ids, scores, strict=True)):
             if fid < 0:
@@ -419,7 +489,7 @@ class Recommender:
                     visual_description=c["visual_description"][i],
                     tags=tuple(c["tags"][i]),
                     qc_flags=tuple(c["qc_flags"][i]),
-                    confidence=self._calibration.probability(s) if self._calibration else None,
+                    confidence=cal.probability(s) if cal is not None else None,
                     untrained=self.untrained,
                 )
             )
@@ -436,11 +506,13 @@ def recommend(
     index: str | Path | None = None,
     filters: Any = None,
     device: str | None = None,
-) -> list[Recommendation]:
+) -> Recommendations:
     """Top-k sounds for a frame from the index at ``index`` (or ``SFXKIT_INDEX``).
 
-    The index and its encoders stay loaded between calls with the same path; use
-    :class:`Recommender` to control that explicitly.
+    The result is a list of :class:`Recommendation`; on a calibrated index ``result.confident``
+    is False when even the best match is below the calibrated threshold ("no confident match":
+    the best candidates are still returned). The index and its encoders stay loaded between
+    calls with the same path; use :class:`Recommender` to control that explicitly.
     """
     import os
 

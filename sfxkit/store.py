@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfxkit import __version__
-from sfxkit._atomic import atomic_write_text, fsync_dir
+from sfxkit._atomic import atomic_write_bytes, atomic_write_text, fsync_dir  # noqa: F401  (re-exported)
 from sfxkit.errors import (
     IndexCorruptError,
     IndexLockedError,

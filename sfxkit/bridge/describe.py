@@ -4,25 +4,48 @@ These visual descriptions are what the CLIP text tower embeds for the zero-shot 
 view, and what pair mining matches frames against. A :class:`Describer` takes a batch of catalog
 items and returns, per item, a few short descriptions (deterministic for the same input).
 
-:class:`TemplateDescriber` needs no model: it finds a visual *subject* (a door, rain, a dog, a
-gun...) in the title, description, tags and UCS category, adds what the metadata says about
-material, action, surface and manner, and fills caption templates:
+Three describers share the protocol:
 
-    title "Door wood creak open slow", category DOORS / WOOD
-      -> "a photo of a wooden door being opened slowly",
-         "a close-up of a wooden door being opened slowly", "a scene with ..."
+- :class:`TemplateDescriber` (the offline default) needs no model: it finds a visual *subject*
+  (a door, rain, a dog, a gun...) in the title, description, tags and UCS category, adds what the
+  metadata says about material, action, surface and manner, and fills caption templates::
 
-When nothing visual is recognised it falls back to ``"a photo of {title lowercased}"``.
+      title "Door wood creak open slow", category DOORS / WOOD
+        -> "a photo of a wooden door being opened slowly",
+           "a close-up of a wooden door being opened slowly", "a scene with ..."
+
+  When nothing visual is recognised it falls back to ``"a photo of {title lowercased}"``.
+- :class:`TransformersDescriber`: any local causal language model (a Hugging Face id found in
+  the local caches, or a directory), prompted with :data:`DEFAULT_PROMPT`.
+- :class:`OpenAIDescriber`: any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp
+  server, ...), with a timeout, bounded retries with backoff, and a persistent response cache
+  (:mod:`sfxkit.bridge.cache`) keyed by (model, prompt version, input): a rerun makes no call.
+
+Language-model output is cleaned (:func:`clean_description`: first line, no numbering or quotes,
+length-limited); an answer with nothing usable falls back to the template's descriptions for that
+item. The prompt is a versioned :class:`PromptTemplate`; a describer's ``version`` contains the
+prompt version, and every catalog item records ``describer = "name/version"``, so descriptions
+say which prompt made them and a rebuild re-describes only what a new prompt would change.
+:func:`describe_index` re-describes an existing index and re-embeds its ``clip_text`` view.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from sfxkit.errors import InputError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sfxkit.bridge.cache import ResponseCache
     from sfxkit.catalog.schema import CatalogItem
 
 
@@ -398,6 +421,11 @@ class TemplateDescriber:
 
     name = "template"
     version = "1"
+    untrained = False
+
+    def spec(self) -> dict[str, Any]:
+        """What :func:`describer_from_spec` needs to rebuild this describer."""
+        return {"kind": "template"}
 
     def describe(self, items: Sequence[CatalogItem], n: int = 3) -> list[list[str]]:
         if n < 1:
@@ -511,3 +539,736 @@ def describe_items(
         [s for s in descs if s and s.strip()] or [f"a photo of {TemplateDescriber._fallback(it)}"]
         for descs, it in zip(result, items, strict=True)
     ]
+
+
+# ============================================================================ language models
+
+
+class DescriberError(ModelError):
+    """A language-model describer could not produce descriptions (endpoint down, timeout, bad
+    answer). Entries already received stay in the response cache; nothing else was written."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """The instruction a language model gets. ``version`` is part of every cache key and of the
+    describer's version, so changing the wording re-describes instead of reusing old answers."""
+
+    version: str
+    system: str
+    user: str  # placeholders: {metadata} and {n}
+
+    def render(self, item: CatalogItem, n: int) -> str:
+        return self.user.format(metadata=item_metadata(item), n=n)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"version": self.version, "system": self.system, "user": self.user}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PromptTemplate:
+        return cls(version=str(d["version"]), system=str(d["system"]), user=str(d["user"]))
+
+
+DEFAULT_PROMPT = PromptTemplate(
+    version="p1",
+    system=(
+        "You help a film sound editor. Given the metadata of one sound effect, you say what a "
+        "camera would show in a video frame while this sound is heard. Describe only visible "
+        "things (objects, actions, places, materials), never the sound itself."
+    ),
+    user=(
+        "Sound effect metadata:\n{metadata}\n\n"
+        "Write {n} different short descriptions (at most 15 words each) of a video frame in "
+        "which this sound happens. One description per line, no numbering, no quotes."
+    ),
+)
+
+
+def item_metadata(item: CatalogItem) -> str:
+    """The metadata lines a language model sees for one item (empty fields left out)."""
+    lines = [f"Title: {item.title.strip() or Path(item.path).stem}"]
+    if item.description.strip():
+        lines.append(f"Description: {item.description.strip()}")
+    category = " / ".join(p.strip() for p in (item.category, item.subcategory) if p and p.strip())
+    if category:
+        lines.append(f"Category: {category}")
+    tags = [t.strip() for t in item.tags if t and t.strip()]
+    if tags:
+        lines.append("Keywords: " + ", ".join(tags))
+    return "\n".join(lines)
+
+
+MAX_DESCRIPTION_CHARS = 160
+MAX_DESCRIPTION_WORDS = 24
+_BULLET = re.compile(r"^\s*(?:[-*\u2022>#]+|\(?\d{1,2}[.):\]]|[a-z][.)])\s+", re.IGNORECASE)
+_LABEL = re.compile(r"^\s*(?:description|caption|frame|scene)\s*\d*\s*[:\-]\s*", re.IGNORECASE)
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+
+
+def clean_description(
+    text: str, *, max_chars: int = MAX_DESCRIPTION_CHARS, max_words: int = MAX_DESCRIPTION_WORDS
+) -> str:
+    """One usable description from a line of model output, or ``""`` when nothing usable is there.
+
+    Strips numbering, bullets, "Description 2:" labels, quotes and control characters, keeps at
+    most ``max_words`` words and ``max_chars`` characters (cut at a word boundary), and rejects
+    text that is not mostly words (an untrained model's byte soup).
+    """
+    t = unicodedata.normalize("NFKC", text or "").replace("\ufffd", " ")
+    t = "".join(ch if (ch.isprintable() or ch == " ") else " " for ch in t)
+    t = " ".join(t.split())
+    for _ in range(2):
+        t = _LABEL.sub("", _BULLET.sub("", t)).strip()
+    t = t.strip("\"'`\u201c\u201d\u2018\u2019 ").strip()
+    words = t.split()[:max_words]
+    t = " ".join(words)
+    if len(t) > max_chars:
+        t = t[:max_chars].rsplit(" ", 1)[0].rstrip(",;:-")
+    letters = sum(ch.isalpha() for ch in t)
+    visible = sum(not ch.isspace() for ch in t)
+    if len(_LETTERS.findall(t)) < 2 or visible == 0 or letters / visible < 0.7:
+        return ""
+    return t
+
+
+def split_descriptions(text: str, n: int, **limits: int) -> list[str]:
+    """Up to ``n`` distinct cleaned descriptions from a model answer (one per line)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for line in (text or "").splitlines():
+        d = clean_description(line, **limits)
+        if d and d.lower() not in seen:
+            seen.add(d.lower())
+            out.append(d)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _fill(descs: list[str], item: CatalogItem, n: int) -> tuple[list[str], bool]:
+    """Pad to ``n`` with the template's descriptions; says whether the template had to help."""
+    if len(descs) >= n:
+        return descs[:n], False
+    extra = [d for d in TemplateDescriber().describe([item], n=n)[0] if d not in descs]
+    return (descs + extra)[:n], True
+
+
+def _params_tag(params: Mapping[str, Any]) -> str:
+    blob = json.dumps(dict(params), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:6]
+
+
+def _open_cache(cache: ResponseCache | str | Path | bool | None) -> ResponseCache | None:
+    from sfxkit.bridge.cache import ResponseCache
+
+    if cache is False:
+        return None
+    if cache is None or cache is True:
+        return ResponseCache()
+    if isinstance(cache, ResponseCache):
+        return cache
+    return ResponseCache(cache)
+
+
+@dataclass
+class DescriberStats:
+    """What the last ``describe`` calls cost: answers from the model, from the cache, and items
+    whose answer was unusable (filled from the template)."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    fallbacks: int = 0
+    fallback_items: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------- local transformers
+
+
+def resolve_hf_model(model: str | Path, family: str = "llm") -> Path:
+    """A local directory for a transformers model: the path itself, ``<weights root>/<family>/
+    <org>--<name>``, or the Hugging Face cache (never the network)."""
+    from sfxkit.config import get_settings
+    from sfxkit.errors import WeightsMissingError
+
+    p = Path(model).expanduser()
+    if p.is_dir():
+        return p
+    if p.exists() or str(model).startswith((".", "/", "~")):
+        raise InputError(f"{p}: not a model directory; pass a directory holding config.json")
+    name = str(model)
+    roots = get_settings().weight_roots()
+    for root in roots:
+        candidate = root / family / name.replace("/", "--")
+        if (candidate / "config.json").is_file():
+            return candidate
+    try:
+        from huggingface_hub import snapshot_download
+
+        from sfxkit.models.weights import hub_offline
+
+        with hub_offline():
+            return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any hub error means "not available offline"
+        pass
+    raise WeightsMissingError(
+        f"{family}:{name}",
+        roots[-1] / family / name.replace("/", "--"),
+        hint=(
+            f"Language models are not in the sfxkit model registry yet: on a connected machine "
+            f"run `huggingface-cli download {name}` (or save_pretrained the model) and pass its "
+            "directory, or copy it to the path above."
+        ),
+    )
+
+
+class TransformersDescriber:
+    """Descriptions from a local causal language model (any transformers ``AutoModelForCausalLM``).
+
+    ``model`` is a directory or a Hugging Face id already in a local cache (``local_files_only``).
+    The prompt asks for ``n`` lines; sampling is seeded, so the same input gives the same answer.
+    A model whose config carries ``sfxkit_untrained = True`` (the tiny test models) is labelled
+    untrained; its output is junk and mostly falls back to the template.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        prompt: PromptTemplate = DEFAULT_PROMPT,
+        device: str | None = None,
+        max_new_tokens: int = 64,
+        temperature: float = 0.7,
+        top_p: float = 0.95,
+        seed: int = 0,
+        batch_size: int = 8,
+        cache: ResponseCache | str | Path | bool | None = None,
+    ) -> None:
+        self.model_id = str(model)
+        self.prompt = prompt
+        self.device = device
+        self.params = {
+            "max_new_tokens": int(max_new_tokens),
+            "temperature": float(temperature),
+            "top_p": float(top_p),
+            "seed": int(seed),
+        }
+        self.batch_size = max(1, int(batch_size))
+        self.name = f"llm:{self.model_id}"
+        self.version = f"{prompt.version}.{_params_tag(self.params)}"
+        self._cache_arg = cache
+        self._cache: ResponseCache | None = None
+        self._loaded: tuple[Any, Any] | None = None
+        self._untrained: bool | None = None
+        self.stats = DescriberStats()
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "kind": "transformers",
+            "model": self.model_id,
+            "prompt": self.prompt.to_dict(),
+            **self.params,
+        }
+
+    @property
+    def untrained(self) -> bool:
+        if self._untrained is None:
+            from transformers import AutoConfig
+
+            path = resolve_hf_model(self.model_id)
+            config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+            self._untrained = bool(getattr(config, "sfxkit_untrained", False))
+        return self._untrained
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            from sfxkit.config import resolve_device
+            from sfxkit.models.weights import hub_offline
+
+            path = resolve_hf_model(self.model_id)
+            try:
+                with hub_offline():
+                    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+                    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True)
+            except Exception as exc:  # transformers/safetensors/json errors alike
+                raise ModelError(
+                    f"could not load the language model '{self.model_id}' from {path}: {exc}; "
+                    "the directory must hold a transformers causal LM (config.json, weights, "
+                    "tokenizer files)"
+                ) from exc
+            tok.padding_side = "left"  # generation continues on the right
+            if tok.pad_token is None:
+                tok.pad_token = tok.eos_token
+            model = model.to(resolve_device(self.device)).eval()
+            self._untrained = bool(getattr(model.config, "sfxkit_untrained", False))
+            self._loaded = (model, tok)
+        return self._loaded
+
+    def _text(self, tok: Any, item: CatalogItem, n: int) -> str:
+        user = self.prompt.render(item, n)
+        if getattr(tok, "chat_template", None):
+            messages = [
+                {"role": "system", "content": self.prompt.system},
+                {"role": "user", "content": user},
+            ]
+            return str(
+                tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            )
+        return f"{self.prompt.system}\n\n{user}\n\nDescriptions:\n"
+
+    def describe(self, items: Sequence[CatalogItem], n: int = 3) -> list[list[str]]:
+        import torch
+
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if self._cache is None and self._cache_arg is not False:
+            self._cache = _open_cache(self._cache_arg)
+        out: list[list[str] | None] = [None] * len(items)
+        keys: list[str] = []
+        todo: list[int] = []
+        for i, item in enumerate(items):
+            from sfxkit.bridge.cache import cache_key
+
+            key = cache_key(self.name, self.prompt.version, self.prompt.render(item, n),
+                            {**self.params, "n": n})  # fmt: skip
+            keys.append(key)
+            hit = self._cache.get(key) if self._cache is not None else None
+            if hit is not None:
+                self.stats.cache_hits += 1
+                out[i] = hit
+            else:
+                todo.append(i)
+        if todo:
+            model, tok = self._load()
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.params["seed"])
+                for start in range(0, len(todo), self.batch_size):
+                    chunk = todo[start : start + self.batch_size]
+                    texts = [self._text(tok, items[i], n) for i in chunk]
+                    enc = tok(texts, return_tensors="pt", padding=True).to(model.device)
+                    with torch.inference_mode():
+                        gen = model.generate(
+                            **enc,
+                            max_new_tokens=self.params["max_new_tokens"],
+                            do_sample=self.params["temperature"] > 0,
+                            temperature=self.params["temperature"] or None,
+                            top_p=self.params["top_p"],
+                            pad_token_id=tok.pad_token_id,
+                        )
+                    answers = tok.batch_decode(gen[:, enc["input_ids"].shape[1] :],
+                                               skip_special_tokens=True)  # fmt: skip
+                    self.stats.calls += len(chunk)
+                    for i, answer in zip(chunk, answers, strict=True):
+                        descs = split_descriptions(answer, n)
+                        if self._cache is not None:
+                            self._cache.put(keys[i], descs, model=self.name,
+                                            prompt_version=self.prompt.version,
+                                            text=self.prompt.render(items[i], n))  # fmt: skip
+                        out[i] = descs
+        return _finish(self.stats, items, out, n)
+
+
+def _finish(
+    stats: DescriberStats, items: Sequence[CatalogItem], out: list[list[str] | None], n: int
+) -> list[list[str]]:
+    """Pad each answer to ``n`` with the template's descriptions, counting who needed help."""
+    result = []
+    for item, descs in zip(items, out, strict=True):
+        filled, helped = _fill(list(descs or []), item, n)
+        if helped:
+            stats.fallbacks += 1
+            stats.fallback_items.append(item.id)
+        result.append(filled)
+    return result
+
+
+# ------------------------------------------------------------------- OpenAI-compatible endpoint
+
+_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 30.0
+
+
+class OpenAIDescriber:
+    """Descriptions from any OpenAI-compatible ``/chat/completions`` endpoint.
+
+    ``base_url`` is the API root (``http://localhost:11434/v1`` for Ollama,
+    ``http://localhost:8000/v1`` for vLLM, ``http://localhost:8080/v1`` for llama.cpp's server).
+    Every request has a ``timeout`` (seconds per connect/read); connection errors, timeouts and
+    HTTP 408/429/5xx are retried ``retries`` times with exponential backoff (``backoff * 2**k``
+    seconds, or the server's Retry-After up to 30 s). Other HTTP errors (bad model name, bad key)
+    fail at once. When an item still fails, :class:`DescriberError` is raised: answers received
+    before it are in the cache (whole entries only), nothing else is written.
+
+    The API key comes from ``api_key``, else ``SFXKIT_LLM_API_KEY``, else ``OPENAI_API_KEY``; it is
+    never stored in the cache, the index or ``spec()``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        prompt: PromptTemplate = DEFAULT_PROMPT,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        temperature: float = 0.7,
+        max_tokens: int = 256,
+        workers: int = 1,
+        cache: ResponseCache | str | Path | bool | None = None,
+    ) -> None:
+        if not base_url or not base_url.startswith(("http://", "https://")):
+            raise InputError(
+                f"base_url {base_url!r} must be an http(s) URL such as http://localhost:11434/v1"
+            )
+        if not model:
+            raise InputError("an OpenAI-compatible describer needs a model name (e.g. llama3.2)")
+        self.base_url = base_url.rstrip("/")
+        self.url = (
+            self.base_url
+            if self.base_url.endswith("/chat/completions")
+            else f"{self.base_url}/chat/completions"
+        )
+        self.model_id = model
+        self.api_key = (
+            api_key or os.environ.get("SFXKIT_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        )
+        self.prompt = prompt
+        self.timeout = float(timeout)
+        self.retries = max(0, int(retries))
+        self.backoff = max(0.0, float(backoff))
+        self.params = {"temperature": float(temperature), "max_tokens": int(max_tokens)}
+        self.workers = max(1, int(workers))
+        self.name = f"openai:{model}"
+        self.version = f"{prompt.version}.{_params_tag(self.params)}"
+        self.untrained = False
+        self._cache = _open_cache(cache)
+        self.stats = DescriberStats()
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "kind": "openai",
+            "base_url": self.base_url,
+            "model": self.model_id,
+            "prompt": self.prompt.to_dict(),
+            "timeout": self.timeout,
+            "retries": self.retries,
+            **self.params,
+        }
+
+    # --------------------------------------------------------------- one request
+    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        import time
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(payload).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        attempts = self.retries + 1
+        reason = ""
+        fix = ""
+        for attempt in range(attempts):
+            wait = self.backoff * (2**attempt)
+            try:
+                req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    body = resp.read()
+                try:
+                    return dict(json.loads(body))
+                except (json.JSONDecodeError, TypeError, ValueError) as exc:
+                    raise DescriberError(
+                        f"{self.url}: the answer is not JSON ({exc}); is this an OpenAI-compatible "
+                        "endpoint? Ollama, vLLM and llama.cpp serve one under /v1"
+                    ) from exc
+            except urllib.error.HTTPError as exc:
+                detail = exc.read()[:300].decode("utf-8", "replace") if exc.fp else ""
+                if exc.code not in _RETRY_STATUS:
+                    raise DescriberError(
+                        f"{self.url}: HTTP {exc.code} {exc.reason} ({detail.strip() or 'no detail'}); "
+                        f"check the model name '{self.model_id}', the URL and the API key"
+                    ) from exc
+                reason = f"HTTP {exc.code} {exc.reason}"
+                fix = "the server is overloaded or failing; retry later or lower --workers"
+                after = exc.headers.get("Retry-After") if exc.headers else None
+                if after is not None:
+                    with contextlib.suppress(ValueError):
+                        wait = min(float(after), MAX_RETRY_AFTER_S)
+            except TimeoutError:  # socket.timeout is TimeoutError since 3.10
+                reason = f"no answer within {self.timeout:g} s"
+                fix = "raise --timeout, use a smaller model, or check that the server is not stuck"
+            except urllib.error.URLError as exc:
+                inner = exc.reason
+                if isinstance(inner, TimeoutError):
+                    reason = f"no answer within {self.timeout:g} s"
+                    fix = "raise --timeout, use a smaller model, or check the server"
+                else:
+                    reason = f"cannot connect ({inner})"
+                    fix = (
+                        "start the server (e.g. `ollama serve`, `vllm serve MODEL`, "
+                        "`llama-server -m MODEL.gguf`) or check --base-url"
+                    )
+            except (ConnectionError, OSError) as exc:
+                reason = f"connection failed ({exc})"
+                fix = "start the server or check --base-url"
+            if attempt + 1 < attempts and wait > 0:
+                time.sleep(wait)
+        raise DescriberError(f"{self.url}: {reason} after {attempts} attempt(s); {fix}")
+
+    def _ask(self, item: CatalogItem, n: int) -> list[str]:
+        payload = {
+            "model": self.model_id,
+            "messages": [
+                {"role": "system", "content": self.prompt.system},
+                {"role": "user", "content": self.prompt.render(item, n)},
+            ],
+            "stream": False,
+            **self.params,
+        }
+        answer = self._post(payload)
+        try:
+            content = answer["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise DescriberError(
+                f"{self.url}: the answer has no choices[0].message.content ({str(answer)[:200]}); "
+                "is this an OpenAI-compatible chat endpoint?"
+            ) from exc
+        self.stats.calls += 1
+        return split_descriptions(str(content or ""), n)
+
+    def describe(self, items: Sequence[CatalogItem], n: int = 3) -> list[list[str]]:
+        from sfxkit.bridge.cache import cache_key
+
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        out: list[list[str] | None] = [None] * len(items)
+        todo: list[tuple[int, str]] = []
+        for i, item in enumerate(items):
+            key = cache_key(self.name, self.prompt.version, self.prompt.render(item, n),
+                            {**self.params, "n": n})  # fmt: skip
+            hit = self._cache.get(key) if self._cache is not None else None
+            if hit is not None:
+                self.stats.cache_hits += 1
+                out[i] = hit
+            else:
+                todo.append((i, key))
+
+        def work(job: tuple[int, str]) -> None:
+            i, key = job
+            descs = self._ask(items[i], n)
+            # Cached only after a complete answer: a failure leaves no entry behind.
+            if self._cache is not None:
+                self._cache.put(key, descs, model=self.name, prompt_version=self.prompt.version,
+                                text=self.prompt.render(items[i], n))  # fmt: skip
+            out[i] = descs
+
+        if self.workers == 1:
+            for job in todo:
+                work(job)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                # list() re-raises the first failure; the rest are cancelled or finish into the cache
+                list(pool.map(work, todo))
+        return _finish(self.stats, items, out, n)
+
+
+# ----------------------------------------------------------------------------------- specs
+
+
+def describer_from_spec(spec: Mapping[str, Any], **overrides: Any) -> Describer:
+    """Rebuild a describer from its ``spec()`` (as stored in an index manifest)."""
+    kind = spec.get("kind", "template")
+    prompt = PromptTemplate.from_dict(spec["prompt"]) if "prompt" in spec else DEFAULT_PROMPT
+    if kind == "template":
+        return TemplateDescriber()
+    if kind == "transformers":
+        keys = ("max_new_tokens", "temperature", "top_p", "seed")
+        kwargs = {k: spec[k] for k in keys if k in spec}
+        return TransformersDescriber(spec["model"], prompt=prompt, **{**kwargs, **overrides})
+    if kind == "openai":
+        keys = ("timeout", "retries", "temperature", "max_tokens")
+        kwargs = {k: spec[k] for k in keys if k in spec}
+        return OpenAIDescriber(
+            spec["base_url"], spec["model"], prompt=prompt, **{**kwargs, **overrides}
+        )
+    raise InputError(f"unknown describer kind {kind!r}; use template, transformers or openai")
+
+
+def make_describer(
+    kind: str = "template",
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    **kwargs: Any,
+) -> Describer:
+    """The describer a CLI flag names: ``template``, ``llm`` (local transformers) or ``openai``."""
+    if kind == "template":
+        return TemplateDescriber()
+    if kind in {"llm", "transformers"}:
+        if not model:
+            raise InputError("--describer llm needs --model (a directory or a cached HF id)")
+        return TransformersDescriber(model, **kwargs)
+    if kind == "openai":
+        if not base_url or not model:
+            raise InputError(
+                "--describer openai needs --base-url (e.g. http://localhost:11434/v1) and --model"
+            )
+        return OpenAIDescriber(base_url, model, **kwargs)
+    raise InputError(f"unknown describer {kind!r}; use template, llm or openai")
+
+
+def describer_tag(describer: Describer) -> str:
+    return f"{describer.name}/{describer.version}"
+
+
+def describer_record(describer: Describer) -> dict[str, Any]:
+    """What an index manifest stores about the describer that wrote its descriptions."""
+    spec_fn = getattr(describer, "spec", None)
+    spec = spec_fn() if callable(spec_fn) else {"kind": "custom"}
+    record: dict[str, Any] = {
+        "name": describer.name,
+        "version": describer.version,
+        "tag": describer_tag(describer),
+        "spec": spec,
+        "untrained": bool(getattr(describer, "untrained", False)),
+    }
+    prompt = getattr(describer, "prompt", None)
+    if isinstance(prompt, PromptTemplate):
+        record["prompt"] = prompt.to_dict()
+    return record
+
+
+# ------------------------------------------------------------------------ re-describe an index
+
+
+@dataclass(frozen=True)
+class DescribeReport:
+    """What :func:`describe_index` changed."""
+
+    index: Path
+    version: int
+    describer: str
+    items: int
+    changed: int
+    calls: int
+    cache_hits: int
+    fallbacks: int
+    untrained: bool
+    examples: tuple[tuple[str, tuple[str, ...]], ...]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["index"] = str(self.index)
+        d["examples"] = [{"title": t, "descriptions": list(ds)} for t, ds in self.examples]
+        d["notes"] = list(self.notes)
+        return d
+
+
+def describe_index(
+    index: str | Path,
+    describer: Describer,
+    *,
+    n: int = 3,
+    encoders: Mapping[str, Any] | None = None,
+    device: str | None = None,
+    lock_timeout: float | None = None,
+) -> DescribeReport:
+    """Re-describe every item of an index and re-embed its ``clip_text`` view, as a new version.
+
+    Items whose descriptions do not change keep their vectors. The manifest records the
+    describer (its spec and versioned prompt), so a later ``build_index`` keeps using it.
+    Calibration is dropped when the ``clip_text`` view changes (its scores moved): rerun
+    ``sfxkit bridge calibrate`` or ``bridge train``. Nothing is written if the describer fails.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from sfxkit.bridge.index_io import commit_derived_version, view_entry
+    from sfxkit.catalog.schema import items_to_table, table_to_items
+    from sfxkit.store import load_index
+
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    idx = load_index(index, views=[])
+    items = table_to_items(idx.table)
+    descriptions = describe_items(items, describer, n)  # may raise: nothing written yet
+    tag = describer_tag(describer)
+    new_items = [
+        dataclasses.replace(
+            it, visual_descriptions=tuple(ds), visual_description=ds[0], describer=tag
+        )
+        for it, ds in zip(items, descriptions, strict=True)
+    ]
+    changed = [
+        i
+        for i, (a, b) in enumerate(zip(items, new_items, strict=True))
+        if a.visual_descriptions != b.visual_descriptions
+    ]
+    vectors = np.array(idx.vectors("clip_text").vectors, dtype=np.float32, copy=True)
+    if changed:
+        enc = dict(encoders or {}).get("frame")
+        if enc is None:
+            from sfxkit.models.registry import load_frame_encoder
+
+            enc = load_frame_encoder(idx.manifest.views["clip_text"].model, device=device)
+        groups = [list(new_items[i].visual_descriptions) for i in changed]
+        embs = enc.encode_texts([t for g in groups for t in g])
+        starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
+        sums = np.add.reduceat(embs, starts, axis=0)
+        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        vectors[changed] = sums
+    notes: list[str] = []
+    drop: set[str] = set()
+    calibration_dropped = bool(changed) and bool(idx.manifest.get("calibration"))
+    if calibration_dropped:
+        notes.append(
+            "calibration dropped (clip_text scores changed); rerun `sfxkit bridge calibrate`"
+        )
+
+    def write(w: Any) -> None:
+        from sfxkit.index import VectorIndex, choose_preset
+
+        w.write_table("rows.parquet", items_to_table(new_items))
+        ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
+        vi = VectorIndex.build(vectors, ids, preset=choose_preset(len(new_items)))
+        w.write_bytes("views/clip_text.faiss", vi.to_bytes())
+        w.write_npy("views/clip_text.npy", vectors)
+
+    def update(raw: dict[str, Any]) -> dict[str, Any]:
+        raw["views"]["clip_text"] = view_entry(raw["views"]["clip_text"], len(new_items))
+        raw["describer"] = describer_record(describer)
+        if calibration_dropped:
+            raw.pop("calibration", None)
+        return raw
+
+    version = commit_derived_version(
+        index,
+        expected_version=idx.version,
+        drop=drop,
+        write=write,
+        update_manifest=update,
+        lock_timeout=lock_timeout,
+    )
+    stats = getattr(describer, "stats", None)
+    return DescribeReport(
+        index=idx.root,
+        version=version,
+        describer=tag,
+        items=len(new_items),
+        changed=len(changed),
+        calls=int(getattr(stats, "calls", 0)),
+        cache_hits=int(getattr(stats, "cache_hits", 0)),
+        fallbacks=int(getattr(stats, "fallbacks", 0)),
+        untrained=bool(getattr(describer, "untrained", False)),
+        examples=tuple(
+            (it.title or Path(it.path).stem, it.visual_descriptions) for it in new_items[:5]
+        ),
+        notes=tuple(notes),
+    )

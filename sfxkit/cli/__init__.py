@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         if debug:
             raise
-        console_error(f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        console_error(
+            f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+        )
         return 1
     return 0

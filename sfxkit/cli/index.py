@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -13,21 +14,33 @@ index_app = typer.Typer(help="Build, inspect and verify SFX indexes.", no_args_i
 
 @index_app.command("build")
 def build(
-    folder: Path = typer.Argument(..., help="Folder of sound effects (searched recursively)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Index directory to create or update."),
-    models: str = typer.Option(
-        "default",
-        "--models",
-        help="'default' (pretrained CLIP + CLAP), 'tiny' (untrained toy encoders), or 'FRAME_ID,AUDIO_ID'.",
-    ),
-    sidecar: Path | None = typer.Option(None, "--sidecar", help="CSV/JSON with per-file metadata."),
-    licence: str = typer.Option(
-        "unknown", "--licence", "--license", help="Licence for files without one."
-    ),
-    source: str = typer.Option("", "--source", help="Library or vendor name recorded per item."),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1, mps."),
-    as_json: bool = typer.Option(False, "--json", help="Print the build report as JSON."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    folder: Annotated[Path, typer.Argument(help="Folder of sound effects (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Index directory to create or update.")],
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            help="'default' (pretrained CLIP + CLAP), 'tiny' (untrained toy encoders), or 'FRAME_ID,AUDIO_ID'.",
+        ),
+    ] = "default",
+    sidecar: Annotated[
+        Path | None, typer.Option("--sidecar", help="CSV/JSON with per-file metadata.")
+    ] = None,
+    licence: Annotated[
+        str, typer.Option("--licence", "--license", help="Licence for files without one.")
+    ] = "unknown",
+    source: Annotated[
+        str, typer.Option("--source", help="Library or vendor name recorded per item.")
+    ] = "",
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the build report as JSON.")
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
+    ] = True,
 ) -> None:
     """Build or incrementally update an index over FOLDER."""
     from sfxkit.build import build_index
@@ -64,8 +77,10 @@ def build(
 
 @index_app.command("info")
 def info(
-    index: Path = typer.Argument(..., help="Index directory."),
-    as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
+    index: Annotated[Path, typer.Argument(help="Index directory.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the manifest summary as JSON.")
+    ] = False,
 ) -> None:
     """Show what an index holds: version, models, views, counts by category."""
     from rich.table import Table
@@ -112,7 +127,7 @@ def info(
 
 
 @index_app.command("verify")
-def verify(index: Path = typer.Argument(..., help="Index directory.")) -> None:
+def verify(index: Annotated[Path, typer.Argument(help="Index directory.")]) -> None:
     """Check every file of the current version against the manifest's sha256."""
     from sfxkit.errors import IndexCorruptError
     from sfxkit.store import IndexStore

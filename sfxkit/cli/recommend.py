@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,31 +11,39 @@ from sfxkit.cli.output import UNTRAINED, console, print_json, untrained_banner
 
 
 def recommend_cmd(
-    query: str = typer.Argument(
-        ...,
-        help="Image file, video file (per-shot results), 'VIDEO@SECONDS' for one frame, or text with --text.",
-    ),
-    index: Path = typer.Option(
-        ..., "--index", "-i", help="Index directory (see `sfxkit index build`)."
-    ),
-    k: int = typer.Option(5, "-k", "--top-k", min=1, help="How many sounds to return."),
-    text: bool = typer.Option(False, "--text", help="Treat QUERY as a text description."),
-    audio: bool = typer.Option(
-        False, "--audio", help="Treat QUERY as a sound file: more like this."
-    ),
-    category: list[str] = typer.Option(
-        [], "--category", help="Only these categories (repeatable)."
-    ),
-    licence: list[str] = typer.Option(
-        [], "--licence", "--license", help="Only these licences (repeatable)."
-    ),
-    min_duration: float | None = typer.Option(None, "--min-duration", help="Seconds."),
-    max_duration: float | None = typer.Option(None, "--max-duration", help="Seconds."),
-    exclude_flag: list[str] = typer.Option(
-        [], "--exclude-flag", help="Drop items with this QC flag (silent, clipped, too_short)."
-    ),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, mps."),
-    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="Image file, video file (per-shot results), 'VIDEO@SECONDS' for one frame, or text with --text.",
+        ),
+    ],
+    index: Annotated[
+        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
+    ],
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="How many sounds to return.")] = 5,
+    text: Annotated[
+        bool, typer.Option("--text", help="Treat QUERY as a text description.")
+    ] = False,
+    audio: Annotated[
+        bool, typer.Option("--audio", help="Treat QUERY as a sound file: more like this.")
+    ] = False,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Only these categories (repeatable).")
+    ] = None,
+    licence: Annotated[
+        list[str] | None,
+        typer.Option("--licence", "--license", help="Only these licences (repeatable)."),
+    ] = None,
+    min_duration: Annotated[float | None, typer.Option("--min-duration", help="Seconds.")] = None,
+    max_duration: Annotated[float | None, typer.Option("--max-duration", help="Seconds.")] = None,
+    exclude_flag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-flag", help="Drop items with this QC flag (silent, clipped, too_short)."
+        ),
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Recommend sounds for a frame, a video (per shot), a text or a sound."""
     from sfxkit.errors import InputError
@@ -42,11 +51,11 @@ def recommend_cmd(
     from sfxkit.recommender import Filters, Recommender
 
     filters = Filters(
-        category=tuple(category),
-        licence=tuple(licence),
+        category=tuple(category or ()),
+        licence=tuple(licence or ()),
         min_duration=min_duration,
         max_duration=max_duration,
-        exclude_flags=tuple(exclude_flag),
+        exclude_flags=tuple(exclude_flag or ()),
     )
     rec = Recommender(index, device=device)
     if text and audio:
