@@ -409,10 +409,7 @@ class ShotDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "shot": self.shot.index,
-            "start": self.shot.start,
-            "end": self.shot.end,
-            "keyframe_time": self.shot.keyframe_time,
+            **self.shot.to_dict(),
             "decision": self.decision,
             "reason": self.reason,
             "numbers": self.numbers,

@@ -125,10 +125,7 @@ class ShotRecommendations:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "shot": self.shot.index,
-            "start": self.shot.start,
-            "end": self.shot.end,
-            "keyframe_time": self.shot.keyframe_time,
+            **self.shot.to_dict(),
             "confident": getattr(self.recommendations, "confident", None),
             "recommendations": [r.to_dict() for r in self.recommendations],
         }

@@ -189,10 +189,7 @@ class ShotComparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "shot": self.shot.index,
-            "start": self.shot.start,
-            "end": self.shot.end,
-            "keyframe_time": self.shot.keyframe_time,
+            **self.shot.to_dict(),
             "decision": self.decision,
             "reason": self.reason,
             "numbers": self.numbers,

@@ -51,6 +51,14 @@ class Shot:
     def duration(self) -> float:
         return self.end - self.start
 
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "shot": self.index,
+            "start": self.start,
+            "end": self.end,
+            "keyframe_time": self.keyframe_time,
+        }
+
 
 def _hsv(frames: np.ndarray) -> np.ndarray:
     """(n, H, W, 3) uint8 RGB -> float32 HSV on a 0..255 scale (hue wraps at 255)."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sfxkit._atomic import fsync_dir
 from sfxkit.config import get_settings
 from sfxkit.errors import InputError, ModelError
 from sfxkit.models import weights
@@ -231,7 +232,7 @@ def _download_file(repo: str, name: str, target: Path, timeout: float) -> None:
         )
         _fsync_tree(tmp)
         os.replace(got, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except Exception as exc:
         raise ModelError(
             f"download of {repo}/{name} failed ({type(exc).__name__}: {exc}); run pull again"
@@ -247,7 +248,7 @@ def _install(tmp: Path, target: Path) -> None:
         aside = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(target, aside)
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
 
@@ -257,15 +258,6 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sfxkit._atomic import fsync_dir
 from sfxkit.errors import ModelError, WeightsMissingError
 from sfxkit.generation.mmaudio.variants import get_variant
 
@@ -253,7 +254,7 @@ def download(
                 f"{final}; run the pull again, and if it repeats check for a proxy altering files"
             )
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         raise ModelError(
             f"{spec.url}: download of {spec.name} failed ({exc}); check the network connection "
@@ -262,19 +263,6 @@ def download(
     finally:
         tmp.unlink(missing_ok=True)
     return final
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def pull(variant: str, *, dest: str | Path | None = None, progress: bool = True) -> list[Path]:
