@@ -286,11 +286,11 @@ class Recommender:
         Returns a list of :class:`Recommendation`; on a calibrated index its ``.confident`` says
         whether the best one is a confident match (the candidates are returned either way).
         """
-        return self.recommend_batch([frame], k, filters=filters)[0]
+        return self._frame_search(self.embed_frames([frame]), k, filters)[0]
 
     def recommend_batch(
         self, frames: Sequence[Any], k: int = 5, *, filters: Any = None
-    ) -> list[Recommendations]:
+    ) -> list[list[Recommendation]]:
         """Top-k per frame for a batch of frames (one encoder pass, one search)."""
         if isinstance(frames, (str, Path)) or not isinstance(frames, Iterable):
             raise InputError(
@@ -304,11 +304,15 @@ class Recommender:
 
     def search_frame_embeddings(
         self, image_embs: np.ndarray, k: int = 5, *, filters: Any = None
-    ) -> list[Recommendations]:
+    ) -> list[list[Recommendation]]:
+        """Top-k per CLIP image embedding; each list is a :class:`Recommendations`."""
+        return [r for r in self._frame_search(image_embs, k, filters)]
+
+    def _frame_search(self, image_embs: np.ndarray, k: int, filters: Any) -> list[Recommendations]:
         return self._search(self.frame_queries(image_embs), "frame", k, filters)
 
     @overload
-    def recommend_text(
+    def recommend_text(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
         self, text: str, k: int = 5, *, filters: Any = None
     ) -> list[Recommendation]: ...
 
@@ -327,7 +331,10 @@ class Recommender:
             raise InputError("text queries must be non-empty strings")
         embs = self.encoder("audio").encode_texts(texts)
         out = self._search({"clap_audio": embs, "clap_text": embs}, "text", k, filters)
-        return out[0] if single else out
+        if single:
+            return out[0]
+        batch: list[list[Recommendation]] = [r for r in out]
+        return batch
 
     def recommend_audio(
         self,

@@ -40,9 +40,9 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
-from sfxkit.errors import InputError, ModelError
+from sfxkit.errors import InputError, ModelError, SfxkitError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.bridge.cache import ResponseCache
@@ -603,6 +603,8 @@ MAX_DESCRIPTION_WORDS = 24
 _BULLET = re.compile(r"^\s*(?:[-*\u2022>#]+|\(?\d{1,2}[.):\]]|[a-z][.)])\s+", re.IGNORECASE)
 _LABEL = re.compile(r"^\s*(?:description|caption|frame|scene)\s*\d*\s*[:\-]\s*", re.IGNORECASE)
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
+# A word, possibly hyphenated or with an apostrophe, possibly followed by punctuation.
+_WORDLIKE = re.compile(r"^[(\"']?[^\W_]+(?:['\-][^\W_]+)*[.,;:!?)\"']*$")
 
 
 def clean_description(
@@ -624,9 +626,9 @@ def clean_description(
     t = " ".join(words)
     if len(t) > max_chars:
         t = t[:max_chars].rsplit(" ", 1)[0].rstrip(",;:-")
-    letters = sum(ch.isalpha() for ch in t)
-    visible = sum(not ch.isspace() for ch in t)
-    if len(_LETTERS.findall(t)) < 2 or visible == 0 or letters / visible < 0.7:
+    tokens = t.split()
+    wordlike = sum(bool(_WORDLIKE.match(tok)) for tok in tokens)
+    if len(_LETTERS.findall(t)) < 2 or not tokens or wordlike / len(tokens) < 0.8:
         return ""
     return t
 
@@ -800,7 +802,7 @@ class TransformersDescriber:
             tok.padding_side = "left"  # generation continues on the right
             if tok.pad_token is None:
                 tok.pad_token = tok.eos_token
-            model = model.to(resolve_device(self.device)).eval()
+            model = cast(Any, model).to(resolve_device(self.device)).eval()
             self._untrained = bool(getattr(model.config, "sfxkit_untrained", False))
             self._loaded = (model, tok)
         return self._loaded
@@ -818,7 +820,7 @@ class TransformersDescriber:
         return f"{self.prompt.system}\n\n{user}\n\nDescriptions:\n"
 
     def describe(self, items: Sequence[CatalogItem], n: int = 3) -> list[list[str]]:
-        import torch
+        from sfxkit.bridge.cache import cache_key
 
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
@@ -828,8 +830,6 @@ class TransformersDescriber:
         keys: list[str] = []
         todo: list[int] = []
         for i, item in enumerate(items):
-            from sfxkit.bridge.cache import cache_key
-
             key = cache_key(self.name, self.prompt.version, self.prompt.render(item, n),
                             {**self.params, "n": n})  # fmt: skip
             keys.append(key)
@@ -840,8 +840,12 @@ class TransformersDescriber:
             else:
                 todo.append(i)
         if todo:
+            import torch
+
             model, tok = self._load()
-            with torch.random.fork_rng(devices=[]):
+            # Seeded sampling without disturbing the caller's RNG (CPU, and the model's GPU).
+            devices = [model.device.index or 0] if model.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(self.params["seed"])
                 for start in range(0, len(todo), self.batch_size):
                     chunk = todo[start : start + self.batch_size]
@@ -1130,12 +1134,16 @@ def describer_record(describer: Describer) -> dict[str, Any]:
     """What an index manifest stores about the describer that wrote its descriptions."""
     spec_fn = getattr(describer, "spec", None)
     spec = spec_fn() if callable(spec_fn) else {"kind": "custom"}
+    try:
+        untrained = bool(getattr(describer, "untrained", False))
+    except SfxkitError:  # a local model that is gone: the record must not need it
+        untrained = False
     record: dict[str, Any] = {
         "name": describer.name,
         "version": describer.version,
         "tag": describer_tag(describer),
         "spec": spec,
-        "untrained": bool(getattr(describer, "untrained", False)),
+        "untrained": untrained,
     }
     prompt = getattr(describer, "prompt", None)
     if isinstance(prompt, PromptTemplate):
