@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "recommend": "sfxkit.recommender",
     "Recommender": "sfxkit.recommender",
     "Recommendation": "sfxkit.recommender",
+    "Recommendations": "sfxkit.recommender",
     "ShotRecommendations": "sfxkit.recommender",
     "build_index": "sfxkit.build",
     "load_index": "sfxkit.store",
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.generation import generate as generate
     from sfxkit.policy import soundtrack as soundtrack
     from sfxkit.recommender import Recommendation as Recommendation
+    from sfxkit.recommender import Recommendations as Recommendations
     from sfxkit.recommender import Recommender as Recommender
     from sfxkit.recommender import ShotRecommendations as ShotRecommendations
     from sfxkit.recommender import recommend as recommend

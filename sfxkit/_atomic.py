@@ -36,7 +36,9 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # keep the suffix: some writers (soundfile, PyAV) infer the format from the name
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh

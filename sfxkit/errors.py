@@ -28,7 +28,10 @@ class MediaError(InputError):
     def __init__(self, path: str | Path, reason: str, fix: str = "") -> None:
         self.path = str(path)
         self.reason = reason
-        self.fix = fix or "check that the file exists, is not empty and is a supported audio/video/image format"
+        self.fix = (
+            fix
+            or "check that the file exists, is not empty and is a supported audio/video/image format"
+        )
         super().__init__(f"{self.path}: {reason}; {self.fix}")
 
 

@@ -73,8 +73,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-
-
 # ------------------------------------------------------------------------------ manifest
 @dataclass(frozen=True)
 class ViewInfo:

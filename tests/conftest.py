@@ -16,7 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test sees an empty sfxkit cache, so nothing leaks from the developer's machine."""
     monkeypatch.setenv("SFXKIT_CACHE", str(tmp_path_factory.mktemp("sfxkit-cache")))
     if not os.environ.get("SFXKIT_REAL_WEIGHTS_TEST"):
@@ -24,7 +26,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture(autouse=True)
-def _private_hub_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_hub_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An empty Hugging Face cache per test: weights on the developer's machine never count."""
     if os.environ.get("SFXKIT_REAL_WEIGHTS_TEST"):
         return
@@ -54,18 +58,24 @@ def make_sfx_library(root):
     synth.write_audio(root / "weather" / "rain_heavy.wav", rain)
     synth.write_audio(root / "weather" / "copies" / "rain_again.flac", rain)
     synth.write_audio(root / "foley" / "footsteps_gravel.flac", synth.clicks(3.0, 2.0))
-    synth.write_audio(root / "vehicles" / "engine_idle.ogg", synth.tone(80, 2.5) + synth.tone(160, 2.5, amp=0.2))
+    synth.write_audio(
+        root / "vehicles" / "engine_idle.ogg", synth.tone(80, 2.5) + synth.tone(160, 2.5, amp=0.2)
+    )
     synth.write_audio(root / "ui" / "beep_short.mp3", synth.tone(1000, 0.6, sr=44_100), sr=44_100)
-    synth.write_audio(root / "DOORWood_Creak Open Slow_JD_TestLib.wav", synth.noise(1.5, band=(200, 1200), seed=3))
+    synth.write_audio(
+        root / "DOORWood_Creak Open Slow_JD_TestLib.wav", synth.noise(1.5, band=(200, 1200), seed=3)
+    )
     synth.write_audio(root / "glass" / "glass_break.aiff", synth.noise(1.0, seed=4, amp=0.9))
     synth.write_audio(root / "misc" / "room_tone_silent.wav", synth.tone(100, 1.0, amp=0.0))
-    synth.write_audio(root / "water" / "stream_flowing.wav", synth.noise(2.0, band=(300, 3000), seed=5), sr=44_100)
+    synth.write_audio(
+        root / "water" / "stream_flowing.wav", synth.noise(2.0, band=(300, 3000), seed=5), sr=44_100
+    )
     (root / "misc" / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(200)))
     (root / "notes.txt").write_text("not audio")
     (root / "sfxkit.csv").write_text(
         "file,title,licence,category,tags\n"
-        "vehicles/engine_idle.ogg,Car engine idling,CC0,VEHICLES,\"car,engine,idle\"\n"
-        "glass/glass_break.aiff,Glass window smash,CC-BY-4.0,GLASS,\"glass,break\"\n"
+        'vehicles/engine_idle.ogg,Car engine idling,CC0,VEHICLES,"car,engine,idle"\n'
+        'glass/glass_break.aiff,Glass window smash,CC-BY-4.0,GLASS,"glass,break"\n'
     )
     return root
 

@@ -13,14 +13,23 @@ import numpy as np
 SR = 48_000
 
 
-def tone(freq: float, seconds: float, sr: int = SR, *, channels: int = 1, amp: float = 0.5) -> np.ndarray:
+def tone(
+    freq: float, seconds: float, sr: int = SR, *, channels: int = 1, amp: float = 0.5
+) -> np.ndarray:
     t = np.arange(int(round(seconds * sr))) / sr
     x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     return np.repeat(x[None, :], channels, axis=0)
 
 
-def noise(seconds: float, sr: int = SR, *, channels: int = 1, amp: float = 0.3, seed: int = 0,
-          band: tuple[float, float] | None = None) -> np.ndarray:
+def noise(
+    seconds: float,
+    sr: int = SR,
+    *,
+    channels: int = 1,
+    amp: float = 0.3,
+    seed: int = 0,
+    band: tuple[float, float] | None = None,
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = int(round(seconds * sr))
     x = rng.standard_normal((channels, n)).astype(np.float32)
@@ -46,7 +55,9 @@ def clicks(seconds: float, rate_hz: float, sr: int = SR, *, amp: float = 0.8) ->
     return np.clip(x, -1, 1)[None, :]
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sr: int = SR, *, subtype: str | None = None) -> Path:
+def write_audio(
+    path: str | Path, samples: np.ndarray, sr: int = SR, *, subtype: str | None = None
+) -> Path:
     """Write with soundfile (wav, flac, ogg, aiff) or PyAV (mp3, m4a) chosen by suffix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +77,9 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int = SR, *, subtype:
 def _write_with_av(path: Path, samples: np.ndarray, sr: int) -> None:
     import av
 
-    codec = {".mp3": "libmp3lame", ".m4a": "aac", ".aac": "aac", ".opus": "libopus"}[path.suffix.lower()]
+    codec = {".mp3": "libmp3lame", ".m4a": "aac", ".aac": "aac", ".opus": "libopus"}[
+        path.suffix.lower()
+    ]
     x = np.asarray(samples, dtype=np.float32)
     layout = "mono" if x.shape[0] == 1 else "stereo"
     with av.open(str(path), "w") as container:
@@ -165,7 +178,9 @@ def make_video(
 INDEX_BITS = 10
 
 
-def write_tagged_audio(path: str | Path, samples: np.ndarray, sr: int = SR, *, tags: dict[str, str]) -> Path:
+def write_tagged_audio(
+    path: str | Path, samples: np.ndarray, sr: int = SR, *, tags: dict[str, str]
+) -> Path:
     """Write audio with embedded metadata: soundfile string chunks (WAV INFO, FLAC/OGG comments,
     AIFF) for wav/flac/ogg/aiff, ID3 through PyAV for mp3. Keys: title, comment, artist, album,
     genre (and any key PyAV accepts for mp3)."""
@@ -182,7 +197,9 @@ def write_tagged_audio(path: str | Path, samples: np.ndarray, sr: int = SR, *, t
                 container.metadata[key] = value
             stream = container.add_stream("libmp3lame", rate=sr, layout=layout)
             for i in range(0, x.shape[1], 1152):
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, i : i + 1152]), format="fltp", layout=layout)
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(x[:, i : i + 1152]), format="fltp", layout=layout
+                )
                 frame.sample_rate = sr
                 for packet in stream.encode(frame):
                     container.mux(packet)
@@ -191,8 +208,13 @@ def write_tagged_audio(path: str | Path, samples: np.ndarray, sr: int = SR, *, t
         return path
     import soundfile as sf
 
-    fmt, subtype = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
-                    ".aif": ("AIFF", "PCM_16"), ".aiff": ("AIFF", "PCM_16")}[suffix]
+    fmt, subtype = {
+        ".wav": ("WAV", "PCM_16"),
+        ".flac": ("FLAC", "PCM_16"),
+        ".ogg": ("OGG", "VORBIS"),
+        ".aif": ("AIFF", "PCM_16"),
+        ".aiff": ("AIFF", "PCM_16"),
+    }[suffix]
     with sf.SoundFile(str(path), "w", sr, x.shape[0], format=fmt, subtype=subtype) as f:
         for key, value in tags.items():
             setattr(f, key, value)
@@ -226,7 +248,9 @@ def read_index_frame(img: np.ndarray) -> int:
     return value
 
 
-def make_indexed_video(path: str | Path, n_frames: int, fps: float | int, *, size: int = 64) -> Path:
+def make_indexed_video(
+    path: str | Path, n_frames: int, fps: float | int, *, size: int = 64
+) -> Path:
     """An H.264 video whose frame k shows ``index_frame(k)``; ``fps`` may be a Fraction (30000/1001)."""
     from fractions import Fraction
 

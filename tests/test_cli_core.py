@@ -24,7 +24,9 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_build_info_verify_recommend(capsys, sfx_library, tmp_path):
     out = tmp_path / "idx"
-    code, stdout, _ = run(capsys, "index", "build", sfx_library, "--out", out, "--models", "tiny", "--json")
+    code, stdout, _ = run(
+        capsys, "index", "build", sfx_library, "--out", out, "--models", "tiny", "--json"
+    )
     assert code == 0
     report = json.loads(stdout)
     assert report["items"] == 8 and report["untrained"] is True
@@ -48,7 +50,9 @@ def test_build_info_verify_recommend(capsys, sfx_library, tmp_path):
     code, stdout, _ = run(capsys, "recommend", frame, "--index", out, "-k", "2")
     assert code == 0 and "UNTRAINED" in stdout and "1. " in stdout and "2. " in stdout
 
-    code, stdout, _ = run(capsys, "recommend", "footsteps in gravel", "--text", "--index", out, "-k", "2", "--json")
+    code, stdout, _ = run(
+        capsys, "recommend", "footsteps in gravel", "--text", "--index", out, "-k", "2", "--json"
+    )
     assert code == 0 and len(json.loads(stdout)["results"][0]["recommendations"]) == 2
 
     video = synth.make_video(tmp_path / "v.mp4", [("red", 1.0), ("stripes", 1.0)], size=96)
@@ -74,7 +78,9 @@ def test_errors_are_one_line_with_exit_codes(capsys, tiny_index, tmp_path):
     code, stdout, err = run(capsys, "index", "verify", broken)
     assert code == 5 and "rows.parquet" in stdout + err
 
-    code, _, err = run(capsys, "index", "build", tmp_path / "nowhere", "--out", tmp_path / "o", "--models", "tiny")
+    code, _, err = run(
+        capsys, "index", "build", tmp_path / "nowhere", "--out", tmp_path / "o", "--models", "tiny"
+    )
     assert code == 2 and "not a directory" in err
 
 

@@ -78,7 +78,9 @@ def test_reload_gives_identical_results(tiny_index):
     frames = [_frame(k) for k in ("red", "stripes", "noise")]
     first = Recommender(out).recommend_batch(frames, k=4)
     second = Recommender(load_index(out)).recommend_batch(frames, k=4)
-    assert [[(r.id, r.score) for r in b] for b in first] == [[(r.id, r.score) for r in b] for b in second]
+    assert [[(r.id, r.score) for r in b] for b in first] == [
+        [(r.id, r.score) for r in b] for b in second
+    ]
 
 
 def test_text_and_audio_queries(tiny_index, sfx_library):
@@ -144,7 +146,10 @@ def test_public_recommend_function(tiny_index, monkeypatch):
 def test_recommend_video_gives_one_result_per_shot(tiny_index, tmp_path):
     out, _ = tiny_index
     video = synth.make_video(
-        tmp_path / "three.mp4", [("red", 1.0), ("stripes", 1.5), ("circle", 1.0)], size=96, moving=True
+        tmp_path / "three.mp4",
+        [("red", 1.0), ("stripes", 1.5), ("circle", 1.0)],
+        size=96,
+        moving=True,
     )
     shots = Recommender(out).recommend_video(video, k=2)
     assert len(shots) == 3
@@ -259,7 +264,10 @@ def test_build_killed_mid_commit_leaves_previous_version_loadable(tmp_path, stag
     synth.write_audio(lib / "new" / "thunder.wav", synth.noise(2.0, band=(40, 300), seed=11))
     proc = subprocess.run(
         [sys.executable, "-c", CRASH_SCRIPT, stage, str(lib), str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "SFXKIT_PROGRESS": "0"},
     )
     assert proc.returncode == 17, proc.stderr
@@ -277,7 +285,11 @@ def test_one_writer_at_a_time(tiny_index, tmp_path):
     from sfxkit.errors import IndexLockedError
 
     store = IndexStore(tmp_path / "locked")
-    with store.lock(), pytest.raises(IndexLockedError, match="another process"), store.lock(timeout=0.2):
+    with (
+        store.lock(),
+        pytest.raises(IndexLockedError, match="another process"),
+        store.lock(timeout=0.2),
+    ):
         pass
 
 

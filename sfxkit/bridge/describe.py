@@ -715,11 +715,7 @@ def resolve_hf_model(model: str | Path, family: str = "llm") -> Path:
     raise WeightsMissingError(
         f"{family}:{name}",
         roots[-1] / family / name.replace("/", "--"),
-        hint=(
-            f"Language models are not in the sfxkit model registry yet: on a connected machine "
-            f"run `huggingface-cli download {name}` (or save_pretrained the model) and pass its "
-            "directory, or copy it to the path above."
-        ),
+        hint="(or pass the directory of a saved transformers model)",
     )
 
 

@@ -33,7 +33,9 @@ def list_command(
     kind: Annotated[
         str,
         typer.Option(
-            "--kind", help="Only this kind: frame, audio or generator.", show_default=False
+            "--kind",
+            help="Only this kind: frame, audio, generator or language.",
+            show_default=False,
         ),
     ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -44,7 +46,7 @@ def list_command(
     from sfxkit.errors import InputError
     from sfxkit.models.registry import find_weights, is_default, list_models
 
-    kinds = ("frame", "audio", "generator")
+    kinds = ("frame", "audio", "generator", "language")
     if kind and kind not in kinds:
         raise InputError(f"--kind {kind!r}: use one of {', '.join(kinds)}")
     specs = [s for s in list_models() if not kind or s.kind == kind]

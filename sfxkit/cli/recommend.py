@@ -97,7 +97,11 @@ def recommend_cmd(
                 "untrained": rec.untrained,
                 **({"note": UNTRAINED} if rec.untrained else {}),
                 "results": [
-                    {"label": label, "recommendations": [r.to_dict() for r in recs]}
+                    {
+                        "label": label,
+                        **_verdict(recs),
+                        "recommendations": [r.to_dict() for r in recs],
+                    }
                     for label, _, recs in results
                 ],
             }
@@ -106,7 +110,9 @@ def recommend_cmd(
     if rec.untrained:
         untrained_banner()
     for label, _, recs in results:
-        console.print(f"[bold]{label}[/]: {query}")
+        verdict = _verdict(recs)
+        note = f" — {verdict['verdict']}" if verdict.get("confident") is not None else ""
+        console.print(f"[bold]{label}[/]: {query}{note}")
         if not recs:
             console.print("  (no item matches the filters)")
         for r in recs:
@@ -115,6 +121,18 @@ def recommend_cmd(
                 f"  {r.rank}. {r.score:+.3f}{conf}  {r.title}  [{r.category or '-'}]  {r.duration:.2f}s  "
                 f"{r.licence}  {r.path}"
             )
+
+
+def _verdict(recs: object) -> dict[str, object]:
+    """The calibrated verdict of a frame query ({} when the index has no calibration)."""
+    confident = getattr(recs, "confident", None)
+    if confident is None:
+        return {}
+    return {
+        "confident": confident,
+        "threshold": getattr(recs, "threshold", None),
+        "verdict": recs.verdict(),  # type: ignore[attr-defined]
+    }
 
 
 def _is_number(s: str) -> bool:

@@ -50,19 +50,23 @@ __all__ = [
     "pull",
 ]
 
-Kind = Literal["frame", "audio", "generator"]
+Kind = Literal["frame", "audio", "generator", "language"]
 
 FAMILIES: dict[str, str] = {
     "open_clip": "frame encoder: frames + visual text (open_clip CLIP)",
     "clap": "audio encoder: sounds + audio text (transformers ClapModel)",
     "laion_clap": "audio encoder: LAION's original CLAP checkpoints (extra 'laion-clap')",
     "mmaudio": "generator: MMAudio video-to-audio (sfxkit.generation)",
+    "llm": "describer: a transformers causal language model (sfxkit bridge describe)",
+    "vlm": "captioner: a transformers image-to-text model (sfxkit bridge mine --captioner)",
 }
 _KIND: dict[str, Kind] = {
     "open_clip": "frame",
     "clap": "audio",
     "laion_clap": "audio",
     "mmaudio": "generator",
+    "llm": "language",
+    "vlm": "language",
 }
 EXAMPLES = (
     DEFAULT_FRAME_MODEL,
@@ -255,6 +259,8 @@ def parse_model_id(model_id: str) -> ModelSpec:
         "clap": _parse_clap,
         "laion_clap": _parse_laion_clap,
         "mmaudio": _parse_mmaudio,
+        "llm": _parse_language_model,
+        "vlm": _parse_language_model,
     }[family]
     return parser(text, rest)
 
@@ -342,6 +348,18 @@ def _parse_laion_clap(text: str, rest: str) -> ModelSpec:
     return ModelSpec(
         f"laion_clap:{rest}", "laion_clap", rest, None, False, "audio",
         f"LAION CLAP checkpoint {rest}", "see hf.co/lukewys/laion_clap", LAION_CLAP_REPO, (rest,),
+    )  # fmt: skip
+
+
+def _parse_language_model(text: str, rest: str) -> ModelSpec:
+    family = text.partition(":")[0]
+    if not _HF_REPO.match(rest) or "/" not in rest:
+        raise _unknown(text, f"'{rest}' is not a Hugging Face repo id (org/name)")
+    what = "causal language model" if family == "llm" else "image-to-text model"
+    return ModelSpec(
+        f"{family}:{rest}", family, rest, None, False, "language",
+        f"{what} {rest} (transformers; used by the language bridge)", "see the model card",
+        rest, (),
     )  # fmt: skip
 
 
@@ -442,6 +460,11 @@ def build_encoder(spec: ModelSpec, *, device: str = "cpu", location: Any = None)
         import_laion_clap()  # the missing extra is the first thing to say
         where = location or weights.require(spec)
         return load_laion_clap(where.path, model_id=spec.id, device=device)
+    if spec.family in {"llm", "vlm"}:
+        raise ModelError(
+            f"'{spec.id}' is a language model for the bridge; use it with "
+            "`sfxkit bridge describe --llm ...` / `sfxkit bridge mine --captioner ...`, not as an encoder"
+        )
     raise ModelError(f"'{spec.id}' is a generator; load it with sfxkit.generate, not as an encoder")
 
 

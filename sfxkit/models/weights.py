@@ -141,6 +141,8 @@ def layout_path(spec: ModelSpec, root: Path) -> Path:
         return root / "laion_clap" / Path(spec.name).name
     if spec.family == "mmaudio":
         return root / "mmaudio"
+    if spec.family in {"llm", "vlm"}:
+        return root / spec.family / repo_dirname(spec.name)
     raise ValueError(f"no weights layout for family {spec.family!r}")  # pragma: no cover
 
 
@@ -224,6 +226,8 @@ def _in_root(spec: ModelSpec, root: Path) -> Path | None:
         return where if clap_dir_ready(where) else None
     if spec.family == "laion_clap":
         return where if where.is_file() and where.stat().st_size > 0 else None
+    if spec.family in {"llm", "vlm"}:
+        return where if (where / "config.json").is_file() else None
     return None
 
 

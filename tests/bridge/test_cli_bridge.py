@@ -54,6 +54,26 @@ def test_describe_mine_train_eval_from_the_command_line(
     assert code == 0, out
     assert "calibration" in out
 
+    # a calibrated index says, per frame query, whether anything is a confident match
+    frame = tmp_path / "frame.png"
+    from PIL import Image
+
+    from tests import synth
+
+    Image.fromarray(synth.draw_frame("circle", 64)).save(frame)
+    code, out = _run(capsys, "recommend", str(frame), "--index", idx, "-k", "2", "--json")
+    assert code == 0, out
+    result = json.loads(out)["results"][0]
+    # threshold is None when no score reached the target precision on this tiny world: then
+    # nothing is ever called confident
+    assert isinstance(result["confident"], bool) and "threshold" in result
+    if result["threshold"] is None:
+        assert result["confident"] is False
+    assert len(result["recommendations"]) == 2  # best candidates even when not confident
+    assert all(r["confidence"] is not None for r in result["recommendations"])
+    code, out = _run(capsys, "recommend", str(frame), "--index", idx, "-k", "1")
+    assert code == 0 and ("confident match" in out)
+
 
 @pytest.mark.network
 def test_describe_with_an_unreachable_endpoint_fails_cleanly(capsys, index_copy):

@@ -74,7 +74,7 @@ def test_missing_model_names_the_model_and_where_it_looked():
     msg = str(err.value)
     assert "llm:someorg/not-downloaded-llm" in msg
     assert "someorg--not-downloaded-llm" in msg  # the expected location
-    assert "sfxkit models pull" in msg and "huggingface-cli download" in msg
+    assert "sfxkit models pull llm:someorg/not-downloaded-llm" in msg
 
 
 @pytest.mark.parametrize(

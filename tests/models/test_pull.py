@@ -152,3 +152,24 @@ def test_mmaudio_pull_is_handed_to_the_generation_package(monkeypatch, tmp_path)
     monkeypatch.setitem(sys.modules, "sfxkit.generation.mmaudio.weights", module)
     assert pull("mmaudio:small_16k", dest=tmp_path, progress=False) == tmp_path / "mmaudio"
     assert calls == [("small_16k", tmp_path, False)]
+
+
+def test_language_models_pull_into_the_layout_the_bridge_reads(dead_hub, tmp_path, monkeypatch):
+    from sfxkit.bridge.describe import resolve_hf_model
+
+    spec = parse_model_id("llm:acme/tiny-lm")
+    assert spec.kind == "language" and spec.hf_repo == "acme/tiny-lm"
+    # no network: a clear error, nothing left behind
+    with pytest.raises(ModelError, match="could not reach"):
+        pull("llm:acme/tiny-lm", progress=False, timeout=2)
+    assert _leftovers(get_settings().cache_dir / "weights") == []
+    # weights copied by hand into the pulled layout: pull verifies them, the describer finds them
+    folder = weights.layout_path(spec, get_settings().cache_dir / "weights")
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "gpt2"}')
+    said: list[str] = []
+    assert pull("llm:acme/tiny-lm", progress=False, echo=said.append) == folder
+    assert any("already present" in m for m in said)
+    assert resolve_hf_model("acme/tiny-lm", family="llm") == folder
+    with pytest.raises(ModelError, match="not a Hugging Face repo id"):
+        parse_model_id("vlm:not a repo")
