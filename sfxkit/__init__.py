@@ -14,8 +14,9 @@ Note: modules are named so that no submodule shadows a public function
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sfxkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -49,14 +50,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.store import load_index as load_index
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sfxkit' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("sfxkit", globals(), _LAZY, __all__)

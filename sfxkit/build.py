@@ -154,6 +154,22 @@ def build_index(
         seconds["ingest"] = time.perf_counter() - t0
         items = list(result.items)
         failures = [(f.path, f.reason) for f in result.failures]
+        if not items:
+            # An empty or unmounted library must not replace a good index with an empty one.
+            bad = (
+                f" ({len(failures)} file(s) failed to decode, e.g. {failures[0][0]}: {failures[0][1]})"
+                if failures
+                else ""
+            )
+            raise InputError(
+                f"{folder}: no decodable audio files found{bad}; check the folder (is the drive "
+                "mounted?) — nothing was written"
+                + (
+                    f", {store.root} still holds its previous version"
+                    if previous is not None
+                    else ""
+                )
+            )
 
         encoders = dict(encoders or {})
         vectors: dict[str, np.ndarray] = {}

@@ -409,14 +409,23 @@ class Recommender:
             return [self._verdict([], kind) for _ in range(len(next(iter(queries.values()))))]
         if len(weights) == 1:
             (view,) = weights
-            scores, ids = self.index.view(view).search(
-                queries[view], k, allowed=allowed, vectors=self.index.vectors(view)
-            )
+            scores, ids = self._search_view(view, queries[view], k, allowed)
             return [
                 self._verdict(self._make(ids_row, scores_row, {view: scores_row}, kind), kind)
                 for ids_row, scores_row in zip(ids, scores, strict=True)
             ]
         return [self._verdict(r, kind) for r in self._fused(queries, weights, k, allowed, kind)]
+
+    def _search_view(
+        self, view: str, queries: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from sfxkit.index import EXACT_FILTER_LIMIT
+
+        # The exact vectors (a second copy of the view in memory) are only needed to answer a
+        # small filtered set exactly; unfiltered queries never load them.
+        small = allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT
+        vectors = self.index.vectors(view) if small else None
+        return self.index.view(view).search(queries, k, allowed=allowed, vectors=vectors)
 
     def _verdict(self, recs: list[Recommendation], kind: str) -> Recommendations:
         cal = self._calibration if (kind == "frame" and self._calibrated) else None
@@ -440,12 +449,7 @@ class Recommender:
         kind: str = "frame",
     ) -> list[list[Recommendation]]:
         pool = max(FUSION_POOL, 4 * k)
-        per_view = {
-            v: self.index.view(v).search(
-                queries[v], pool, allowed=allowed, vectors=self.index.vectors(v)
-            )[1]
-            for v in weights
-        }
+        per_view = {v: self._search_view(v, queries[v], pool, allowed)[1] for v in weights}
         total = sum(weights.values())
         out: list[list[Recommendation]] = []
         for q in range(len(next(iter(queries.values())))):
@@ -528,6 +532,7 @@ def recommend(
         )
     key = f"{Path(path).expanduser().resolve()}|{device}"
     rec = _DEFAULT.get(key)
-    if rec is None or rec.index.version != rec.index.store.manifest().version:
+    # a rebuild switches CURRENT: one small read tells, without re-reading the manifest
+    if rec is None or rec.index.store.current_version_dir()[0] != rec.index.manifest.dir:
         rec = _DEFAULT[key] = Recommender(path, device=device)
     return rec.recommend(frame, k, filters=filters)

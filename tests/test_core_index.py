@@ -301,3 +301,34 @@ def test_import_sfxkit_leaves_torch_unimported():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_an_empty_or_unmounted_library_never_replaces_a_built_index(tiny_index, tmp_path):
+    from sfxkit.build import build_index
+
+    out, _ = tiny_index
+    copy = tmp_path / "idx"
+    shutil.copytree(out, copy)
+    before = load_index(copy).version
+    empty = tmp_path / "unmounted"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no decodable audio files.*previous version"):
+        build_index(empty, copy, models="tiny", progress=False)
+    assert load_index(copy).version == before and load_index(copy).manifest.row_count == 8
+    (empty / "broken.wav").write_bytes(b"not audio")
+    with pytest.raises(InputError, match="broken.wav"):
+        build_index(empty, tmp_path / "new", models="tiny", progress=False)
+    assert not IndexStore(tmp_path / "new").exists()
+
+
+def test_public_recommend_picks_up_a_rebuild(tmp_path):
+    import sfxkit
+    from sfxkit.build import build_index
+
+    lib = make_sfx_library(tmp_path / "lib")
+    out = tmp_path / "idx"
+    build_index(lib, out, models="tiny", progress=False)
+    assert len(sfxkit.recommend(_frame(), k=20, index=out)) == 8
+    synth.write_audio(lib / "new" / "thunder.wav", synth.noise(2.0, band=(40, 300), seed=11))
+    build_index(lib, out, models="tiny", progress=False)
+    assert len(sfxkit.recommend(_frame(), k=20, index=out)) == 9

@@ -14,9 +14,9 @@ Importing this package is cheap; heavy parts live in submodules and import torch
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sfxkit._lazy import lazy_exports
 from sfxkit.bridge.describe import Describer, TemplateDescriber
 
 _LAZY: dict[str, str] = {
@@ -80,14 +80,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.bridge.train import TrainConfig, calibrate_index, train_bridge, train_heads
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sfxkit.bridge' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("sfxkit.bridge", globals(), _LAZY, __all__)

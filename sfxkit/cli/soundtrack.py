@@ -19,6 +19,24 @@ __all__ = ["register"]
 _POLICY_HELP = "auto (decide per shot), retrieve, generate or blend."
 
 
+# Options shared by `soundtrack` and `compare`.
+_Index = Annotated[
+    Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
+]
+_Prompt = Annotated[
+    str | None,
+    typer.Option("--prompt", help="Generation prompt for every shot (default: from matches)."),
+]
+_NegativePrompt = Annotated[
+    str, typer.Option("--negative-prompt", help="What generated sounds should not be.")
+]
+_Variant = Annotated[
+    str, typer.Option("--variant", help="MMAudio variant (tiny_16k/tiny_44k for tests).")
+]
+_Steps = Annotated[int, typer.Option("--steps", min=1, help="Generation sampler steps.")]
+_Seed = Annotated[int, typer.Option("--seed", help="Generation seed (plus shot number).")]
+
+
 def _overrides(values: list[str]) -> dict[int, str]:
     from sfxkit.errors import InputError
     from sfxkit.policy import FORCED
@@ -37,9 +55,7 @@ def _overrides(values: list[str]) -> dict[int, str]:
 
 def soundtrack_cmd(
     video: Annotated[Path, typer.Argument(help="A video file, or a folder of videos (batch).")],
-    index: Annotated[
-        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
-    ],
+    index: _Index,
     out: Annotated[
         Path,
         typer.Option(
@@ -58,18 +74,11 @@ def soundtrack_cmd(
         float, typer.Option("--true-peak", help="True-peak ceiling in dBTP.")
     ] = -1.0,
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Candidates per shot.")] = 5,
-    prompt: Annotated[
-        str | None,
-        typer.Option("--prompt", help="Generation prompt for every shot (default: from matches)."),
-    ] = None,
-    negative_prompt: Annotated[
-        str, typer.Option("--negative-prompt", help="What generated sounds should not be.")
-    ] = "speech, music",
-    variant: Annotated[
-        str, typer.Option("--variant", help="MMAudio variant (tiny_16k/tiny_44k for tests).")
-    ] = "large_44k_v2",
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Generation sampler steps.")] = 25,
-    seed: Annotated[int, typer.Option("--seed", help="Generation seed (plus shot number).")] = 42,
+    prompt: _Prompt = None,
+    negative_prompt: _NegativePrompt = "speech, music",
+    variant: _Variant = "large_44k_v2",
+    steps: _Steps = 25,
+    seed: _Seed = 42,
     blend_mode: Annotated[
         str, typer.Option("--blend-mode", help="layer (sum) or crossfade.")
     ] = "layer",
@@ -185,25 +194,16 @@ def soundtrack_cmd(
 
 def compare_cmd(
     video: Annotated[Path, typer.Argument(help="The video to compare sounds for.")],
-    index: Annotated[
-        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
-    ],
+    index: _Index,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="HTML report to write (JSON beside it).")
     ] = Path("report.html"),
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Catalog sounds per shot.")] = 3,
-    prompt: Annotated[
-        str | None,
-        typer.Option("--prompt", help="Generation prompt for every shot (default: from matches)."),
-    ] = None,
-    negative_prompt: Annotated[
-        str, typer.Option("--negative-prompt", help="What generated sounds should not be.")
-    ] = "speech, music",
-    variant: Annotated[
-        str, typer.Option("--variant", help="MMAudio variant (tiny_16k/tiny_44k for tests).")
-    ] = "large_44k_v2",
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Generation sampler steps.")] = 25,
-    seed: Annotated[int, typer.Option("--seed", help="Generation seed (plus shot number).")] = 42,
+    prompt: _Prompt = None,
+    negative_prompt: _NegativePrompt = "speech, music",
+    variant: _Variant = "large_44k_v2",
+    steps: _Steps = 25,
+    seed: _Seed = 42,
     policy: Annotated[str, typer.Option("--policy", help=_POLICY_HELP)] = "auto",
     device: Annotated[
         str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")

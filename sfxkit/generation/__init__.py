@@ -10,9 +10,9 @@ Light at import: torch and the model code load on first use of :func:`generate` 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sfxkit._lazy import lazy_exports
 from sfxkit.generation.base import GeneratedSound, Generator
 
 _LAZY: dict[str, str] = {
@@ -26,14 +26,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.generation.mmaudio.pipeline import MMAudioGenerator, generate
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sfxkit.generation' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("sfxkit.generation", globals(), _LAZY, __all__)

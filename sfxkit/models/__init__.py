@@ -10,8 +10,9 @@ Importing this package imports no torch; each name loads its module on first use
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sfxkit._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "ModelSpec": "sfxkit.models.registry",
@@ -55,14 +56,4 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sfxkit.models' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("sfxkit.models", globals(), _LAZY, __all__)

@@ -513,6 +513,9 @@ def generate(
     for tests). ``dtype="auto"``: bf16 on CUDA, fp32 elsewhere. The model is loaded once and
     cached. Real weights are CC-BY-NC 4.0 (recorded in ``provenance``).
     """
+    if video is not None and not Path(video).expanduser().is_file():
+        # say so before loading (or failing to find) gigabytes of weights
+        raise MediaError(video, "file not found", "check the path")
     gen = get_generator(variant, device=device, dtype=dtype, weights_dir=weights_dir)
     return gen.generate(
         video,
