@@ -37,10 +37,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from sfxkit._progress import track
 from sfxkit.catalog.schema import METADATA_SOURCES, CatalogItem, make_metadata_text
@@ -96,30 +98,56 @@ def file_stamp(path: str | Path) -> str:
 
 
 def measure_file(path: str | Path) -> Measurement:
-    """Decode one file, measure it and let the audio go. Raises MediaError for unreadable files.
+    """Stream one file once, measure it, keep nothing. Raises MediaError for unreadable files.
 
-    A plain function of a path, so a distributed runner can map it over many files.
+    Decoding, hashing, loudness and QC all work block by block (see :func:`open_audio`), so
+    memory per file is bounded (:data:`MEASURE_MEMORY_LIMIT`) whatever its length. A plain
+    function of a path, so a distributed runner can map it over many files.
     """
-    from sfxkit.catalog.qc import qc_flags
-    from sfxkit.media.audio import load_audio, pcm_hash
-    from sfxkit.media.loudness import level, peak_dbfs
+    from sfxkit.catalog.qc import QcAccumulator
+    from sfxkit.media.audio import PcmHasher, open_audio
+    from sfxkit.media.loudness import LoudnessMeter, peak_dbfs
 
     p = os.path.abspath(path)
     stamp = file_stamp(p)
-    audio = load_audio(p)
-    loud, kind = level(audio.samples, audio.sample_rate)
+    with open_audio(p) as reader:
+        sr, channels = reader.sample_rate, reader.channels
+        meter = LoudnessMeter(sr, channels)
+        qc = QcAccumulator(sr, channels)
+        hasher = PcmHasher(sr, channels)
+        for block in reader.blocks():
+            meter.update(block)
+            qc.update(block)
+            hasher.update(block)
+    if qc.frames == 0:
+        raise MediaError(
+            p, "empty: the file decodes to zero audio samples", "remove it or export it again"
+        )
+
+    def reread() -> Iterator[np.ndarray]:
+        with open_audio(p) as again:
+            yield from again.blocks()
+
+    lufs = meter.integrated()
     return Measurement(
         path=p,
         stamp=stamp,
-        id=pcm_hash(audio)[:16],
-        duration=audio.duration,
-        sample_rate=audio.sample_rate,
-        channels=audio.channels,
-        loudness=float(loud),
-        loudness_kind=kind,
-        peak_dbfs=float(peak_dbfs(audio.samples)),
-        qc_flags=qc_flags(audio),
+        id=hasher.hexdigest(reread)[:16],
+        duration=qc.frames / float(sr),
+        sample_rate=sr,
+        channels=channels,
+        loudness=float(lufs if lufs is not None else peak_dbfs(np.array([qc.peak]))),
+        loudness_kind="integrated" if lufs is not None else "peak",
+        peak_dbfs=float(peak_dbfs(np.array([qc.peak]))),
+        qc_flags=qc.flags(),
     )
+
+
+MEASURE_MEMORY_LIMIT = 256 << 20
+"""Peak memory :func:`measure_file` needs for one file beyond the process's baseline, whatever
+the file's length: one decoded block (65,536 frames × channels, a few float64 working copies),
+up to 64 MiB of int16 PCM kept for hashing channels after the first, 8 bytes per 100 ms of audio
+for loudness gating (at most 7 MB, as sounds over 24 h are refused), libsndfile/FFmpeg buffers."""
 
 
 def walk_audio(folder: str | Path) -> tuple[list[str], list[str]]:

@@ -5,12 +5,19 @@ An item's ``id`` is the first 16 hex digits of the sound's PCM hash
 lossless wrapper is the same item. ``faiss_id`` is that id as a non-negative int64, the key the
 FAISS views store; rows and vectors are bound by id, never by row order.
 
+File names need not be UTF-8 (a Latin-1 name from an old archive is common). In memory a path
+is the ``str`` Python's os functions give (undecodable bytes surrogate-escaped), so it opens as
+is. In Parquet, text must be UTF-8: ``path``/``paths`` hold the readable form
+(:func:`readable`, ``caf\\xe9.wav``) and ``raw_path``/``raw_paths`` the exact bytes for rows that
+need them; :func:`table_to_items` and :func:`restore_raw_paths` put the real paths back.
+
 ``ROW_SCHEMA`` is built on first access (pyarrow is imported lazily).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +33,26 @@ METADATA_SOURCES = ("sidecar", "tags", "ucs", "filename")
 """Where an item's title came from, highest precedence first."""
 
 _ID_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+def readable(text: str) -> str:
+    """``text`` as valid UTF-8 for display and storage: bytes that are not UTF-8 (surrogate-
+    escaped in a path from ``os``) become ``\\xNN`` escapes, as ``ls -b`` shows them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _raw(path: str) -> bytes | None:
+    """The bytes of a path that is not valid UTF-8 (None for one that is)."""
+    return None if readable(path) == path else os.fsencode(path)
 
 
 def faiss_id_for(item_id: str) -> int:
@@ -174,6 +201,8 @@ def _build_schema() -> pa.Schema:
             pa.field("metadata_text", s),
             pa.field("file_stamps", lst),
             pa.field("describer", s),
+            pa.field("raw_path", pa.binary()),
+            pa.field("raw_paths", pa.list_(pa.binary())),
         ],
         metadata={"sfxkit.catalog_schema": SCHEMA_VERSION},
     )
@@ -197,16 +226,49 @@ def __getattr__(name: str) -> Any:
 
 
 def items_to_table(items: Sequence[CatalogItem]) -> pa.Table:
-    """Catalog items as a pyarrow Table with ``ROW_SCHEMA`` (row order = input order)."""
+    """Catalog items as a pyarrow Table with ``ROW_SCHEMA`` (row order = input order).
+
+    Text is stored readable (:func:`readable`); a path that is not UTF-8 also keeps its bytes.
+    """
     import pyarrow as pa
 
     schema = row_schema()
+    raw_columns = ("raw_path", "raw_paths")
     columns: dict[str, list[Any]] = {f.name: [] for f in schema}
     for item in items:
         for name, values in columns.items():
+            if name in raw_columns:
+                continue
             value = getattr(item, name)
-            values.append(list(value) if name in _LIST_FIELDS else value)
+            if name in _LIST_FIELDS:
+                value = [readable(v) if isinstance(v, str) else v for v in value]
+            elif isinstance(value, str):
+                value = readable(value)
+            values.append(value)
+        raw = [_raw(p) for p in item.paths]
+        needs_raw = _raw(item.path) is not None or any(r is not None for r in raw)
+        columns["raw_path"].append(os.fsencode(item.path) if needs_raw else None)
+        columns["raw_paths"].append([os.fsencode(p) for p in item.paths] if needs_raw else None)
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+def restore_raw_paths(rows: Any) -> Any:
+    """``rows`` (a DataFrame of a catalog table) with ``path``/``paths`` set back to the real,
+    openable paths of rows whose names are not UTF-8. Returns the same frame."""
+    if "raw_path" not in getattr(rows, "columns", ()):
+        return rows
+    import pandas as pd
+
+    mask = rows["raw_path"].notna()
+    if mask.any():
+        rows.loc[mask, "path"] = [os.fsdecode(b) for b in rows.loc[mask, "raw_path"]]
+        if "raw_paths" in rows.columns:
+            rows.loc[mask, "paths"] = pd.Series(
+                [[os.fsdecode(b) for b in raw] for raw in rows.loc[mask, "raw_paths"]],
+                index=rows.index[mask],
+                dtype=object,
+            )
+    return rows
 
 
 def table_to_items(table: pa.Table) -> list[CatalogItem]:
@@ -220,6 +282,8 @@ def table_to_items(table: pa.Table) -> list[CatalogItem]:
         if required not in names:
             raise IndexCorruptError("catalog table", f"missing required column '{required}'")
     data = {n: table.column(n).to_pylist() for n in names}
+    raw_path = table.column("raw_path").to_pylist() if "raw_path" in table.column_names else None
+    raw_paths = table.column("raw_paths").to_pylist() if "raw_paths" in table.column_names else None
     items = []
     for row in range(table.num_rows):
         kwargs: dict[str, Any] = {}
@@ -228,5 +292,9 @@ def table_to_items(table: pa.Table) -> list[CatalogItem]:
             if value is None:
                 continue
             kwargs[n] = tuple(value) if n in _LIST_FIELDS else value
+        if raw_path is not None and raw_path[row] is not None:
+            kwargs["path"] = os.fsdecode(raw_path[row])
+        if raw_paths is not None and raw_paths[row] is not None:
+            kwargs["paths"] = tuple(os.fsdecode(b) for b in raw_paths[row])
         items.append(CatalogItem(**kwargs))
     return items
