@@ -181,7 +181,9 @@ def build_index(
             )
             if dropped:
                 # an item whose audio vanished or broke since ingest: report and drop everywhere
-                failures.extend((items[i].path, reason) for i, reason in dropped)
+                from sfxkit.catalog.schema import readable
+
+                failures.extend((readable(items[i].path), reason) for i, reason in dropped)
                 keep = [i for i in range(len(items)) if i not in {d for d, _ in dropped}]
                 items = [items[i] for i in keep]
                 vecs = vecs[keep]
@@ -390,13 +392,35 @@ def _embed_audio(
             except MediaError as exc:
                 dropped.append((i, exc.reason))
                 continue
+            except Exception as exc:  # noqa: BLE001 - one odd file must not abort the build
+                dropped.append((i, f"{type(exc).__name__}: {exc}"))
+                continue
             waves.append(audio.samples[0])
             ok.append(i)
         if waves:
-            embs = enc.encode_audio(waves, sample_rate=enc.sample_rate)
+            try:
+                embs = list(enc.encode_audio(waves, sample_rate=enc.sample_rate))
+            except Exception as batch_exc:  # noqa: BLE001 - find the file that breaks the batch
+                embs, failed = _embed_one_by_one(enc, waves)
+                if len(failed) == len(waves):
+                    raise batch_exc  # every file fails: the encoder is broken, not the files
+                dropped.extend((ok[j], reason) for j, reason in failed)
             for i, v in zip(ok, embs, strict=True):
-                out[i] = v
+                if v is not None:
+                    out[i] = v
     return out, dropped
+
+
+def _embed_one_by_one(enc: Any, waves: list[np.ndarray]) -> tuple[list[Any], list[tuple[int, str]]]:
+    embs: list[Any] = []
+    failed: list[tuple[int, str]] = []
+    for j, wave in enumerate(waves):
+        try:
+            embs.append(enc.encode_audio([wave], sample_rate=enc.sample_rate)[0])
+        except Exception as exc:  # noqa: BLE001
+            embs.append(None)
+            failed.append((j, f"the audio encoder failed on it ({type(exc).__name__}: {exc})"))
+    return embs, failed
 
 
 def _write_version(

@@ -363,7 +363,9 @@ class LoadedIndex:
         self.version = self.manifest.version
         table = pq.read_table(io.BytesIO(store.read_verified("rows.parquet", self.manifest)))
         self.table = table
-        self.rows: pd.DataFrame = table.to_pandas()
+        from sfxkit.catalog.schema import restore_raw_paths
+
+        self.rows: pd.DataFrame = restore_raw_paths(table.to_pandas())  # non-UTF-8 names
         self.faiss_ids = self.rows["faiss_id"].to_numpy(dtype=np.int64)
         self._row_of_id = {int(f): i for i, f in enumerate(self.faiss_ids)}
         self._views: dict[str, VectorIndex] = {}

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sfxkit._progress import track
-from sfxkit.catalog.schema import METADATA_SOURCES, CatalogItem, make_metadata_text
+from sfxkit.catalog.schema import METADATA_SOURCES, CatalogItem, make_metadata_text, readable
 from sfxkit.catalog.sidecar import SIDECAR_NAMES, Sidecar, SidecarEntry, load_sidecar
 from sfxkit.catalog.ucs import UcsName, parse_ucs_name, ucs_table
 from sfxkit.errors import InputError, MediaError
@@ -59,7 +59,12 @@ N_DESCRIPTIONS = 3
 
 @dataclass(frozen=True)
 class IngestFailure:
-    """A file (or sidecar row) that could not be ingested, and why."""
+    """A file (or sidecar row) that could not be ingested, and why.
+
+    ``path`` is readable text (:func:`~sfxkit.catalog.schema.readable`: a name that is not UTF-8
+    shows its odd bytes as ``\\xNN``); ``reason`` starts with one of
+    :data:`sfxkit.media.probe.REASONS` for a file that failed to decode.
+    """
 
     path: str
     reason: str
@@ -218,9 +223,11 @@ def _metadata(
     elif ucs is not None:
         title, origin = ucs.fx_name, "ucs"
     else:
-        title, origin = _title_from_stem(Path(path).stem), "filename"
+        title, origin = _title_from_stem(readable(Path(path).stem)), "filename"
     rel_parent = os.path.relpath(os.path.dirname(path), root)
-    folder_category = "" if rel_parent in (".", "") else os.path.basename(os.path.dirname(path))
+    folder_category = (
+        "" if rel_parent in (".", "") else readable(os.path.basename(os.path.dirname(path)))
+    )
     if e.tags is not None:
         item_tags = e.tags
     else:
@@ -288,7 +295,8 @@ def _collect_sidecars(
         for pr in side.problems:
             problems.append(
                 IngestFailure(
-                    pr.file or pr.sidecar, f"sidecar {pr.sidecar} row {pr.row}: {pr.reason}"
+                    readable(pr.file or pr.sidecar),
+                    f"sidecar {readable(str(pr.sidecar))} row {pr.row}: {pr.reason}",
                 )
             )
     return entries, problems
@@ -346,13 +354,18 @@ def ingest(
                 decoded += 1
             tags = read_tags(path)
         except MediaError as exc:
-            failures.append(IngestFailure(path, exc.reason))
+            failures.append(IngestFailure(readable(path), exc.reason))
             continue
         except OSError as exc:  # broken symlink, permissions, file vanished mid-scan
-            failures.append(IngestFailure(path, f"cannot read the file ({exc.strerror or exc})"))
+            failures.append(
+                IngestFailure(readable(path), f"cannot read the file ({exc.strerror or exc})")
+            )
+            continue
+        except MemoryError:
+            failures.append(IngestFailure(readable(path), "out of memory while decoding it"))
             continue
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop a library ingest
-            failures.append(IngestFailure(path, f"{type(exc).__name__}: {exc}"))
+            failures.append(IngestFailure(readable(path), f"{type(exc).__name__}: {exc}"))
             continue
         ucs = parse_ucs_name(Path(path).stem, table)
         meta = _metadata(path, root, entries.get(path), tags, ucs, licence=licence, source=source)

@@ -261,6 +261,8 @@ def restore_raw_paths(rows: Any) -> Any:
 
     mask = rows["raw_path"].notna()
     if mask.any():
+        # An Arrow-backed string column cannot hold a surrogate-escaped name: plain objects can.
+        rows["path"] = rows["path"].astype(object)
         rows.loc[mask, "path"] = [os.fsdecode(b) for b in rows.loc[mask, "raw_path"]]
         if "raw_paths" in rows.columns:
             rows.loc[mask, "paths"] = pd.Series(
