@@ -78,17 +78,20 @@ class LoudnessMeter:
             return
         y, self._zi = sosfilt(self._sos, x, axis=1, zi=self._zi)
         energy = self._gain @ np.square(y)  # channel-weighted per sample
-        pos = 0
         n = energy.shape[0]
-        while pos < n:
-            end = self._bound(self._step + 1) - self.n
-            take = min(n, end) - pos
-            if take > 0:
-                self._step_energy += float(energy[pos : pos + take].sum())
-                pos += take
-            if pos + self.n >= self._bound(self._step + 1):
-                self._close_step()
-        self.n += n
+        end = self.n + n
+        # The 100 ms step boundaries that fall inside this block, as local cut points.
+        ks = np.arange(self._step + 1, int(end * 10 / self.sample_rate) + 3)
+        bounds = (0.4 * (ks * 0.25) * self.sample_rate).astype(np.int64)
+        cuts = bounds[bounds <= end] - self.n
+        starts = np.concatenate(([0], cuts[cuts < n]))
+        sums = np.add.reduceat(energy, starts)
+        for i in range(cuts.size):
+            self._step_energy += float(sums[i])
+            self._close_step()
+        if starts.size > cuts.size:
+            self._step_energy += float(sums[-1])
+        self.n = end
 
     def _close_step(self) -> None:
         recent = self._recent + [self._step_energy]
