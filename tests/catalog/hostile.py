@@ -197,6 +197,7 @@ def hostile_files() -> dict[str, tuple[Callable[[], bytes], str]]:
         "flac_header_only.flac": (lambda: flac[:42], TRUNCATED),
         "flac_claims_more.flac": (lambda: _flac_streaminfo(flac, total=10**9), TRUNCATED),
         "flac_rate_absurd.flac": (lambda: _flac_streaminfo(flac, rate=1_000_000), ABSURD),
+        "flac_claims_2000_hours.flac": (lambda: _flac_streaminfo(flac, total=2**36 - 1), ABSURD),
         # Ogg Vorbis
         "ogg_cut_half.ogg": (lambda: ogg[: len(ogg) // 2], TRUNCATED),
         "ogg_cut_len_minus_1.ogg": (lambda: ogg[:-1], TRUNCATED),
@@ -235,6 +236,7 @@ def make_hostile_corpus(folder: Path) -> tuple[list[str], dict[str, str]]:
     add("good.aiff", tone(770, 0.5, SR, amp=0.3))
     add("good.mp3", noise(1.2, 44_100, amp=0.3, seed=15), None, 44_100)
     add("good_short.wav", tone(880, 0.05, SR, amp=0.3))
+    add("good_5_1.wav", noise(0.7, SR, amp=0.2, seed=17, channels=6))
     ext = folder / "good_extensible.wav"
     ext.write_bytes(
         riff_wav(

@@ -1,4 +1,4 @@
-"""A library with 46 hostile audio files beside good ones: the build finishes, every good file is
+"""A library with 47 hostile audio files beside good ones: the build finishes, every good file is
 in the index, every bad one is skipped and listed with a reason a person understands, and a
 file whose name is not UTF-8 is stored losslessly, shown readably and stays usable by path."""
 
@@ -62,11 +62,13 @@ def test_build_finishes_with_every_good_file_and_every_bad_one_reported(corpus):
     assert "0x1234" in reasons["format_tag_bogus.wav"]
     assert "0.250 s" in reasons["nan.wav"]
     assert "end-of-stream" in reasons["ogg_cut_at_page.ogg"]
+    assert "1193.0 h" in reasons["flac_claims_2000_hours.flac"]
     # ...and the index records them too.
     recorded = {os.path.basename(f["path"]) for f in idx.manifest.get("build")["failures"]}
     assert recorded == set(bad)
 
 
+@pytest.mark.slow  # a fresh interpreter loads torch and the tiny models: ~20 s on 2 busy cores
 def test_cli_build_exits_0_and_lists_each_skipped_file(corpus, tmp_path):
     root, good, bad, _ = corpus
     sfxkit = Path(sys.executable).with_name("sfxkit")
