@@ -71,14 +71,19 @@ class LoudnessMeter:
     def update(self, block: np.ndarray) -> None:
         from scipy.signal import sosfilt
 
-        x = np.asarray(block, dtype=np.float64)
+        x = np.asarray(block)
         if x.ndim == 1:
             x = x[None, :]
-        if x.shape[1] == 0:
+        n = x.shape[1]
+        if n == 0:
             return
-        y, self._zi = sosfilt(self._sos, x, axis=1, zi=self._zi)
-        energy = self._gain @ np.square(y)  # channel-weighted per sample
-        n = energy.shape[0]
+        if not x.any() and not self._zi.any():
+            # Digital silence into a filter at rest stays silence (long ambience tails, and
+            # hours of zeros in a hostile file): skip the filter.
+            energy = np.zeros(n)
+        else:
+            y, self._zi = sosfilt(self._sos, x.astype(np.float64), axis=1, zi=self._zi)
+            energy = self._gain @ np.square(y)  # channel-weighted per sample
         end = self.n + n
         # The 100 ms step boundaries that fall inside this block, as local cut points.
         ks = np.arange(self._step + 1, int(end * 10 / self.sample_rate) + 3)
