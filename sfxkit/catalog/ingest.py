@@ -5,10 +5,14 @@ One pass over the folder:
 1. Walk it recursively (symlinked folders followed once, hidden files and folders skipped).
    Files with an audio extension are candidates; everything else is ignored, except the
    per-folder sidecars (``sfxkit.csv``, ``sfxkit.json``, ``metadata.csv``).
-2. Each candidate is decoded once, measured (PCM hash, duration, loudness, peak, QC flags) and
-   dropped: decoded audio is never kept for the whole folder. Files whose path, size and
-   ``mtime_ns`` match an item of ``previous`` are not decoded at all (``reused``).
-   A file that fails to decode is reported in ``failures`` and the ingest goes on.
+2. Each candidate's container is checked, then it is streamed once in bounded blocks and
+   measured on the way (PCM hash, duration, loudness, peak, QC flags): no file is ever held
+   whole (:data:`MEASURE_MEMORY_LIMIT`). Files whose path, size and ``mtime_ns`` match an item
+   of ``previous`` are not decoded at all (``reused``). A file that is truncated, not audio, of
+   an unsupported format, has an absurd header or NaN/infinite samples is reported in
+   ``failures`` (reason words: :data:`sfxkit.media.probe.REASONS`) and the ingest goes on.
+   Names that are not UTF-8 are kept as Python gives them (surrogate-escaped), so the file
+   opens by its path; titles and failure paths show them readably (``caf\\xe9``).
 3. Metadata, per field, from the first source that has it:
 
    | field        | precedence                                                              |
