@@ -523,13 +523,15 @@ def sfx_views(
         absent = ", ".join(f"{names[r]} ({model_ids.pop(r)})" for r in missing)
         cannot = []
         if "frame" in missing:
-            cannot.append("frame and video retrieval (recommend, soundtrack) need CLIP")
+            cannot.append(
+                "frame and video retrieval (recommend on images and videos, soundtrack) need CLIP"
+            )
         if "audio" in missing:
             cannot.append("text search needs CLAP")
         notes.append(
             f"weights not found for {absent}: built without "
             + ", ".join(v.name for v in VIEW_SPECS if v.role in missing)
-            + f", with sfx_audio ({chosen}). Works: audio 'more like this' (recommend-audio), "
+            + f", with sfx_audio ({chosen}). Works: audio 'more like this' (`sfxkit recommend FILE --audio`), "
             "near-duplicate detection, categorisation. Does not: "
             + "; ".join(cannot)
             + ". `sfxkit models pull ID` and rebuild to add them."
