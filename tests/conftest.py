@@ -14,6 +14,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("SFXKIT_PROGRESS", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+if not os.environ.get("SFXKIT_REAL_WEIGHTS_TEST"):
+    # Session fixtures (the shared tiny index) are built before the per-test cache below is in
+    # place: give the whole run a private cache and no weights directory from the start, so
+    # weights pulled on this machine (~/.cache/sfxkit) never change what a test builds.
+    import tempfile
+
+    os.environ["SFXKIT_CACHE"] = tempfile.mkdtemp(prefix="sfxkit-test-cache-")
+    os.environ.pop("SFXKIT_WEIGHTS_DIR", None)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(
