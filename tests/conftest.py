@@ -18,9 +18,12 @@ if not os.environ.get("SFXKIT_REAL_WEIGHTS_TEST"):
     # Session fixtures (the shared tiny index) are built before the per-test cache below is in
     # place: give the whole run a private cache and no weights directory from the start, so
     # weights pulled on this machine (~/.cache/sfxkit) never change what a test builds.
+    import atexit
+    import shutil
     import tempfile
 
-    os.environ["SFXKIT_CACHE"] = tempfile.mkdtemp(prefix="sfxkit-test-cache-")
+    os.environ["SFXKIT_CACHE"] = _run_cache = tempfile.mkdtemp(prefix="sfxkit-test-cache-")
+    atexit.register(shutil.rmtree, _run_cache, ignore_errors=True)
     os.environ.pop("SFXKIT_WEIGHTS_DIR", None)
 
 
