@@ -56,24 +56,6 @@ def _load_audio(audio: str | Path | np.ndarray, sample_rate: int | None) -> tupl
     return np.ascontiguousarray(x), int(sample_rate)
 
 
-def _video_extent(container: object, stream: object) -> tuple[float, float]:
-    """(start, end) seconds of the video stream, from its packets' presentation times."""
-    first: int | None = None
-    last: int | None = None
-    for packet in container.demux(stream):  # type: ignore[attr-defined]
-        if packet.pts is None or packet.size == 0:
-            continue
-        dur = packet.duration or 0
-        if not dur and stream.average_rate:  # type: ignore[attr-defined]
-            dur = int(round(1 / (stream.average_rate * stream.time_base)))  # type: ignore[attr-defined]
-        first = packet.pts if first is None else min(first, packet.pts)
-        last = packet.pts + dur if last is None else max(last, packet.pts + dur)
-    tb = stream.time_base  # type: ignore[attr-defined]
-    if first is None or last is None or tb is None:
-        return 0.0, 0.0
-    return float(first * tb), float(last * tb)
-
-
 def mux_audio(
     video: str | Path,
     audio_wav_or_array: str | Path | np.ndarray,
@@ -87,11 +69,16 @@ def mux_audio(
     """Write ``out``: ``video``'s picture (packets copied) with ``audio_wav_or_array`` as its sound.
 
     The audio (a sound file, or a ``(channels, samples)`` array with ``sample_rate``) is padded
-    with silence or trimmed to the video's duration. ``codec`` is ``"aac"`` (any of .mp4, .m4v,
+    with silence or trimmed to the video's duration: what its frames fill, as
+    :func:`sfxkit.media.frames.video_info` measures it, never a header's claim (a video that
+    claims hours gets the seconds its frames last, and a :class:`VideoTimingWarning`). ``codec`` is ``"aac"`` (any of .mp4, .m4v,
     .mov, .mkv) or ``"pcm"``/``"pcm_s24le"``/``"pcm_s16le"`` (.mov, .mkv). ``keep_original``
     keeps the source's audio streams (copied) after the new one. ``out`` may be ``video`` itself.
     """
     import av
+
+    from sfxkit._atomic import fsync_dir, plain_file_mode
+    from sfxkit.media.frames import video_info, video_start
 
     src, dst = Path(video), Path(out)
     suffix = dst.suffix.lower()
@@ -106,6 +93,7 @@ def mux_audio(
         raise InputError(
             f"{dst}: PCM audio cannot go in a '{suffix}' file; write .mov or .mkv, or use codec='aac'"
         )
+    extent = video_info(src).duration
     samples, sr = _load_audio(audio_wav_or_array, sample_rate)
     layout = LAYOUTS.get(samples.shape[0])
     if layout is None:
@@ -132,11 +120,8 @@ def mux_audio(
             if not source.streams.video:
                 raise MediaError(src, "has no video stream", "pass a video file to mux audio into")
             vin = source.streams.video[0]
-            v_start, v_end = _video_extent(source, vin)
-            if v_end <= v_start:
-                raise MediaError(src, "video stream has no timed packets", "re-encode the video")
-            source.seek(0)
-            target = int(round((v_end - v_start) * sr))
+            v_start = video_start(src)
+            target = int(round(extent * sr))
             if samples.shape[1] < target:
                 samples = np.pad(samples, ((0, 0), (0, target - samples.shape[1])))
             else:
@@ -183,7 +168,9 @@ def mux_audio(
                     nxt = next(pending, None)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, plain_file_mode())
         os.replace(tmp, dst)
+        fsync_dir(dst.parent)
     except av.FFmpegError as exc:
         tmp.unlink(missing_ok=True)
         raise MediaError(
