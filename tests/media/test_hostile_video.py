@@ -117,6 +117,12 @@ def test_muxed_audio_is_not_longer_than_the_real_video(
     out = mux_audio(videos[kind], sound, tmp_path / "out.mp4", sample_rate=48_000)
     assert audio_end(out) <= hv.REAL_SECONDS + AAC_FRAME
     assert audio_end(out) >= hv.REAL_SECONDS - AAC_FRAME
+    # The written video lasts what its frames fill (same picture bytes, honest timestamps).
+    assert claims_hours(out) * 3600 == pytest.approx(hv.REAL_SECONDS, abs=ONE_FRAME)
+    with av.open(str(videos[kind])) as src, av.open(str(out)) as dst:
+        before = [bytes(p) for p in src.demux(src.streams.video[0]) if p.size]
+        after = [bytes(p) for p in dst.demux(dst.streams.video[0]) if p.size]
+    assert after == before
 
 
 MEDIA_CHILD = textwrap.dedent(

@@ -106,3 +106,14 @@ def test_soundtrack_on_videos_that_claim_hours(tiny_index, tmp_path: Path) -> No
     # honest one (models included) needed.
     peak = max(r["peak_mb"] for r in report.values())
     assert peak < honest["peak_mb"] + 300 and peak < 2500, report
+
+
+def test_shots_past_the_video_are_refused(tiny_index, tmp_path: Path) -> None:
+    import sfxkit
+    from sfxkit.errors import InputError
+    from sfxkit.media.shots import Shot
+
+    video = hv.make_base(tmp_path / "two.mp4")
+    long_shot = [Shot(index=0, start=0.0, end=5.0, keyframe_time=1.0)]
+    with pytest.raises(InputError, match=r"shot 0 \(0-5 s\) is outside the video \(duration 2 s\)"):
+        sfxkit.soundtrack(video, tiny_index[0], shots=long_shot, policy="retrieve")
