@@ -75,7 +75,7 @@ TIMESTAMP_SLACK = 8.0
 nominal frame rate (variable-frame-rate footage drops below its nominal rate; hostile headers
 claim thousands of times more)."""
 NOMINAL_FPS_RANGE = (1.0, 1000.0)
-"""Frame rates outside this range (e.g. 1/512 fps from a zero mdhd timescale) are not nominal rates."""
+"""Frame rates outside this range (1/512 fps from a zero mdhd timescale, say) are not nominal."""
 DEFAULT_FPS = 25.0
 """The frame rate assumed when neither the codec nor the container gives a believable one."""
 
@@ -351,9 +351,9 @@ def video_timing(path: str | Path) -> VideoTiming:
     return found
 
 
-def _packet_stamps(container: Any, stream: Any) -> tuple[array, int, int]:
+def _packet_stamps(container: Any, stream: Any) -> tuple[array, int]:
     """Presentation timestamps of the video packets (a demux pass: nothing is decoded), and
-    the latest one with its duration in ticks."""
+    how long the last one shown claims to last, in ticks."""
     stamps = array("q")
     last, last_duration = -(2**63), 0
     for packet in container.demux(stream):
@@ -365,7 +365,7 @@ def _packet_stamps(container: Any, stream: Any) -> tuple[array, int, int]:
         stamps.append(ts)
         if ts >= last:
             last, last_duration = ts, int(packet.duration or 0)
-    return stamps, last, last_duration
+    return stamps, last_duration
 
 
 def _measure_timing(path: Path) -> VideoTiming:
@@ -373,7 +373,7 @@ def _measure_timing(path: Path) -> VideoTiming:
     with container:
         tb = stream.time_base or Fraction(1, 90_000)
         try:
-            stamps, _, last_duration = _packet_stamps(container, stream)
+            stamps, last_duration = _packet_stamps(container, stream)
         except Exception as exc:  # noqa: BLE001 - demuxers raise many types on broken files
             raise MediaError(
                 path, f"reading the video's packets failed ({exc})", "re-encode the video"
@@ -419,8 +419,8 @@ def _measure_timing(path: Path) -> VideoTiming:
     duration = end + hold
     if claimed - duration > max(1.0, 0.01 * duration):
         warnings.warn(
-            f"{path}: the video's headers and timestamps claim {_long_seconds(claimed)} but its {n} frames end"
-            f" at {_seconds(duration)} s; using {_seconds(duration)} s",
+            f"{path}: the video's headers and timestamps claim {_long_seconds(claimed)} but its"
+            f" {n} frames end at {_seconds(duration)} s; using {_seconds(duration)} s",
             VideoTimingWarning,
             stacklevel=3,
         )

@@ -205,11 +205,11 @@ def mux_audio(
                 pending = iter(encoded)
                 nxt = next(pending, None)
                 for packet in source.demux([vin, *a_ins]):
-                    if packet.dts is None and packet.pts is None:
-                        continue  # demuxer flush packets carry no data
                     if packet.stream_index == vin.index:
                         restamp(packet)
                     stamp = packet.dts if packet.dts is not None else packet.pts
+                    if stamp is None:
+                        continue  # demuxer flush packets carry no data
                     when = float(stamp * (packet.time_base or Fraction(0)))
                     while (
                         nxt is not None
