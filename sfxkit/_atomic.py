@@ -20,6 +20,14 @@ def _umask() -> int:
     return mask
 
 
+def plain_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file (0644 under the usual umask 022).
+
+    ``tempfile.mkstemp`` creates 0600; a temp file renamed into place gets this mode first.
+    """
+    return 0o666 & ~_umask()
+
+
 def fsync_dir(path: str | Path) -> None:
     """Make a rename inside ``path`` durable (a no-op where directories cannot be fsynced)."""
     with contextlib.suppress(OSError):
@@ -44,8 +52,7 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        # mkstemp creates 0600; give the file the mode a plain open() would have
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, plain_file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

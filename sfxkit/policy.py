@@ -492,14 +492,14 @@ def shot_candidates(
     """Cut ``video`` into shots (unless ``shots`` are given), embed one keyframe per shot and
     search the index: the recommend part of :func:`soundtrack`, timed per stage."""
     from sfxkit.media.frames import frames_at, video_info
-    from sfxkit.media.shots import detect_shots
+    from sfxkit.media.shots import check_shots, detect_shots
 
     clock = clock or StageClock()
     if k < 1:
         raise InputError(f"k must be at least 1 (got {k})")
     with clock("decode"):
         info = video_info(video)
-        cut = list(shots) if shots is not None else detect_shots(video)
+        cut = check_shots(video, shots, info.duration) if shots is not None else detect_shots(video)
         if not cut:
             raise MediaError(video, "no shots found", "check that the video has frames")
         keyframes = frames_at(video, [s.keyframe_time for s in cut])

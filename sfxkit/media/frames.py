@@ -5,13 +5,32 @@ Time 0 is the first video frame (a stream's ``start_time`` offset is removed). T
 time ``t`` is the last frame whose presentation time is ``<= t``; times past the end give the last
 frame. :func:`sample_frames` is the fixed-rate sampler MMAudio's features use (8 fps for CLIP,
 25 fps for Synchformer) whatever the source frame rate.
+
+A video's extent is what its frames fill, never what its headers claim. :func:`video_info` reads
+every video packet's timestamp (a demux pass: no decoding) and takes the duration from them: the
+last frame's start plus one frame. Headers that claim more (an mvhd/mdhd duration of years, a last
+frame "held" for hours) are clamped to it with a :class:`VideoTimingWarning`. When the timestamps
+spread the frames over more than ``TIMESTAMP_SLACK`` times the span they fill at the stream's
+nominal frame rate (an mdhd timescale of 0 or 1, a huge stts delta), they are not believed at all:
+frame ``k`` is placed at ``k / fps``, again with a warning. So a 53 KB file can never ask for hours
+of work: memory and time follow the frames that are really there.
+
+Memory per video, whatever it claims: the timing table (8 bytes per frame) plus the frames a call
+asks for. :func:`frames_at` holds ``len(times)`` frames at the requested size, so the analyses
+ask in chunks: shot detection 600 frames at 96 px (about 17 MB RGB), motion 500 frames at 96 px
+(about 14 MB, 55 MB as float), and :func:`sfxkit.media.mux.mux_audio` holds the new sound for the
+real duration only (384 KB per second at 48 kHz stereo). Shots, keyframes, motion and mux on a
+hostile 39 KB file that claims 10 hours peak at about 80 MB RSS in a fresh process.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +70,20 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".tga"}
 )
 
+TIMESTAMP_SLACK = 8.0
+"""Timestamps may spread the frames over at most this many times the span they fill at the
+nominal frame rate (variable-frame-rate footage drops below its nominal rate; hostile headers
+claim thousands of times more)."""
+NOMINAL_FPS_RANGE = (1.0, 1000.0)
+"""Frame rates outside this range (1/512 fps from a zero mdhd timescale, say) are not nominal."""
+DEFAULT_FPS = 25.0
+"""The frame rate assumed when neither the codec nor the container gives a believable one."""
+
+
+class VideoTimingWarning(UserWarning):
+    """A video's headers or timestamps claim more than its frames fill; sfxkit used the frames."""
+
+
 # Seek before decoding only when the first wanted time is this far in; below it, decoding from
 # the start is about as fast as a seek and avoids relying on the file's index.
 SEEK_THRESHOLD_S = 2.0
@@ -71,7 +104,9 @@ def is_image(path: str | Path) -> bool:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What :func:`video_info` learns from a video's headers."""
+    """What :func:`video_info` learns from a video: ``duration`` and ``n_frames`` from its frames'
+    timestamps; ``claimed_duration`` is what the headers and timestamps claimed (equal to
+    ``duration`` for an honest file)."""
 
     path: str
     duration: float
@@ -82,6 +117,7 @@ class VideoInfo:
     has_audio: bool
     audio_sample_rate: int | None
     audio_channels: int | None
+    claimed_duration: float = 0.0
 
 
 def load_frame(frame: FrameLike) -> Image.Image:
@@ -109,6 +145,7 @@ def load_frame(frame: FrameLike) -> Image.Image:
             raise InputError(
                 f"got ({path!r}, {seconds!r}); the second item must be a time in seconds"
             ) from None
+        check_time(path, t)
         return Image.fromarray(frames_at(path, [t])[0], mode="RGB")
     if isinstance(frame, (str, Path)):
         p = Path(frame)
@@ -214,67 +251,218 @@ def _open_video(path: str | Path) -> tuple[Any, Any]:
     return container, container.streams.video[0]
 
 
-def _stream_start(stream: Any) -> float:
-    if stream.start_time is None or stream.time_base is None:
+def _rate(value: Any) -> float:
+    try:
+        return float(value) if value else 0.0
+    except (TypeError, ValueError, ZeroDivisionError):
         return 0.0
-    return float(stream.start_time * stream.time_base)
 
 
-def _stream_fps(stream: Any) -> float:
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if rate:
-            return float(rate)
+def _in_range(fps: float) -> bool:
+    return NOMINAL_FPS_RANGE[0] <= fps <= NOMINAL_FPS_RANGE[1]
+
+
+def _nominal_fps(stream: Any) -> float:
+    """The rate the picture was made at: the codec's own (an H.264 SPS, say) first, since it does
+    not come from the container timestamps a hostile header rewrites. 0 when none is believable."""
+    for rate in (
+        stream.codec_context.framerate,
+        stream.average_rate,
+        stream.base_rate,
+        stream.guessed_rate,
+    ):
+        if _in_range(fps := _rate(rate)):
+            return fps
     return 0.0
 
 
-def _stream_duration(container: Any, stream: Any) -> float:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return float(container.duration) / 1_000_000.0 - _stream_start(stream)
-    return 0.0
+def _seconds(x: float) -> str:
+    """Seconds for messages: '9.0', '2.033', '36000.0'."""
+    text = f"{x:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
-def video_info(path: str | Path) -> VideoInfo:
-    """Duration, frame rate, size, frame count and audio presence, from the headers.
+def _long_seconds(x: float) -> str:
+    if x >= 365.25 * 86400:
+        return f"{_seconds(x)} s (~{x / (365.25 * 86400):.0f} years)"
+    if x >= 3600:
+        return f"{_seconds(x)} s (~{x / 3600:.1f} h)"
+    return f"{_seconds(x)} s"
 
-    When the headers lack a duration or frame count (some MKV/WebM/TS files), the video is
-    decoded once to count frames.
+
+@dataclass(frozen=True, eq=False)
+class VideoTiming:
+    """Where a video's frames lie on sfxkit's timeline, from its packets' timestamps.
+
+    ``pts``: every frame's presentation timestamp (stream ticks, sorted; 8 bytes per frame).
+    Trusted: a frame is at ``(pts - origin) * time_base``. Retimed (the timestamps are not
+    believable): frame ``k`` is at ``k / fps``.
     """
+
+    time_base: Fraction
+    origin: int
+    pts: np.ndarray
+    fps: float
+    retimed: bool
+    duration: float
+    claimed: float
+
+    @property
+    def eps(self) -> float:
+        # Container timestamps are whole ticks; allow half a tick (and float noise) so a frame
+        # whose exact time equals t counts as displayed at t.
+        return 1e-6 if self.retimed else max(1e-6, 0.5 * float(self.time_base))
+
+    def time_of(self, pts: int | None) -> float | None:
+        if pts is None:
+            return None
+        if self.retimed:
+            return float(np.searchsorted(self.pts, pts, side="left")) / self.fps
+        return float((pts - self.origin) * self.time_base)
+
+    def seek_pts(self, t: float) -> int:
+        """A stream timestamp at or before the frame shown at ``t``."""
+        if self.retimed:
+            k = min(max(int(math.floor(t * self.fps + 1e-9)), 0), len(self.pts) - 1)
+            return int(self.pts[k])
+        return self.origin + int(t / self.time_base)
+
+
+_TIMINGS: dict[tuple[str, int, int], VideoTiming] = {}
+_TIMINGS_KEPT = 64
+
+
+def video_timing(path: str | Path) -> VideoTiming:
+    """Where ``path``'s frames lie on sfxkit's timeline, measured once per file version (shot
+    detection reopens a video for every chunk of frames it analyses)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        st = None
+    key = (str(p.absolute()), st.st_size, st.st_mtime_ns) if st is not None else None
+    found = _TIMINGS.get(key) if key is not None else None
+    if found is None:
+        found = _measure_timing(p)
+        if key is not None:
+            while len(_TIMINGS) >= _TIMINGS_KEPT:
+                _TIMINGS.pop(next(iter(_TIMINGS)))
+            _TIMINGS[key] = found
+    return found
+
+
+def _packet_stamps(container: Any, stream: Any) -> tuple[array, int]:
+    """Presentation timestamps of the video packets (a demux pass: nothing is decoded), and
+    how long the last one shown claims to last, in ticks."""
+    stamps = array("q")
+    last, last_duration = -(2**63), 0
+    for packet in container.demux(stream):
+        if packet.size == 0 or getattr(packet, "is_discard", False):
+            continue  # flush packets and frames the edit list cuts carry no picture
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if ts is None:
+            continue
+        stamps.append(ts)
+        if ts >= last:
+            last, last_duration = ts, int(packet.duration or 0)
+    return stamps, last_duration
+
+
+def _measure_timing(path: Path) -> VideoTiming:
     container, stream = _open_video(path)
     with container:
-        fps = _stream_fps(stream)
-        duration = _stream_duration(container, stream)
-        n_frames = int(stream.frames or 0)
-        if n_frames <= 0 and duration > 0 and fps > 0:
-            n_frames = int(round(duration * fps))
-        if n_frames <= 0 or duration <= 0:
-            start = _stream_start(stream)
-            last = 0.0
-            n_frames = 0
-            for frame in container.decode(stream):
-                n_frames += 1
-                if frame.pts is not None:
-                    last = float(frame.pts * stream.time_base) - start
-            if n_frames == 0:
+        tb = stream.time_base or Fraction(1, 90_000)
+        try:
+            stamps, last_duration = _packet_stamps(container, stream)
+        except Exception as exc:  # noqa: BLE001 - demuxers raise many types on broken files
+            raise MediaError(
+                path, f"reading the video's packets failed ({exc})", "re-encode the video"
+            ) from exc
+        nominal = _nominal_fps(stream)
+        if not stamps:
+            # No timestamps at all (some raw streams): count decodable frames instead.
+            n = sum(1 for _ in container.decode(stream))
+            if n == 0:
                 raise MediaError(
                     path, "the video stream has no decodable frames", "re-encode the video"
                 )
-            if not fps:
-                fps = (n_frames - 1) / last if last > 0 else 25.0
-            duration = last + 1.0 / fps
+            fps = nominal or DEFAULT_FPS
+            pts = np.arange(n, dtype=np.int64)
+            return VideoTiming(tb, 0, pts, fps, True, n / fps, n / fps)
+        header = float(stream.duration * tb) if stream.duration else 0.0
+        average = _rate(stream.average_rate)
+        origin = int(stream.start_time) if stream.start_time is not None else min(stamps)
+    pts = np.sort(np.frombuffer(stamps, dtype=np.int64))
+    del stamps
+    n = len(pts)
+    span = float((int(pts[-1]) - int(pts[0])) * tb)
+    measured = (n - 1) / span if n > 1 and span > 0 else 0.0
+    fps = nominal or (measured if _in_range(measured) else DEFAULT_FPS)
+    end = float((int(pts[-1]) - origin) * tb)
+    held = float(last_duration * tb)
+    claimed = max(header, end + held)
+    if n > 1 and span > TIMESTAMP_SLACK * (n - 1) / fps + 1.0:
+        duration = n / fps
+        warnings.warn(
+            f"{path}: the video's timestamps spread its {n} frames over {_long_seconds(claimed)}"
+            f" (one frame every {span / (n - 1):.4g} s at a nominal {fps:.4g} fps); timing the"
+            f" frames at {fps:.4g} fps instead: {_seconds(duration)} s. Re-encode the video if"
+            " that is wrong",
+            VideoTimingWarning,
+            stacklevel=3,
+        )
+        return VideoTiming(tb, origin, pts, fps, True, duration, claimed)
+    frame = float(np.median(np.diff(pts)) * tb) if n > 1 else 0.0
+    frame = frame if frame > 0 else 1.0 / fps
+    # The last frame lasts one frame; a header that holds it for hours claims what is not there.
+    hold = held if 0 < held <= 2 * max(frame, 1.0 / fps) else frame
+    duration = end + hold
+    if claimed - duration > max(1.0, 0.01 * duration):
+        warnings.warn(
+            f"{path}: the video's headers and timestamps claim {_long_seconds(claimed)} but its"
+            f" {n} frames end at {_seconds(duration)} s; using {_seconds(duration)} s",
+            VideoTimingWarning,
+            stacklevel=3,
+        )
+    rate = average if _in_range(average) else measured if _in_range(measured) else fps
+    return VideoTiming(tb, origin, pts, rate, False, duration, claimed)
+
+
+def video_info(path: str | Path) -> VideoInfo:
+    """Duration, frame rate, size, frame count and audio presence.
+
+    The duration and frame count come from the frames' timestamps (one demux pass, cached per
+    file version), never from a header alone: see the module docstring for what happens when
+    they disagree.
+    """
+    timing = video_timing(path)
+    container, stream = _open_video(path)
+    with container:
         audio = container.streams.audio[0] if container.streams.audio else None
         return VideoInfo(
             path=str(Path(path).absolute()),
-            duration=duration,
-            fps=fps,
+            duration=timing.duration,
+            fps=timing.fps,
             width=int(stream.codec_context.width),
             height=int(stream.codec_context.height),
-            n_frames=n_frames,
+            n_frames=len(timing.pts),
             has_audio=audio is not None,
             audio_sample_rate=int(audio.codec_context.sample_rate) if audio is not None else None,
             audio_channels=int(audio.codec_context.channels) if audio is not None else None,
+            claimed_duration=timing.claimed,
         )
+
+
+def check_time(path: str | Path, seconds: float) -> VideoInfo:
+    """``path``'s info, or an :class:`InputError` when ``seconds`` is not a time inside it."""
+    info = video_info(path)
+    if not (math.isfinite(seconds) and 0.0 <= seconds <= info.duration):
+        d = _seconds(info.duration)
+        raise InputError(
+            f"{path}: time {seconds:g} s is outside the video (duration {d} s); "
+            f"pick a time from 0 to {d}"
+        )
+    return info
 
 
 def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -300,8 +488,10 @@ def frames_at(
     ``max_side`` downscales (keeping the aspect ratio) so the longer side is at most that.
     """
     t = np.asarray(times, dtype=np.float64).reshape(-1)
-    if t.size and (not np.all(np.isfinite(t)) or float(t.min()) < 0.0):
-        raise InputError(f"{path}: frame times must be finite and >= 0 seconds, got {t.min()!r}..")
+    if t.size and not np.all(np.isfinite(t) & (t >= 0.0)):
+        bad = float(t[~(np.isfinite(t) & (t >= 0.0))][0])
+        raise InputError(f"{path}: frame times must be finite and >= 0 seconds, got {bad:g}")
+    timing = video_timing(path) if t.size else None
     container, stream = _open_video(path)
     with container:
         stream.thread_type = "AUTO"
@@ -309,15 +499,11 @@ def frames_at(
             stream.codec_context.width, stream.codec_context.height, max_side
         )
         out = np.zeros((t.size, height, width, 3), dtype=np.uint8)
-        if t.size == 0:
+        if timing is None:
             return out
         order = np.argsort(t, kind="stable")
         sorted_t = t[order]
-        start = _stream_start(stream)
-        tb = stream.time_base
-        # Container timestamps are whole ticks; allow half a tick (and float noise) so a frame
-        # whose exact time equals t counts as displayed at t.
-        eps = max(1e-6, 0.5 * float(tb)) if tb is not None else 1e-6
+        eps = timing.eps
 
         def rgb(frame: Any) -> np.ndarray:
             return frame.to_ndarray(format="rgb24", width=width, height=height)
@@ -329,7 +515,7 @@ def frames_at(
             60 fps source most decoded frames are never looked at.
             """
             if seek_to is not None:
-                container.seek(int((seek_to + start) / tb), stream=stream, backward=True)
+                container.seek(timing.seek_pts(seek_to), stream=stream, backward=True)
             i = 0
             prev: Any = None
             prev_rgb: np.ndarray | None = None
@@ -342,7 +528,7 @@ def frames_at(
                 return prev_rgb
 
             for frame in container.decode(stream):
-                ft = (float(frame.pts * tb) - start) if frame.pts is not None else None
+                ft = timing.time_of(frame.pts)
                 if first and seek_to is not None and ft is not None and ft > sorted_t[0] + eps:
                     return 0, None, False  # the seek overshot: the file's index lies
                 first = False
@@ -357,7 +543,7 @@ def frames_at(
                 prev, prev_rgb = frame, None
             return i, (shown() if prev is not None else None), True
 
-        seek = float(sorted_t[0]) if sorted_t[0] > SEEK_THRESHOLD_S and tb is not None else None
+        seek = float(sorted_t[0]) if sorted_t[0] > SEEK_THRESHOLD_S else None
         try:
             filled, last, ok = decode(seek)
             if not ok:

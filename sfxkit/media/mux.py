@@ -11,11 +11,16 @@ import os
 import tempfile
 from fractions import Fraction
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from sfxkit.errors import InputError, MediaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import av
+
+    from sfxkit.media.frames import VideoTiming
 
 CONTAINERS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AUDIO_CODECS: dict[str, str] = {
@@ -56,22 +61,52 @@ def _load_audio(audio: str | Path | np.ndarray, sample_rate: int | None) -> tupl
     return np.ascontiguousarray(x), int(sample_rate)
 
 
-def _video_extent(container: object, stream: object) -> tuple[float, float]:
-    """(start, end) seconds of the video stream, from its packets' presentation times."""
-    first: int | None = None
-    last: int | None = None
-    for packet in container.demux(stream):  # type: ignore[attr-defined]
-        if packet.pts is None or packet.size == 0:
-            continue
-        dur = packet.duration or 0
-        if not dur and stream.average_rate:  # type: ignore[attr-defined]
-            dur = int(round(1 / (stream.average_rate * stream.time_base)))  # type: ignore[attr-defined]
-        first = packet.pts if first is None else min(first, packet.pts)
-        last = packet.pts + dur if last is None else max(last, packet.pts + dur)
-    tb = stream.time_base  # type: ignore[attr-defined]
-    if first is None or last is None or tb is None:
-        return 0.0, 0.0
-    return float(first * tb), float(last * tb)
+class _Restamp:
+    """Timestamps for the copied video packets when the source's were not believed (see
+    :mod:`sfxkit.media.frames`), so the written file lasts what its frames fill, not the hours
+    its headers claimed. The packets' bytes are never changed.
+
+    Retimed sources: frame ``k`` goes to ``k / fps``. Otherwise only a last frame held far
+    longer than one frame is cut to one frame.
+    """
+
+    def __init__(self, path: Path, timing: VideoTiming) -> None:
+        import av
+
+        self.timing = timing
+        self.time_base = 1 / Fraction(timing.fps).limit_denominator(1001000)
+        self.dts = np.zeros(0, dtype=np.int64)
+        self.lead = 0
+        if timing.retimed:
+            with av.open(str(path)) as c:
+                stream = c.streams.video[0]
+                dts = [p.dts for p in c.demux(stream) if p.size and p.dts is not None]
+            self.dts = np.sort(np.asarray(dts, dtype=np.int64))
+            # Decode order runs ahead of display order by the frames decoded before the first
+            # one shown (B-frame reordering): keep that lead.
+            self.lead = int(np.searchsorted(self.dts, timing.pts[0], side="left"))
+        last = int(timing.pts[-1])
+        self.last = last
+        self.last_ticks = max(
+            1,
+            round(
+                (timing.duration - float((last - timing.origin) * timing.time_base))
+                / timing.time_base
+            ),
+        )
+
+    def __call__(self, packet: av.Packet) -> None:
+        t = self.timing
+        if not t.retimed:
+            if packet.pts == self.last and (packet.duration or 0) > self.last_ticks:
+                packet.duration = self.last_ticks
+            return
+        if packet.pts is not None:
+            packet.pts = int(np.searchsorted(t.pts, packet.pts, side="left"))
+        if packet.dts is not None:
+            packet.dts = int(np.searchsorted(self.dts, packet.dts, side="left")) - self.lead
+        packet.duration = 1
+        packet.time_base = self.time_base
 
 
 def mux_audio(
@@ -87,11 +122,18 @@ def mux_audio(
     """Write ``out``: ``video``'s picture (packets copied) with ``audio_wav_or_array`` as its sound.
 
     The audio (a sound file, or a ``(channels, samples)`` array with ``sample_rate``) is padded
-    with silence or trimmed to the video's duration. ``codec`` is ``"aac"`` (any of .mp4, .m4v,
+    with silence or trimmed to the video's duration: what its frames fill, as
+    :func:`sfxkit.media.frames.video_info` measures it, never a header's claim (a video that
+    claims hours gets the seconds its frames last, and a :class:`VideoTimingWarning`). The picture's
+    packets are copied byte for byte; only when the source's timestamps were not believed are they
+    rewritten (frame ``k`` at ``k / fps``), so the new file is as long as its frames. ``codec`` is ``"aac"`` (any of .mp4, .m4v,
     .mov, .mkv) or ``"pcm"``/``"pcm_s24le"``/``"pcm_s16le"`` (.mov, .mkv). ``keep_original``
     keeps the source's audio streams (copied) after the new one. ``out`` may be ``video`` itself.
     """
     import av
+
+    from sfxkit._atomic import fsync_dir, plain_file_mode
+    from sfxkit.media.frames import video_timing
 
     src, dst = Path(video), Path(out)
     suffix = dst.suffix.lower()
@@ -106,6 +148,8 @@ def mux_audio(
         raise InputError(
             f"{dst}: PCM audio cannot go in a '{suffix}' file; write .mov or .mkv, or use codec='aac'"
         )
+    timing = video_timing(src)
+    extent = timing.duration
     samples, sr = _load_audio(audio_wav_or_array, sample_rate)
     layout = LAYOUTS.get(samples.shape[0])
     if layout is None:
@@ -132,11 +176,9 @@ def mux_audio(
             if not source.streams.video:
                 raise MediaError(src, "has no video stream", "pass a video file to mux audio into")
             vin = source.streams.video[0]
-            v_start, v_end = _video_extent(source, vin)
-            if v_end <= v_start:
-                raise MediaError(src, "video stream has no timed packets", "re-encode the video")
-            source.seek(0)
-            target = int(round((v_end - v_start) * sr))
+            restamp = _Restamp(src, timing)
+            v_start = 0.0 if timing.retimed else float(timing.origin * timing.time_base)
+            target = int(round(extent * sr))
             if samples.shape[1] < target:
                 samples = np.pad(samples, ((0, 0), (0, target - samples.shape[1])))
             else:
@@ -163,6 +205,8 @@ def mux_audio(
                 pending = iter(encoded)
                 nxt = next(pending, None)
                 for packet in source.demux([vin, *a_ins]):
+                    if packet.stream_index == vin.index:
+                        restamp(packet)
                     stamp = packet.dts if packet.dts is not None else packet.pts
                     if stamp is None:
                         continue  # demuxer flush packets carry no data
@@ -183,7 +227,9 @@ def mux_audio(
                     nxt = next(pending, None)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, plain_file_mode())
         os.replace(tmp, dst)
+        fsync_dir(dst.parent)
     except av.FFmpegError as exc:
         tmp.unlink(missing_ok=True)
         raise MediaError(

@@ -23,6 +23,7 @@ middle is rarely mid-transition).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +155,21 @@ def detect_shots(
         key = float(times[inside[np.argmin(np.abs(times[inside] - mid))]]) if inside.size else mid
         shots.append(Shot(index=k, start=start, end=end, keyframe_time=key))
     return shots
+
+
+def check_shots(video: str | Path, shots: Sequence[Shot], duration: float) -> list[Shot]:
+    """``shots`` as a list, or an :class:`InputError` when one does not lie inside the video
+    (``duration`` seconds, what its frames fill): a shot list must not stretch the work past it."""
+    out = list(shots)
+    tolerance = 1e-3
+    for shot in out:
+        if not (0.0 <= shot.start < shot.end <= duration + tolerance):
+            d = f"{duration:.3f}".rstrip("0").rstrip(".")
+            raise InputError(
+                f"{video}: shot {shot.index} ({shot.start:g}-{shot.end:g} s) is outside the video "
+                f"(duration {d} s); give shots with 0 <= start < end <= {d}"
+            )
+    return out
 
 
 def _scores_in_chunks(video: str | Path, times: np.ndarray, max_side: int) -> np.ndarray:

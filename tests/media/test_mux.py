@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import av
@@ -105,3 +107,17 @@ def test_bad_requests_say_what_to_do(source: Path, tmp_path: Path) -> None:
     audio_only = write_audio(tmp_path / "a.m4a", noise(1.0), SR)
     with pytest.raises(MediaError, match="no video stream"):
         mux_audio(audio_only, noise(1.0), tmp_path / "x.mp4", sample_rate=SR)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_muxed_video_gets_the_mode_of_any_new_file(
+    source: Path, tmp_path: Path, umask: int
+) -> None:
+    previous = os.umask(umask)
+    try:
+        out = mux_audio(source, tone(500, 1.0, channels=2), tmp_path / "m.mp4", sample_rate=SR)
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)

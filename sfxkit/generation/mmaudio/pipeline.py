@@ -487,6 +487,22 @@ def get_generator(
     return gen
 
 
+def _check_video_path(path: Path) -> None:
+    if path.is_dir():
+        from sfxkit.media.frames import is_video
+
+        inside = sorted(p.name for p in path.iterdir() if p.is_file() and is_video(p))
+        example = f", e.g. {path / inside[0]}" if inside else ""
+        raise MediaError(
+            path,
+            "is a directory, not a video file",
+            f"pass one video file{example}; for every video in a folder use "
+            f"`sfxkit soundtrack {path} --index IDX --out DIR`",
+        )
+    if not path.is_file():
+        raise MediaError(path, "file not found", "check the path")
+
+
 def generate(
     video: str | Path | None = None,
     *,
@@ -513,9 +529,9 @@ def generate(
     for tests). ``dtype="auto"``: bf16 on CUDA, fp32 elsewhere. The model is loaded once and
     cached. Real weights are CC-BY-NC 4.0 (recorded in ``provenance``).
     """
-    if video is not None and not Path(video).expanduser().is_file():
+    if video is not None:
         # say so before loading (or failing to find) gigabytes of weights
-        raise MediaError(video, "file not found", "check the path")
+        _check_video_path(Path(video).expanduser())
     gen = get_generator(variant, device=device, dtype=dtype, weights_dir=weights_dir)
     return gen.generate(
         video,
