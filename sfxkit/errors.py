@@ -77,6 +77,10 @@ class WeightsMissingError(ModelError, FileNotFoundError):
         )
 
 
+class UntrainedModelWarning(UserWarning):
+    """A tiny untrained model (random weights, for tests) is in use: its results are meaningless."""
+
+
 class IndexStoreError(SfxkitError):
     """Base for index-store problems."""
 
