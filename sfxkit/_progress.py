@@ -91,6 +91,7 @@ def _plain(iterable: Iterable[T], total: int | None, desc: str) -> Iterator[T]:
     if total is not None and total <= 1:  # a one-step stage has no progress to show
         yield from iterable
         return
+
     def report(done: int, end: str = "") -> None:
         of = f"/{total} ({100 * done // total}%)" if total else ""
         _line(f"{desc}: {done}{of}{end}")
@@ -112,18 +113,18 @@ def _plain(iterable: Iterable[T], total: int | None, desc: str) -> Iterator[T]:
 @contextmanager
 def stage(desc: str, *, enabled: bool | None = None) -> Iterator[None]:
     """Report one step without a count ("loading MMAudio large_44k_v2"): a transient line in
-    a terminal, a start and an end line elsewhere."""
+    a terminal, a start and an end line elsewhere (there also inside a counted stage)."""
+    live = _live()
     with _claim(enabled) as show:
-        if not show:
+        if not show and (live or not progress_enabled(enabled)):
             yield
             return
-        live = _live()
         start = time.monotonic()
         if live:
-            sys.stderr.write(f"{desc} …")
+            sys.stderr.write(f"{desc} ...")
             sys.stderr.flush()
         else:
-            _line(f"{desc} …")
+            _line(f"{desc} ...")
         try:
             yield
         finally:

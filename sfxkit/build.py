@@ -111,7 +111,7 @@ def resolve_models(
 
 OFFLINE_ADVICE = (
     "To try sfxkit without any weights, build a test index with the tiny untrained models: "
-    "`sfxkit index build SFX_DIR --out IDX --models tiny` (Python: models=\"tiny\"); "
+    '`sfxkit index build SFX_DIR --out IDX --models tiny` (Python: models="tiny"); '
     "its rankings are meaningless."
 )
 
