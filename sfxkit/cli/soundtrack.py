@@ -66,11 +66,18 @@ def _preflight(
         generator_advice,
         resolve_variant,
     )
+    from sfxkit.errors import InputError
+    from sfxkit.policy import POLICIES
 
+    if policy not in POLICIES:  # input mistakes first: they need no model to be named
+        raise InputError(f"unknown policy {policy!r}; use one of: {', '.join(POLICIES)}")
+    forced = _overrides(force) if command == "soundtrack" else {}
     name = resolve_variant(models, variant)
     check_index_models(index, models, command)
-    may_generate = policy != "retrieve" or any(
-        f.partition("=")[2] in ("generate", "blend") for f in force
+    may_generate = (
+        command == "compare"
+        or policy != "retrieve"
+        or any(decision in ("generate", "blend") for decision in forced.values())
     )
     if may_generate:
         check_generator(name, generator_advice(command, retrieve=command == "soundtrack"))
@@ -244,7 +251,7 @@ def compare_cmd(
     (keyframes, players, spectrograms, scores, decision, licences) and JSON."""
     from sfxkit.report import compare
 
-    variant = _preflight("compare", index, models, variant, policy, ["generate"])
+    variant = _preflight("compare", index, models, variant, policy, [])
     result = compare(
         video,
         index,
