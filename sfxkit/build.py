@@ -16,7 +16,7 @@ model changed, they are dropped and the report says so (retrain with ``sfxkit br
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +81,16 @@ class BuildReport:
         return d
 
 
-def resolve_models(models: str | dict[str, str] | None) -> dict[str, str]:
-    """'default' | 'tiny' | 'FRAME_ID,AUDIO_ID' | {'frame': ..., 'audio': ...} → role → model id."""
+def resolve_models(
+    models: str | dict[str, str] | None, recorded: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """'default' | 'tiny' | 'FRAME_ID,AUDIO_ID' | {'frame': ..., 'audio': ...} → role → model id.
+
+    ``None`` means the models ``recorded`` in the index being rebuilt, else the defaults.
+    """
     settings = get_settings()
+    if models is None and recorded:
+        return {"frame": settings.frame_model, "audio": settings.audio_model, **recorded}
     if models is None or models == "default":
         return {"frame": settings.frame_model, "audio": settings.audio_model}
     if models == "tiny":
@@ -104,11 +111,49 @@ def resolve_models(models: str | dict[str, str] | None) -> dict[str, str]:
     )
 
 
+OFFLINE_ADVICE = (
+    "To try sfxkit without any weights, build a test index with the tiny untrained models: "
+    '`sfxkit index build SFX_DIR --out IDX --models tiny` (Python: models="tiny"); '
+    "its rankings are meaningless."
+)
+
+
+def check_weights(
+    model_ids: Mapping[str, str], *, skip: Iterable[str] = (), advice: str = OFFLINE_ADVICE
+) -> None:
+    """Fail before any work when a model is unknown, of the wrong kind, or its weights are not
+    on this machine (never downloads). ``skip``: roles whose encoder the caller supplies."""
+    from sfxkit.errors import ModelError
+    from sfxkit.models import weights
+    from sfxkit.models.registry import parse_model_id
+
+    skipped = set(skip)
+    for role, model_id in model_ids.items():
+        if role in skipped:
+            continue
+        spec = parse_model_id(model_id)
+        if spec.kind != role:
+            raise ModelError(
+                f"'{model_id}' is a {spec.kind} model, not a {role} model; models are given as "
+                "'FRAME_MODEL,AUDIO_MODEL' (e.g. 'open_clip:tiny,clap:tiny')"
+            )
+        if spec.tiny:
+            continue
+        if spec.family == "laion_clap":
+            from sfxkit.models.laionclap import import_laion_clap
+
+            import_laion_clap()
+        if weights.locate(spec) is None:
+            error = weights.missing_error(spec)
+            error.args = (f"{error.args[0]} {advice}",)
+            raise error
+
+
 def build_index(
     folder: str | Path,
     out: str | Path,
     *,
-    models: str | dict[str, str] | None = "default",
+    models: str | dict[str, str] | None = None,
     sidecar: str | Path | None = None,
     licence: str = "unknown",
     source: str = "",
@@ -123,10 +168,13 @@ def build_index(
     """Build (or incrementally update) the index at ``out`` from the sound files under ``folder``.
 
     ``models``: ``"default"`` (pretrained CLIP + CLAP, weights needed), ``"tiny"`` (untrained toy
-    encoders for tests), or ``"FRAME_ID,AUDIO_ID"``. ``sfx_model``: ``"auto"`` adds the
-    ``sfx_audio`` view (aiSFX) when its weights are present, ``None``/``"none"`` never does, or a
-    model id (``"aisfx:tiny"``); with aiSFX available, missing CLIP/CLAP weights leave their views
-    out and ``BuildReport.notes`` says what works. A file that fails to decode is reported in
+    encoders for tests), or ``"FRAME_ID,AUDIO_ID"``; ``None`` keeps the models of the index being
+    rebuilt (the defaults for a new one). ``sfx_model``: ``"auto"`` adds the ``sfx_audio`` view
+    (aiSFX) when its weights are present (a rebuild keeps the index's own sfx model),
+    ``None``/``"none"`` never does, or a model id (``"aisfx:tiny"``); with aiSFX available,
+    missing CLIP/CLAP weights leave their views out and ``BuildReport.notes`` says what works.
+    Every model's weights are checked before any file is read. A file that fails to decode is
+    reported in
     ``BuildReport.failures`` and skipped; the build goes on. Nothing is replaced until the new
     version is complete.
     """
@@ -137,13 +185,18 @@ def build_index(
     if not folder.is_dir():
         raise InputError(f"{folder}: not a directory; pass the folder holding your sound effects")
     store = IndexStore(out)
-    model_ids = resolve_models(models)
+    resolve_models(models)  # a malformed --models fails before waiting for the lock
     seconds: dict[str, float] = {}
     notes: list[str] = []
-    specs = sfx_views(model_ids, sfx_model, notes, encoders or {})
 
     with store.writer(timeout=lock_timeout) as writer:
         previous = LoadedIndex(store, views=[]) if store.exists() else None
+        model_ids = resolve_models(models, previous.manifest.models if previous else None)
+        recorded_sfx = model_ids.pop("sfx", None)
+        if sfx_model == "auto" and models is None and recorded_sfx:
+            sfx_model = recorded_sfx
+        specs = sfx_views(model_ids, sfx_model, notes, encoders or {})
+        check_weights(model_ids, skip=encoders or {})
         prev_items = _previous_items(previous)
         if describer is None:
             describer = _recorded_describer(previous)

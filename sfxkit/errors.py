@@ -77,6 +77,31 @@ class WeightsMissingError(ModelError, FileNotFoundError):
         )
 
 
+class UntrainedModelWarning(UserWarning):
+    """A tiny untrained model (random weights, for tests) is in use: its results are meaningless."""
+
+
+_warned_untrained = False
+
+
+def warn_untrained(what: str, stacklevel: int = 3) -> None:
+    """Warn, once per process, that ``what`` runs on tiny untrained models."""
+    global _warned_untrained
+    if _warned_untrained:
+        return
+    _warned_untrained = True
+    import warnings
+
+    warnings.warn(
+        f"{what} uses tiny UNTRAINED models (random weights, for tests): its scores and "
+        "rankings are meaningless. For real results build the index with the pretrained models "
+        "(build_index(..., models='default')) after fetching their weights with "
+        "`sfxkit models pull ID` (see `sfxkit models list`).",
+        UntrainedModelWarning,
+        stacklevel=stacklevel,
+    )
+
+
 class IndexStoreError(SfxkitError):
     """Base for index-store problems."""
 

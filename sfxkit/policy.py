@@ -528,9 +528,11 @@ class LazyGenerator:
     @property
     def loaded(self) -> Generator:
         if self._gen is None:
+            from sfxkit._progress import stage
             from sfxkit.generation.mmaudio.pipeline import get_generator
 
-            self._gen = get_generator(self.variant, device=self.device or "auto")
+            with stage(f"loading MMAudio {self.variant}"):
+                self._gen = get_generator(self.variant, device=self.device or "auto")
         return self._gen
 
     def for_shot(
@@ -660,7 +662,10 @@ def soundtrack(
     rec = open_recommender(index, device)
     if filters is None:
         filters = {"exclude_flags": ("silent",)}
-    found = shot_candidates(video, rec, k=k, filters=filters, shots=shots, clock=clock)
+    from sfxkit._progress import stage
+
+    with stage(f"{video.name}: shots and catalog candidates", enabled=progress):
+        found = shot_candidates(video, rec, k=k, filters=filters, shots=shots, clock=clock)
     info, shot_list = found.info, found.shots
     bad = sorted(i for i in forced if not 0 <= i < len(shot_list))
     if bad:

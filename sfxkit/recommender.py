@@ -231,6 +231,10 @@ class Recommender:
         for q, w in (weights or {}).items():
             self.weights[q] = dict(w)
         self.untrained = bool(self.manifest.untrained)
+        if self.untrained:
+            from sfxkit.errors import warn_untrained
+
+            warn_untrained(f"the index {self.index.root}")
         rows = self.index.rows
         # Plain Python columns: building a Recommendation must not cost a pandas lookup.
         self._cols = {c: rows[c].tolist() for c in rows.columns}

@@ -3,51 +3,129 @@
 Each area registers its commands from its own module (``index``, ``recommend``, ``models``,
 ``generate``, ...), so the flags are the functions' arguments in one place.
 
-Exit codes: 0 ok; 1 error; 2 bad input (file, argument); 3 missing optional extra;
-4 model or weights; 5 index (missing, corrupt, locked); 6 generation; 130 interrupted.
-Errors print as one line on stderr; ``--debug`` (or SFXKIT_DEBUG=1) shows the traceback.
+Exit codes: 0 ok; 1 error; 2 usage error or bad input (option, argument, file); 3 missing
+optional extra; 4 model or weights; 5 index (missing, corrupt, locked); 6 generation;
+130 interrupted (Ctrl-C). Errors print as one line on stderr; ``--debug`` (or SFXKIT_DEBUG=1)
+shows the traceback.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sfxkit.cli.app import app, console_error
 
 __all__ = ["app", "main"]
 
+INTERRUPTED = 130
+
 
 def main(argv: list[str] | None = None) -> int:
-    from sfxkit.errors import SfxkitError
+    """Run the command line; returns the exit code (never raises, except with ``--debug``)."""
+    from sfxkit.errors import UntrainedModelWarning
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("SFXKIT_DEBUG") == "1"
+    with warnings.catch_warnings():
+        # The commands print their own banner for untrained models.
+        warnings.simplefilter("ignore", UntrainedModelWarning)
+        with _watch_sigint() as interrupted:
+            code = _run(args, debug, interrupted)
+    if interrupted.is_set():
+        console_error("interrupted")
+        return INTERRUPTED
+    return code
+
+
+def _run(args: list[str], debug: bool, interrupted: threading.Event) -> int:
+    from sfxkit.errors import SfxkitError
+
     try:
-        app(args=args, prog_name="sfxkit", standalone_mode=False)
+        # Not standalone: sfxkit's own errors must reach this function to be printed as one
+        # line with their exit code. Typer then returns an exit code instead of exiting.
+        rv = app(args=args, prog_name="sfxkit", standalone_mode=False)
     except SfxkitError as exc:
         if debug:
             raise
         console_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        console_error("interrupted")
-        return 130
-    except SystemExit as exc:  # typer/click exits (--help, usage errors)
-        return int(exc.code or 0) if isinstance(exc.code, int) else 1
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return 2
-        if isinstance(exc, click.exceptions.Abort):
+        interrupted.set()
+        return INTERRUPTED
+    except SystemExit as exc:
+        if isinstance(exc.code, int) or exc.code is None:
+            return exc.code or 0
+        console_error(str(exc.code))
+        return 1
+    except Exception as exc:
+        usage, abort = _click_exception_types()
+        if isinstance(exc, usage):
+            exc.show()  # type: ignore[attr-defined]
+            _usage_hint(args, exc)
+            return int(getattr(exc, "exit_code", 2))
+        if isinstance(exc, abort):
             console_error("aborted")
-            return 130
+            return 1
         if debug:
             raise
         console_error(
             f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         )
         return 1
-    return 0
+    # typer/click return the exit code of `--help`, `ctx.exit(n)` and their own Ctrl-C handling
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+
+
+def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(usage-error, abort) classes of click and of the copy of click that typer may bundle
+    (typer >= 0.29 ships its own; older ones use click's)."""
+    import typer
+
+    usage: list[type] = []
+    abort: list[type] = [typer.Abort]
+    try:
+        import click
+
+        usage.append(click.exceptions.ClickException)
+        abort.append(click.exceptions.Abort)
+    except ImportError:  # typer that bundles click does not need click installed
+        pass
+    usage += [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    return tuple(usage), tuple(abort)
+
+
+def _usage_hint(args: list[str], exc: Exception) -> None:
+    if "--text" in args and "extra argument" in str(exc):
+        print(
+            'sfxkit: hint: quote a text query of several words, e.g. sfxkit recommend "footsteps on gravel" '
+            "--text --index IDX",
+            file=sys.stderr,
+        )
+
+
+@contextmanager
+def _watch_sigint() -> Iterator[threading.Event]:
+    """Record whether Ctrl-C arrived, whatever typer or click make of the KeyboardInterrupt."""
+    seen = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: object) -> None:
+        seen.set()
+        raise KeyboardInterrupt
+
+    # A process started with SIGINT ignored (nohup, `cmd &` in a script) keeps ignoring it.
+    if previous is not None and previous is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield seen
+    finally:
+        if previous is not None and previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from sfxkit.generation.mmaudio.variants import DEFAULT_VARIANT, VARIANTS
+from sfxkit.cli.options import Models, Variant
 
 __all__ = ["register"]
 
@@ -34,9 +34,8 @@ def generate_cmd(
     negative_prompt: Annotated[
         str, typer.Option("--negative-prompt", help="What the sound should not be.")
     ] = "",
-    variant: Annotated[
-        str, typer.Option("--variant", help=f"MMAudio variant: {', '.join(VARIANTS)}.")
-    ] = DEFAULT_VARIANT,
+    models: Models = None,
+    variant: Variant = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Euler sampler steps.")] = 25,
     cfg: Annotated[float, typer.Option("--cfg", help="Classifier-free guidance strength.")] = 4.5,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same sound).")] = 42,
@@ -68,11 +67,15 @@ def generate_cmd(
     """Generate a sound effect for VIDEO (or --image, or --prompt alone) with MMAudio."""
     import json
 
+    from sfxkit.cli.options import check_generator, generator_advice, resolve_variant
     from sfxkit.errors import InputError
     from sfxkit.generation import generate
 
     if mux is not None and video is None:
         raise InputError("--mux needs a VIDEO to put the sound into")
+    variant_name = resolve_variant(models, variant)
+    if video is None or video.is_file():  # else generate() names the missing video first
+        check_generator(variant_name, generator_advice("generate", retrieve=False), weights_dir)
     sound = generate(
         video,
         image=image,
@@ -80,7 +83,7 @@ def generate_cmd(
         duration=duration,
         prompt=prompt,
         negative_prompt=negative_prompt,
-        variant=variant,
+        variant=variant_name,
         steps=steps,
         cfg_strength=cfg,
         seed=seed,

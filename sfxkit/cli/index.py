@@ -17,12 +17,14 @@ def build(
     folder: Annotated[Path, typer.Argument(help="Folder of sound effects (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Index directory to create or update.")],
     models: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--models",
-            help="'default' (pretrained CLIP + CLAP), 'tiny' (untrained toy encoders), or 'FRAME_ID,AUDIO_ID'.",
+            help="'default' (pretrained CLIP + CLAP), 'tiny' (untrained toy encoders), or "
+            "'FRAME_ID,AUDIO_ID'. A rebuild keeps the index's own models unless this is given.",
+            show_default=False,
         ),
-    ] = "default",
+    ] = None,
     sfx_model: Annotated[
         str,
         typer.Option(
@@ -61,7 +63,7 @@ def build(
         licence=licence,
         source=source,
         device=device,
-        progress=progress if not as_json else False,
+        progress=None if progress and not as_json else False,
     )
     if as_json:
         print_json(report.to_dict())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -47,9 +48,12 @@ def recommend_cmd(
 ) -> None:
     """Recommend sounds for a frame, a video (per shot), a text or a sound."""
     from sfxkit.errors import InputError
-    from sfxkit.media.frames import is_video
     from sfxkit.recommender import Filters, Recommender
 
+    if text and audio:
+        raise InputError("use --text or --audio, not both")
+    if not text:
+        _check_query_kind(query, audio)
     filters = Filters(
         category=tuple(category or ()),
         licence=tuple(licence or ()),
@@ -58,38 +62,12 @@ def recommend_cmd(
         exclude_flags=tuple(exclude_flag or ()),
     )
     rec = Recommender(index, device=device)
-    if text and audio:
-        raise InputError("use --text or --audio, not both")
-    if text:
-        results = [("text", query, rec.recommend_text(query, k, filters=filters))]
-    elif audio:
-        results = [("audio", query, rec.recommend_audio(query, k, filters=filters))]
-    else:
-        frame: object = query
-        path, _, at = query.rpartition("@")
-        if path and is_video(path) and _is_number(at):
-            frame = (path, float(at))
-        if isinstance(frame, str) and is_video(frame):
-            shots = rec.recommend_video(frame, k, filters=filters)
-            results = [
-                (f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", query, s.recommendations)
-                for s in shots
-            ]
-            if as_json:
-                print_json(
-                    {
-                        "query": query,
-                        "untrained": rec.untrained,
-                        "shots": [s.to_dict() for s in shots],
-                    }
-                )
-                return
-        else:
-            if isinstance(frame, str) and not Path(frame).exists():
-                raise InputError(
-                    f"{frame}: no such file; pass an image, a video, VIDEO@SECONDS, or --text"
-                )
-            results = [("frame", query, rec.recommend(frame, k, filters=filters))]
+    try:
+        results = _query(rec, query, k, filters, text=text, audio=audio, as_json=as_json)
+    except InputError as exc:
+        raise _in_cli_terms(exc, audio) from exc
+    if results is None:  # a video query printed its JSON per shot
+        return
     if as_json:
         print_json(
             {
@@ -102,25 +80,159 @@ def recommend_cmd(
                         **_verdict(recs),
                         "recommendations": [r.to_dict() for r in recs],
                     }
-                    for label, _, recs in results
+                    for label, recs in results
                 ],
             }
         )
         return
     if rec.untrained:
         untrained_banner()
-    for label, _, recs in results:
+    out = _table_console()
+    root = (rec.manifest.get("build") or {}).get("root")
+    for label, recs in results:
         verdict = _verdict(recs)
         note = f" — {verdict['verdict']}" if verdict.get("confident") is not None else ""
-        console.print(f"[bold]{label}[/]: {query}{note}")
+        out.print(f"{label}: {query}{note}", markup=False, highlight=False)
         if not recs:
-            console.print("  (no item matches the filters)")
-        for r in recs:
-            conf = f"  p={r.confidence:.2f}" if r.confidence is not None else ""
-            console.print(
-                f"  {r.rank}. {r.score:+.3f}{conf}  {r.title}  [{r.category or '-'}]  {r.duration:.2f}s  "
-                f"{r.licence}  {r.path}"
+            out.print("  (no item matches the filters)")
+            continue
+        out.print(_table(recs, root, plain=out is not console))
+
+
+def _query(
+    rec: Any, query: str, k: int, filters: Any, *, text: bool, audio: bool, as_json: bool
+) -> list[tuple[str, Any]] | None:
+    from sfxkit.errors import InputError
+    from sfxkit.media.frames import is_video
+
+    if text:
+        return [("text", rec.recommend_text(query, k, filters=filters))]
+    if audio:
+        return [("audio", rec.recommend_audio(query, k, filters=filters))]
+    frame: object = query
+    path, _, at = query.rpartition("@")
+    if path and is_video(path) and _is_number(at):
+        frame = (path, float(at))
+    if isinstance(frame, str) and is_video(frame):
+        shots = rec.recommend_video(frame, k, filters=filters)
+        if as_json:
+            print_json(
+                {"query": query, "untrained": rec.untrained, "shots": [s.to_dict() for s in shots]}
             )
+            return None
+        return [
+            (f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", s.recommendations) for s in shots
+        ]
+    if isinstance(frame, str) and not Path(frame).exists():
+        raise InputError(
+            f"{frame}: no such file; pass an image, a video, VIDEO@SECONDS, a sound with --audio, "
+            "or a description with --text"
+        )
+    return [("frame", rec.recommend(frame, k, filters=filters))]
+
+
+def _check_query_kind(query: str, audio: bool) -> None:
+    """A sound given as a picture, or a picture as a sound, is named before anything loads."""
+    from sfxkit.errors import InputError
+    from sfxkit.media.audio import AUDIO_EXTENSIONS
+    from sfxkit.media.frames import is_image, is_video
+
+    suffix = Path(query).suffix.lower()
+    if not audio and suffix in AUDIO_EXTENSIONS:
+        raise InputError(
+            f"{query} is a sound file; add --audio to find sounds like it "
+            f"(sfxkit recommend {query} --audio --index IDX)"
+        )
+    if audio and (is_image(query) or is_video(query) or is_video(query.rpartition("@")[0])):
+        kind = "an image" if is_image(query) else "a video"
+        raise InputError(
+            f"{query} is {kind}, not a sound; drop --audio to recommend sounds for "
+            + ("the picture" if kind == "an image" else "it")
+        )
+
+
+def _in_cli_terms(exc: Exception, audio: bool) -> Exception:
+    """The library's advice in command-line words: VIDEO@SECONDS, not (video_path, seconds)."""
+    from sfxkit.errors import InputError, MediaError
+
+    if isinstance(exc, MediaError):
+        fix = (
+            "pass a sound file sfxkit can decode (WAV, FLAC, AIFF, OGG, MP3, ...)"
+            if audio
+            else "pass a JPEG/PNG/WebP/TIFF/BMP image, a video, or VIDEO@SECONDS for one frame "
+            "of a video"
+        )
+        return MediaError(exc.path, exc.reason, fix)
+    message = str(exc)
+    if "(video_path, seconds)" in message or "(path, seconds)" in message:
+        return InputError(
+            message.replace("(video_path, seconds)", "VIDEO@SECONDS").replace(
+                "(path, seconds)", "VIDEO@SECONDS"
+            )
+        )
+    return exc
+
+
+def _table_console() -> Any:
+    """Off a terminal (pipes, logs) a wide plain console: no colour, rows never wrapped."""
+    if sys.stdout.isatty():
+        return console
+    from rich.console import Console
+
+    return Console(file=sys.stdout, width=200, no_color=True, highlight=False, emoji=False)
+
+
+def _table(recs: Any, root: str | None, *, plain: bool) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    calibrated = any(r.confidence is not None for r in recs)
+    table = Table(
+        box=None if plain else box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        header_style="" if plain else "bold",
+    )
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    if calibrated:
+        table.add_column("p", justify="right")
+    table.add_column("title", overflow="ellipsis", max_width=40, no_wrap=True)
+    table.add_column("category", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("loudness", justify="right", no_wrap=True)
+    table.add_column("licence", no_wrap=True)
+    table.add_column("file", no_wrap=True)
+    for r in recs:
+        loud = (
+            f"{r.loudness:.1f} LUFS"
+            if r.loudness_kind == "integrated"
+            else f"{r.loudness:.1f} dBFS pk"
+        )
+        row = [str(r.rank), f"{r.score:+.3f}"]
+        if calibrated:
+            row.append("-" if r.confidence is None else f"{r.confidence:.2f}")
+        row += [
+            r.title,
+            r.category or "-",
+            f"{r.duration:.2f} s",
+            loud,
+            r.licence,
+            _short_path(r.path, root),
+        ]
+        table.add_row(*row)
+    return table
+
+
+def _short_path(path: str, root: str | None) -> str:
+    """The file relative to the library folder (its format stays visible), else parent/name."""
+    p = Path(path)
+    if root:
+        try:
+            return str(p.relative_to(root))
+        except ValueError:
+            pass
+    return str(Path(p.parent.name) / p.name)
 
 
 def _verdict(recs: object) -> dict[str, object]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sfxkit.cli.options import Models, Variant
 from sfxkit.cli.output import console, print_json, untrained_banner
 
 __all__ = ["register"]
@@ -29,9 +30,6 @@ _Prompt = Annotated[
 ]
 _NegativePrompt = Annotated[
     str, typer.Option("--negative-prompt", help="What generated sounds should not be.")
-]
-_Variant = Annotated[
-    str, typer.Option("--variant", help="MMAudio variant (tiny_16k/tiny_44k for tests).")
 ]
 _Steps = Annotated[int, typer.Option("--steps", min=1, help="Generation sampler steps.")]
 _Seed = Annotated[int, typer.Option("--seed", help="Generation seed (plus shot number).")]
@@ -51,6 +49,39 @@ def _overrides(values: list[str]) -> dict[int, str]:
             )
         out[int(shot)] = decision
     return out
+
+
+def _preflight(
+    command: str,
+    index: Path,
+    models: str | None,
+    variant: str | None,
+    policy: str,
+    force: list[str],
+) -> str:
+    """The MMAudio variant to use, once every model the command may need is known to load."""
+    from sfxkit.cli.options import (
+        check_generator,
+        check_index_models,
+        generator_advice,
+        resolve_variant,
+    )
+    from sfxkit.errors import InputError
+    from sfxkit.policy import POLICIES
+
+    if policy not in POLICIES:  # input mistakes first: they need no model to be named
+        raise InputError(f"unknown policy {policy!r}; use one of: {', '.join(POLICIES)}")
+    forced = _overrides(force) if command == "soundtrack" else {}
+    name = resolve_variant(models, variant)
+    check_index_models(index, models, command)
+    may_generate = (
+        command == "compare"
+        or policy != "retrieve"
+        or any(decision in ("generate", "blend") for decision in forced.values())
+    )
+    if may_generate:
+        check_generator(name, generator_advice(command, retrieve=command == "soundtrack"))
+    return name
 
 
 def soundtrack_cmd(
@@ -76,7 +107,8 @@ def soundtrack_cmd(
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Candidates per shot.")] = 5,
     prompt: _Prompt = None,
     negative_prompt: _NegativePrompt = "speech, music",
-    variant: _Variant = "large_44k_v2",
+    models: Models = None,
+    variant: Variant = None,
     steps: _Steps = 25,
     seed: _Seed = 42,
     blend_mode: Annotated[
@@ -99,6 +131,7 @@ def soundtrack_cmd(
     or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
     from sfxkit.policy import soundtrack, soundtrack_batch
 
+    variant = _preflight("soundtrack", index, models, variant, policy, force)
     kw: dict[str, Any] = dict(
         policy=policy,
         k=k,
@@ -201,7 +234,8 @@ def compare_cmd(
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Catalog sounds per shot.")] = 3,
     prompt: _Prompt = None,
     negative_prompt: _NegativePrompt = "speech, music",
-    variant: _Variant = "large_44k_v2",
+    models: Models = None,
+    variant: Variant = None,
     steps: _Steps = 25,
     seed: _Seed = 42,
     policy: Annotated[str, typer.Option("--policy", help=_POLICY_HELP)] = "auto",
@@ -217,6 +251,7 @@ def compare_cmd(
     (keyframes, players, spectrograms, scores, decision, licences) and JSON."""
     from sfxkit.report import compare
 
+    variant = _preflight("compare", index, models, variant, policy, [])
     result = compare(
         video,
         index,

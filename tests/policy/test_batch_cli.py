@@ -116,7 +116,9 @@ def test_cli_errors_and_batch_exit_code(
     assert code == 2 and "auto, retrieve, generate, blend" in err
     code, _, err = run(capsys, *base, "--force", "two=generate")
     assert code == 2 and "SHOT=DECISION" in err
-    code, _, err = run(capsys, *base, "--force", "9=generate", "--policy", "retrieve")
+    code, _, err = run(
+        capsys, *base, "--force", "9=generate", "--policy", "retrieve", "--models", "tiny"
+    )
     assert code == 2 and "numbered 0..2" in err
 
     code, stdout, _ = run(
