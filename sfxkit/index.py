@@ -154,6 +154,10 @@ class VectorIndex:
         return int(self._index.ntotal)
 
     @property
+    def metric_is_inner_product(self) -> bool:
+        return int(self._index.metric_type) == int(_faiss().METRIC_INNER_PRODUCT)
+
+    @property
     def factory(self) -> str:
         return self.preset.factory if self.preset else type(self._index).__name__
 
