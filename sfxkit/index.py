@@ -166,6 +166,21 @@ class VectorIndex:
         """The underlying FAISS index (for benchmarks comparing against raw ``search``)."""
         return self._index
 
+    def checked_ids(self) -> np.ndarray:
+        """The ids, after checking that what FAISS read is a consistent index sfxkit could have
+        written (raises ValueError or RuntimeError otherwise): a searchable id map or IVF."""
+        faiss = _faiss()
+        ids = self.ids()
+        if len(ids) != self.ntotal:
+            raise ValueError(f"{len(ids)} ids for {self.ntotal} vectors")
+        if isinstance(self._index, faiss.IndexIDMap):
+            inner = self._index.index
+            if int(inner.ntotal) != self.ntotal or int(inner.d) != self.dim:
+                raise ValueError(
+                    f"wrapped index holds {inner.ntotal}×{inner.d}, its id map {self.ntotal}×{self.dim}"
+                )
+        return ids
+
     def ids(self) -> np.ndarray:
         faiss = _faiss()
         if isinstance(self._index, faiss.IndexIDMap):

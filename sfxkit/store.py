@@ -312,7 +312,7 @@ class IndexStore:
         pointer = self.root / CURRENT
         try:
             text = pointer.read_text()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise self._not_an_index() from None
         except (OSError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(
@@ -837,7 +837,7 @@ class LoadedIndex:
             data = self.read_bytes(rel)
             try:
                 vi = VectorIndex.from_bytes(data, preset=choose_preset(info.count))
-                shape, ids = (vi.ntotal, vi.dim), vi.ids()
+                shape, ids = (vi.ntotal, vi.dim), vi.checked_ids()
                 inner = vi.metric_is_inner_product
             except Exception as exc:  # FAISS raises RuntimeError, MemoryError, ... on bad bytes
                 raise IndexCorruptError(
