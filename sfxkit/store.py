@@ -257,6 +257,13 @@ def _is_leftover(name: str) -> bool:
     )
 
 
+def _newest_in_marker(base: Path) -> int | None:
+    try:
+        return int(json.loads((base / MARKER).read_bytes())["newest_committed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class IndexStore:
     """An index directory. Open for reading with :func:`load_index`; write with :meth:`writer`."""
 
@@ -427,6 +434,8 @@ class IndexStore:
         known = []
         if (head := self.head()) is not None:
             known.append(head[0])
+        if (newest := _newest_in_marker(self.root)) is not None:
+            known.append(newest)
         with contextlib.suppress(IndexStoreError):
             known.append(_version_number(Path(self._read_pointer()[0])) or 0)
         return max(known) if known else None
@@ -457,10 +466,13 @@ class IndexStore:
                 try:
                     manifest = self._read_manifest(vdir, None)
                     problems = self._verify_version(manifest)
-                except (IndexCorruptError, IndexMismatchError) as exc:
+                except IndexCorruptError as exc:
+                    problems = [f"{exc.path}: {exc.reason}"]
+                except IndexMismatchError as exc:
                     problems = [str(exc)]
                 if problems:
-                    skipped.append(f"version {n}: {problems[0]}")
+                    first = problems[0].split("; ")[0]  # the file and the reason, not the advice
+                    skipped.append(f"version {n}: {first}")
                     continue
                 if n != current or self.verify():
                     self._point_at(vdir)
@@ -486,6 +498,8 @@ class IndexStore:
         marker: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION}
         if version is not None:
             marker["head"] = {"version": version, "manifest_sha256": digest}
+            # after a rollback the head goes back, but version numbers never repeat
+            marker["newest_committed"] = max(version, _newest_in_marker(base) or 0)
         atomic_write_text(base / MARKER, json.dumps(marker, indent=2))
 
     # ----------------------------------------------------------------- writing
