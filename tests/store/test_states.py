@@ -20,7 +20,6 @@ from sfxkit.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
-    InputError,
     SfxkitError,
 )
 from sfxkit.recommender import Recommender
@@ -181,9 +180,3 @@ def test_a_second_build_says_whom_it_waits_for(tmp_path, capsys):
         assert "delete" not in str(err.value) and "remove" not in str(err.value)
     assert load_index(out).version == 1
     assert build_index(lib, out, models="tiny", progress=False).version == 2
-
-
-def test_an_input_error_is_still_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="not a directory"):
-        build_index(tmp_path / "nowhere", tmp_path / "idx", models="tiny", progress=False)
-    assert not (tmp_path / "idx").exists()
