@@ -631,8 +631,9 @@ def _checked(f: BinaryIO, relpath: str, manifest: Manifest, root: Path) -> bytes
     f.seek(0)
     data = f.read(int(entry["bytes"]) + 1)
     if len(data) != entry["bytes"]:
+        size = f"{len(data)} bytes" if len(data) < entry["bytes"] else "larger"
         raise IndexCorruptError(
-            path, f"size {len(data)} bytes or more, manifest says {entry['bytes']}", root=root
+            path, f"size {size}, manifest says {entry['bytes']} bytes", root=root
         )
     if sha256_bytes(data) != entry["sha256"]:
         raise IndexCorruptError(path, "sha256 does not match the manifest", root=root)
