@@ -179,7 +179,7 @@ def build_index(
     version is complete.
     """
     from sfxkit.catalog.ingest import ingest
-    from sfxkit.store import IndexStore, LoadedIndex
+    from sfxkit.store import IndexStore
 
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -190,7 +190,7 @@ def build_index(
     notes: list[str] = []
 
     with store.writer(timeout=lock_timeout) as writer:
-        previous = LoadedIndex(store, views=[]) if store.exists() else None
+        previous = _open_previous(store, notes)
         model_ids = resolve_models(models, previous.manifest.models if previous else None)
         recorded_sfx = model_ids.pop("sfx", None)
         if sfx_model == "auto" and models is None and recorded_sfx:
@@ -291,6 +291,35 @@ def build_index(
         seconds=seconds,
         notes=tuple(notes),
     )
+
+
+def _open_previous(store: Any, notes: list[str]) -> Any:
+    """The current version to update, or None for a first build or a corrupt current version.
+
+    A corrupt version is not reused at all (not its decodes, vectors or bridge heads): the build
+    starts over from the sound files, and the new version replaces it.
+    """
+    from sfxkit.errors import IndexCorruptError
+    from sfxkit.store import LoadedIndex
+
+    if not store.exists():
+        return None
+    try:
+        store.manifest()  # an index of a newer format raises here: never overwrite it
+    except IndexCorruptError as exc:
+        problems = [str(exc)]
+    else:
+        problems = store.verify()
+    if not problems:
+        try:
+            return LoadedIndex(store, views=[])
+        except IndexCorruptError as exc:
+            problems = [str(exc)]
+    notes.append(
+        f"the current version is corrupt ({problems[0]}); rebuilt from the sound files, "
+        "reusing nothing from it"
+    )
+    return None
 
 
 def _recorded_describer(previous: Any) -> Any:

@@ -109,31 +109,63 @@ class IndexStoreError(SfxkitError):
 
 
 class IndexNotFoundError(IndexStoreError, FileNotFoundError):
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, detail: str = "") -> None:
         self.path = str(path)
         super().__init__(
-            f"{self.path}: no sfxkit index here; build one with `sfxkit index build SFX_DIR --out {self.path}`"
+            f"{self.path}: "
+            + (
+                detail
+                or f"no sfxkit index here; build one with `sfxkit index build SFX_DIR --out {self.path}`"
+            )
+        )
+
+
+class IndexCreatingError(IndexNotFoundError):
+    """A first build is creating the index right now: nothing is committed yet."""
+
+    def __init__(self, path: str | Path, holder: str) -> None:
+        super().__init__(
+            path,
+            f"an sfxkit index is being created here by {holder}; nothing is committed yet, "
+            "wait for that build to finish and try again",
         )
 
 
 class IndexCorruptError(IndexStoreError):
     """A file in the index does not match the manifest (size or sha256), or is unreadable."""
 
-    def __init__(self, path: str | Path, reason: str) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        reason: str,
+        *,
+        root: str | Path | None = None,
+        rebuild_only: bool = False,
+    ) -> None:
         self.path = str(path)
         self.reason = reason
+        idx = str(root) if root is not None else "INDEX"
+        repair = (
+            ""
+            if rebuild_only
+            else f"`sfxkit index verify {idx} --repair` returns to the newest version that "
+            "verifies, or "
+        )
         super().__init__(
-            f"{self.path}: index file is corrupt ({reason}); rebuild with `sfxkit index build` "
-            f"or restore the directory from a backup. `sfxkit index verify` checks every file."
+            f"{self.path}: index file is corrupt ({reason}); {repair}rebuild from the sound files "
+            f"with `sfxkit index build SFX_DIR --out {idx}`"
         )
 
 
 class IndexLockedError(IndexStoreError):
-    def __init__(self, path: str | Path, timeout: float) -> None:
+    def __init__(
+        self, path: str | Path, timeout: float, holder: str = "another process", advice: str = ""
+    ) -> None:
         self.path = str(path)
+        waited = f" (waited {timeout:.0f} s for the lock)" if timeout else ""
         super().__init__(
-            f"{self.path}: another process is writing this index (waited {timeout:.0f} s for the lock); "
-            "wait for it to finish, or remove the stale lock file if no build is running"
+            f"{self.path}: {holder} is writing this index{waited}; "
+            + (advice or "wait for it to finish")
         )
 
 

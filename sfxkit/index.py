@@ -154,6 +154,10 @@ class VectorIndex:
         return int(self._index.ntotal)
 
     @property
+    def metric_is_inner_product(self) -> bool:
+        return int(self._index.metric_type) == int(_faiss().METRIC_INNER_PRODUCT)
+
+    @property
     def factory(self) -> str:
         return self.preset.factory if self.preset else type(self._index).__name__
 
@@ -161,6 +165,21 @@ class VectorIndex:
     def raw(self) -> Any:
         """The underlying FAISS index (for benchmarks comparing against raw ``search``)."""
         return self._index
+
+    def checked_ids(self) -> np.ndarray:
+        """The ids, after checking that what FAISS read is a consistent index sfxkit could have
+        written (raises ValueError or RuntimeError otherwise): a searchable id map or IVF."""
+        faiss = _faiss()
+        ids = self.ids()
+        if len(ids) != self.ntotal:
+            raise ValueError(f"{len(ids)} ids for {self.ntotal} vectors")
+        if isinstance(self._index, faiss.IndexIDMap):
+            inner = self._index.index
+            if int(inner.ntotal) != self.ntotal or int(inner.d) != self.dim:
+                raise ValueError(
+                    f"wrapped index holds {inner.ntotal}×{inner.d}, its id map {self.ntotal}×{self.dim}"
+                )
+        return ids
 
     def ids(self) -> np.ndarray:
         faiss = _faiss()

@@ -139,23 +139,56 @@ def info(
 
 
 @index_app.command("verify")
-def verify(index: Annotated[Path, typer.Argument(help="Index directory.")]) -> None:
+def verify(
+    index: Annotated[Path, typer.Argument(help="Index directory.")],
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="If the current version fails, return to the newest one that verifies."
+        ),
+    ] = False,
+) -> None:
     """Check every file of the current version against the manifest's sha256."""
     from sfxkit.errors import IndexCorruptError
     from sfxkit.store import IndexStore
 
     store = IndexStore(index)
-    if not store.exists():
-        from sfxkit.errors import IndexNotFoundError
-
-        raise IndexNotFoundError(index)
+    try:
+        store.current_version_dir()  # no index / being created / index: each says so
+    except IndexCorruptError:
+        if not repair:
+            raise
     problems = store.verify()
+    for p in problems:
+        console.print(f"[red]CORRUPT[/] {p}")
+    if problems and repair:
+        _, to, _skipped = store.repair()
+        console.print(f"repaired: {store.root} now serves version {to}, which verifies")
+        problems = store.verify()
     if problems:
-        for p in problems:
-            console.print(f"[red]CORRUPT[/] {p}")
-        raise IndexCorruptError(index, f"{len(problems)} file(s) failed verification")
+        raise IndexCorruptError(
+            store.root, f"{len(problems)} file(s) failed verification", root=store.root
+        )
     m = store.manifest()
     console.print(f"OK: {store.root} version {m.version}, {len(m.files)} files verified")
+
+
+@index_app.command("rollback")
+def rollback(
+    index: Annotated[Path, typer.Argument(help="Index directory.")],
+    to: Annotated[
+        int | None,
+        typer.Option(
+            "--to", help="Version to return to (default: the newest older one that verifies)."
+        ),
+    ] = None,
+) -> None:
+    """Serve an older version again (atomically); the next build starts from it."""
+    from sfxkit.store import IndexStore
+
+    store = IndexStore(index)
+    before, after, _skipped = store.repair(to=to, older=to is None)
+    console.print(f"{store.root}: version {before} -> version {after} (verified)")
 
 
 def register(app: typer.Typer) -> None:
