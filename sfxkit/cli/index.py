@@ -69,6 +69,8 @@ def build(
         f"decoded {report.decoded} files, reused {report.reused_decodes} unchanged; embedded "
         + ", ".join(f"{v}: {n}" for v, n in report.embedded.items())
     )
+    for note in report.notes:
+        console.print(note)
     if report.failures:
         console.print(f"[yellow]{len(report.failures)} file(s) skipped:[/]")
         for path, reason in report.failures:
@@ -102,6 +104,7 @@ def info(
         "licences": idx.rows["licence"].value_counts().to_dict(),
         "build_failures": len((m.get("build") or {}).get("failures", [])),
         "calibration": m.get("calibration"),
+        **_sound_summary(idx),
     }
     if as_json:
         print_json(summary)
@@ -124,6 +127,15 @@ def info(
     console.print(table)
     console.print("categories: " + ", ".join(f"{k} {n}" for k, n in categories.items()))
     console.print("licences: " + ", ".join(f"{k} {n}" for k, n in summary["licences"].items()))
+    from sfxkit.cli.categorize import print_sound_summary
+
+    print_sound_summary(summary)
+
+
+def _sound_summary(idx: object) -> dict[str, object]:
+    from sfxkit.cli.categorize import sound_summary
+
+    return sound_summary(idx)
 
 
 @index_app.command("verify")

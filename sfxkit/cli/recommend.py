@@ -42,6 +42,14 @@ def recommend_cmd(
             "--exclude-flag", help="Drop items with this QC flag (silent, clipped, too_short)."
         ),
     ] = None,
+    all_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--all-duplicates",
+            help="Show every near-duplicate (re-encoded, trimmed, re-gained copies); by default "
+            "only the best-quality member of each group.",
+        ),
+    ] = False,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
@@ -57,7 +65,7 @@ def recommend_cmd(
         max_duration=max_duration,
         exclude_flags=tuple(exclude_flag or ()),
     )
-    rec = Recommender(index, device=device)
+    rec = Recommender(index, device=device, dedupe=not all_duplicates)
     if text and audio:
         raise InputError("use --text or --audio, not both")
     if text:
@@ -117,9 +125,16 @@ def recommend_cmd(
             console.print("  (no item matches the filters)")
         for r in recs:
             conf = f"  p={r.confidence:.2f}" if r.confidence is not None else ""
+            cat = r.category or (
+                f"predicted {r.predicted_category}/{r.predicted_subcategory} "
+                f"{r.predicted_confidence or 0:.2f}"
+                if r.predicted_category
+                else "-"
+            )
+            dups = f"  (+{r.near_duplicates} near-duplicates)" if r.near_duplicates else ""
             console.print(
-                f"  {r.rank}. {r.score:+.3f}{conf}  {r.title}  [{r.category or '-'}]  {r.duration:.2f}s  "
-                f"{r.licence}  {r.path}"
+                f"  {r.rank}. {r.score:+.3f}{conf}  {r.title}  [{cat}]  {r.duration:.2f}s  "
+                f"{r.licence}  {r.path}{dups}"
             )
 
 
