@@ -167,7 +167,7 @@ def evaluate(
 
     Each item is predicted by a classifier that never saw it (for ``logreg`` above
     :data:`LOO_FOLDS_ABOVE` items: 10 folds). The majority baseline always answers the most
-    frequent CatID of the other items.
+    frequent CatID (its share of the labelled items).
     """
     table = table if table is not None else ucs_table()
     labels = list(labels)
@@ -206,14 +206,7 @@ def evaluate(
         return e.category if e else c
 
     cat_hits = [category(classes[order[i, 0]]) == category(labels[i]) for i in range(n)]
-    counts = Counter(labels)
-    majority = 0
-    for lab in labels:
-        # the most frequent label among the other n-1 items
-        counts[lab] -= 1
-        best = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        majority += int(best == lab)
-        counts[lab] += 1
+    majority = Counter(labels).most_common(1)[0][1]
     return Evaluation(
         method=method,
         labelled=n,

@@ -75,8 +75,12 @@ def print_sound_summary(summary: dict[str, Any]) -> None:
             )
             for paths in nd["examples"]:
                 console.print("  " + "  =  ".join(paths))
-        else:
+        elif "threshold" in nd:
             console.print("near-duplicates: none")
+        else:
+            console.print(
+                "near-duplicates: not computed (no aiSFX view; `sfxkit models pull aisfx`)"
+            )
     pred = summary.get("predicted_categories")
     if pred:
         console.print(

@@ -161,3 +161,23 @@ def test_cli_all_duplicates(grouped_index, tmp_path):
 
     assert "rain_web.mp3" not in names()
     assert {"rain_master.wav", "rain_web.mp3"} <= names("--all-duplicates")
+
+
+def test_build_without_aisfx_weights_groups_nothing_and_says_so(tiny_index, sfx_library):
+    from sfxkit.recommender import Recommender
+    from sfxkit.store import load_index
+
+    out, report = tiny_index
+    assert any(
+        "near-duplicate grouping and automatic categorisation skipped" in n for n in report.notes
+    )
+    idx = load_index(out, views=[])
+    assert (idx.rows["near_dup_group"] == "").all() and (idx.rows["predicted_catid"] == "").all()
+    assert "near_duplicates" not in idx.manifest.raw and "categorize" not in idx.manifest.raw
+    # only the PCM-identical pair is merged, as before
+    assert report.duplicates == 1
+    rec = Recommender(out)
+    query = sfx_library / "water" / "stream_flowing.wav"
+    assert [r.id for r in rec.recommend_audio(query, k=5)] == [
+        r.id for r in rec.recommend_audio(query, k=5, dedupe=False)
+    ]
