@@ -55,6 +55,8 @@ def pull_spec(
         )
     if spec.family == "mmaudio":
         return _pull_mmaudio(spec, dest=dest, progress=progress)
+    if spec.family == "aisfx":
+        return _pull_aisfx(spec, dest=dest, timeout=timeout, say=say)
     if spec.family == "laion_clap":
         from sfxkit.models.laionclap import import_laion_clap
 
@@ -313,3 +315,90 @@ def _pull_mmaudio(spec: ModelSpec, *, dest: Path | None, progress: bool) -> Path
     if not paths:
         raise ModelError(f"pulling '{spec.id}' returned no files")
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
+
+
+# ----------------------------------------------------------------------------- aisfx
+
+
+def _pull_aisfx(spec: ModelSpec, *, dest: Path | None, timeout: float, say: Echo) -> Path:
+    """The wheel from the package index (pip, no dependencies) → its checkpoint, checked against
+    the pinned sha256 → converted once to ``model.safetensors`` in the sfxkit layout."""
+    import hashlib
+    import tempfile
+    import zipfile
+
+    from safetensors.torch import save
+
+    from sfxkit._atomic import atomic_write_bytes
+    from sfxkit.models import aisfx
+
+    root = Path(dest).expanduser() if dest is not None else get_settings().cache_dir / "weights"
+    found = weights.locate(spec, roots=[(root, f"--dest {root}" if dest else "sfxkit cache")])
+    if found is not None:
+        say(f"{spec.id}: already present at {found.path}; verifying it loads")
+        _verify(spec, found, say)
+        return found.path
+    target = weights.layout_path(spec, root) / weights.AISFX_WEIGHTS_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".aisfx-wheel-") as tmp:
+        say(
+            f"{spec.id}: downloading the wheel {aisfx.WHEEL_REQUIREMENT} with pip (no dependencies)"
+        )
+        wheel = _pip_download(aisfx.WHEEL_REQUIREMENT, Path(tmp), timeout)
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                data = zf.read(aisfx.CHECKPOINT_MEMBER)
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise ModelError(
+                f"{wheel.name} has no readable {aisfx.CHECKPOINT_MEMBER} ({exc}); cannot pull '{spec.id}'"
+            ) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != aisfx.CHECKPOINT_SHA256:
+        raise ModelError(
+            f"{aisfx.CHECKPOINT_MEMBER} from {aisfx.WHEEL_REQUIREMENT} has sha256 {digest}, not the "
+            f"pinned {aisfx.CHECKPOINT_SHA256}; the package index served a different file — "
+            "nothing was written"
+        )
+    tensors = aisfx.convert_checkpoint(data)
+    metadata = {
+        "source": f"{aisfx.WHEEL_REQUIREMENT}:{aisfx.CHECKPOINT_MEMBER}",
+        "sha256": digest,
+        "licence": spec.licence,
+    }
+    atomic_write_bytes(target, save(tensors, metadata=metadata))
+    say(f"{spec.id}: checkpoint sha256 OK, converted to {target}")
+    where = weights.WeightsLocation(target, "pulled")
+    _verify(spec, where, say)
+    return target
+
+
+def _pip_download(requirement: str, folder: Path, timeout: float) -> Path:
+    """``pip download --no-deps`` one wheel into ``folder`` (PIP_INDEX_URL etc. select a mirror)."""
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--no-input", "--quiet",
+        "--timeout", f"{max(timeout, 1.0):g}", "--retries", "1", "-d", str(folder), requirement,
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max(60.0, 12 * timeout))
+    except subprocess.TimeoutExpired as exc:
+        raise _pip_failed(requirement, f"pip did not finish within {exc.timeout:g} s") from exc
+    except OSError as exc:
+        raise _pip_failed(requirement, f"could not run pip: {exc}") from exc
+    wheels = sorted(folder.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        tail = " ".join((proc.stderr or proc.stdout or "").strip().splitlines()[-3:])
+        raise _pip_failed(requirement, f"pip exited with {proc.returncode}: {tail or 'no output'}")
+    return wheels[0]
+
+
+def _pip_failed(requirement: str, why: str) -> ModelError:
+    return ModelError(
+        f"could not download {requirement} from the Python package index ({why}). "
+        "`sfxkit models pull aisfx` needs pip and access to PyPI (PIP_INDEX_URL selects a mirror); "
+        f"or run it on a connected machine and copy {get_settings().cache_dir / 'weights'} "
+        "here, or point SFXKIT_WEIGHTS_DIR at a copy"
+    )

@@ -9,9 +9,10 @@ Ids have a grammar, like open_clip's model names: ``family:name[/pretrained]``::
     clap:/path/to/dir                        a ClapModel save_pretrained directory
     laion_clap:630k-audioset-best.pt         LAION's original checkpoints (extra 'laion-clap')
     mmaudio:large_44k_v2                     generators; loaded by sfxkit.generation
-    open_clip:tiny, clap:tiny                toy-size real architectures, random weights
+    aisfx:x-sequential-ce (or just aisfx)     sound-effects audio embeddings (pulled from PyPI)
+    open_clip:tiny, clap:tiny, aisfx:tiny    toy-size real architectures, random weights
 
-``load_frame_encoder`` / ``load_audio_encoder`` build an encoder once per (id, device) and hand
+``load_frame_encoder`` / ``load_audio_encoder`` / ``load_sfx_encoder`` build an encoder once per (id, device) and hand
 the same object back afterwards. They never download; ``pull`` is the one function that does.
 """
 
@@ -46,17 +47,19 @@ __all__ = [
     "list_models",
     "load_audio_encoder",
     "load_frame_encoder",
+    "load_sfx_encoder",
     "parse_model_id",
     "pull",
 ]
 
-Kind = Literal["frame", "audio", "generator", "language"]
+Kind = Literal["frame", "audio", "sfx", "generator", "language"]
 
 FAMILIES: dict[str, str] = {
     "open_clip": "frame encoder: frames + visual text (open_clip CLIP)",
     "clap": "audio encoder: sounds + audio text (transformers ClapModel)",
     "laion_clap": "audio encoder: LAION's original CLAP checkpoints (extra 'laion-clap')",
     "mmaudio": "generator: MMAudio video-to-audio (sfxkit.generation)",
+    "aisfx": "sound-effects encoder: sounds only, no text (aiSFX, ISMIR 2022)",
     "llm": "describer: a transformers causal language model (sfxkit bridge describe)",
     "vlm": "captioner: a transformers image-to-text model (sfxkit bridge mine --captioner)",
 }
@@ -65,6 +68,7 @@ _KIND: dict[str, Kind] = {
     "clap": "audio",
     "laion_clap": "audio",
     "mmaudio": "generator",
+    "aisfx": "sfx",
     "llm": "language",
     "vlm": "language",
 }
@@ -78,6 +82,7 @@ EXAMPLES = (
     DEFAULT_GENERATOR,
     "open_clip:tiny",
     "clap:tiny",
+    "aisfx:x-sequential-ce",
 )
 MMAUDIO_VARIANTS = (
     "small_16k",
@@ -90,6 +95,8 @@ MMAUDIO_VARIANTS = (
 )
 LAION_CLAP_REPO = "lukewys/laion_clap"
 UNTRAINED_LICENCE = "n/a (random weights)"
+AISFX_MODEL = "aisfx:x-sequential-ce"
+TINY_SFX_MODEL = "aisfx:tiny"
 _HF_REPO = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
 
 
@@ -178,6 +185,17 @@ _CATALOGUE: tuple[ModelSpec, ...] = (
         "audio", "LAION's original CLAP checkpoint (needs pip install 'sfxkit[laion-clap]')",
         "see hf.co/lukewys/laion_clap", LAION_CLAP_REPO, ("630k-audioset-best.pt",),
     ),
+    ModelSpec(
+        AISFX_MODEL, "aisfx", "x-sequential-ce", None, False, "sfx",
+        "aiSFX X-Sequential-CE (Ma & Lerch, ISMIR 2022): 512-d embeddings of sound effects, "
+        "trained on UCS-labelled SFX libraries; pulled from the PyPI wheel aisfx==0.1.2",
+        "CC-BY-4.0", None, ("model.safetensors",),
+    ),
+    ModelSpec(
+        TINY_SFX_MODEL, "aisfx", "tiny", None, True, "sfx",
+        "tiny aiSFX (same CNN at width 8, 64-d), seeded random weights, for tests",
+        UNTRAINED_LICENCE,
+    ),
 )  # fmt: skip
 
 
@@ -240,6 +258,8 @@ def parse_model_id(model_id: str) -> ModelSpec:
     if not isinstance(model_id, str) or not model_id.strip():
         raise _unknown(str(model_id), "a model id is a non-empty string")
     text = model_id.strip()
+    if text == "aisfx":  # one pretrained aiSFX model exists; the family name is enough
+        text = AISFX_MODEL
     for spec in _CATALOGUE:
         if spec.id == text:
             return spec
@@ -247,7 +267,7 @@ def parse_model_id(model_id: str) -> ModelSpec:
     if not sep:
         hint = "it has no family prefix"
         if text == "tiny":
-            hint = "'tiny' needs a family: open_clip:tiny or clap:tiny"
+            hint = "'tiny' needs a family: open_clip:tiny or clap:tiny (aisfx:tiny: sound effects)"
         raise _unknown(text, hint)
     if family not in FAMILIES:
         raise _unknown(text, f"no model family {family!r}")
@@ -261,6 +281,7 @@ def parse_model_id(model_id: str) -> ModelSpec:
         "mmaudio": _parse_mmaudio,
         "llm": _parse_language_model,
         "vlm": _parse_language_model,
+        "aisfx": _parse_aisfx,
     }[family]
     return parser(text, rest)
 
@@ -363,6 +384,10 @@ def _parse_language_model(text: str, rest: str) -> ModelSpec:
     )  # fmt: skip
 
 
+def _parse_aisfx(text: str, rest: str) -> ModelSpec:
+    raise _unknown(text, f"aiSFX has no model {rest!r}; use {AISFX_MODEL} or {TINY_SFX_MODEL}")
+
+
 def _parse_mmaudio(text: str, rest: str) -> ModelSpec:
     if rest not in MMAUDIO_VARIANTS:
         raise _unknown(
@@ -397,11 +422,25 @@ def load_audio_encoder(model_id: str | None = None, *, device: str | None = None
     return _cached(spec, device)  # type: ignore[no-any-return]
 
 
+def load_sfx_encoder(model_id: str | None = None, *, device: str | None = None) -> Any:
+    """The sound-effects audio encoder (an ``AisfxEncoder``; default ``aisfx:x-sequential-ce``).
+
+    ``encode_audio(waveforms, sample_rate=)`` → ``(n, dim)`` float32, unit length. No text tower.
+    """
+    spec = parse_model_id(model_id or AISFX_MODEL)
+    _check_kind(spec, "sfx", "load_sfx_encoder", "aisfx:…")
+    return _cached(spec, device)
+
+
 def _check_kind(spec: ModelSpec, kind: Kind, func: str, takes: str) -> None:
     if spec.kind == kind:
         return
     extra = " (generators are loaded by sfxkit.generate)" if spec.kind == "generator" else ""
-    article = "an" if spec.kind == "audio" else "a"
+    if spec.kind == "sfx":
+        extra = (
+            " that embeds sounds only (load it with load_sfx_encoder; it makes the sfx_audio view)"
+        )
+    article = "an" if spec.kind in {"audio", "sfx"} else "a"
     raise ModelError(
         f"'{spec.id}' is {article} {spec.kind} model{extra}; {func} takes {kind} models: {takes}"
     )
@@ -460,6 +499,14 @@ def build_encoder(spec: ModelSpec, *, device: str = "cpu", location: Any = None)
         import_laion_clap()  # the missing extra is the first thing to say
         where = location or weights.require(spec)
         return load_laion_clap(where.path, model_id=spec.id, device=device)
+    if spec.family == "aisfx":
+        from sfxkit.models.aisfx import AisfxEncoder, build_tiny_aisfx, load_aisfx
+
+        if spec.tiny:
+            net = build_tiny_aisfx(device)
+            return AisfxEncoder(net, model_id=spec.id, device=device, untrained=True)
+        where = location or weights.require(spec)
+        return load_aisfx(where.path, model_id=spec.id, device=device)
     if spec.family in {"llm", "vlm"}:
         raise ModelError(
             f"'{spec.id}' is a language model for the bridge; use it with "

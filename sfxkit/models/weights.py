@@ -6,6 +6,7 @@ One layout, used by ``SFXKIT_WEIGHTS_DIR`` and by the sfxkit cache (``<SFXKIT_CA
     open_clip/hf-hub/<org>--<repo>/                        (open_clip_config.json + weights)
     clap/<org>--<name>/                                    (a ClapModel save_pretrained / snapshot)
     laion_clap/<checkpoint>.pt
+    aisfx/<name>/model.safetensors                         (converted by `sfxkit models pull aisfx`)
     mmaudio/...                                            (owned by sfxkit.generation.mmaudio)
 
 Search order for a model: ``SFXKIT_WEIGHTS_DIR`` → ``<SFXKIT_CACHE>/weights`` → the library's own
@@ -58,6 +59,7 @@ OPEN_CLIP_WEIGHT_NAMES = (
     "model.safetensors",
     "pytorch_model.bin",
 )
+AISFX_WEIGHTS_NAME = "model.safetensors"
 CLAP_WEIGHT_NAMES = (
     "model.safetensors",
     "model.safetensors.index.json",
@@ -143,6 +145,8 @@ def layout_path(spec: ModelSpec, root: Path) -> Path:
         return root / "mmaudio"
     if spec.family in {"llm", "vlm"}:
         return root / spec.family / repo_dirname(spec.name)
+    if spec.family == "aisfx":
+        return root / "aisfx" / spec.name
     raise ValueError(f"no weights layout for family {spec.family!r}")  # pragma: no cover
 
 
@@ -228,6 +232,9 @@ def _in_root(spec: ModelSpec, root: Path) -> Path | None:
         return where if where.is_file() and where.stat().st_size > 0 else None
     if spec.family in {"llm", "vlm"}:
         return where if (where / "config.json").is_file() else None
+    if spec.family == "aisfx":
+        weights = where / AISFX_WEIGHTS_NAME
+        return weights if weights.is_file() and weights.stat().st_size > 0 else None
     return None
 
 

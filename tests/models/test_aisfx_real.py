@@ -1,0 +1,70 @@
+"""The pretrained aiSFX network against the reference package (needs the pulled weights).
+
+sfxkit models pull aisfx --dest /path/to/weights
+SFXKIT_REAL_WEIGHTS_TEST=1 SFXKIT_WEIGHTS_DIR=/path/to/weights pytest -m real_weights -k aisfx
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sfxkit.models import weights
+from sfxkit.models.registry import AISFX_MODEL, load_sfx_encoder, parse_model_id
+from tests import synth
+from tests.models.aisfx_clips import SR, clips
+
+pytestmark = pytest.mark.real_weights
+GOLDEN = Path(__file__).parent / "golden" / "aisfx_real.safetensors"
+
+
+def require_aisfx_weights() -> None:
+    """Skip, saying why, unless SFXKIT_WEIGHTS_DIR holds the converted aiSFX weights."""
+    raw = os.environ.get("SFXKIT_WEIGHTS_DIR")
+    if not raw or not os.environ.get("SFXKIT_REAL_WEIGHTS_TEST"):
+        pytest.skip(
+            "aiSFX weights not provided (run: sfxkit models pull aisfx --dest DIR; then "
+            "SFXKIT_REAL_WEIGHTS_TEST=1 SFXKIT_WEIGHTS_DIR=DIR pytest -m real_weights -k aisfx)"
+        )
+    root = Path(raw).expanduser()
+    spec = parse_model_id(AISFX_MODEL)
+    if weights.locate(spec, roots=[(root, "SFXKIT_WEIGHTS_DIR")], library_cache=False) is None:
+        pytest.skip(
+            f"SFXKIT_WEIGHTS_DIR lacks {weights.layout_path(spec, root)} (the aiSFX pull failed "
+            f"or was not run: sfxkit models pull aisfx --dest {root})"
+        )
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    require_aisfx_weights()
+    return load_sfx_encoder(AISFX_MODEL, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    from safetensors.numpy import load_file
+
+    return load_file(str(GOLDEN))
+
+
+@pytest.mark.parametrize("name", sorted(clips()))
+def test_pretrained_embeddings_match_the_reference_package(encoder, golden, name):
+    audio = clips()[name]
+    assert encoder.dim == 512 and not encoder.untrained
+    blocks = encoder.blocks(audio, sample_rate=SR)
+    ref = golden[f"{name}.blocks"]
+    np.testing.assert_allclose(encoder.embed_blocks(blocks), ref, rtol=1e-4, atol=1e-4)
+    emb = encoder.encode_audio([audio], sample_rate=SR)[0]
+    np.testing.assert_allclose(emb, golden[f"{name}.embedding"], atol=1e-4)
+
+
+def test_pretrained_model_hears_that_two_rains_are_alike(encoder):
+    rain_a = synth.noise(3.0, sr=SR, seed=1, band=(2000, 9000))[0]
+    rain_b = synth.noise(3.0, sr=SR, seed=2, band=(2000, 9000))[0]
+    beep = synth.tone(1000, 3.0, sr=SR)[0]
+    v = encoder.encode_audio([rain_a, rain_b, beep], sample_rate=SR)
+    assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.05
