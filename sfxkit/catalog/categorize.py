@@ -27,12 +27,12 @@ import numpy as np
 from sfxkit.catalog.ucs import UcsCategory, catid_for, lookup_catid, ucs_table
 
 METHODS = ("knn", "logreg")
-DEFAULT_METHOD = "knn"
+DEFAULT_METHOD = "logreg"
 KNN_K = 5
 MIN_LABELLED = 20  # labelled items a build needs before it predicts anything
 MIN_CLASSES = 2
 LOGREG_C = 10.0
-LOO_FOLDS_ABOVE = 300  # logreg leave-one-out becomes 10-fold above this many labelled items
+LOO_FOLDS_ABOVE = 100  # logreg leave-one-out becomes 10-fold above this many labelled items
 
 
 def label_of(item: Any, table: dict[str, UcsCategory] | None = None) -> str:

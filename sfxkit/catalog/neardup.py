@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-NEAR_DUP_THRESHOLD = 0.95
+NEAR_DUP_THRESHOLD = 0.96
 MIN_DURATION_RATIO = 0.6
 NEIGHBOURS = 16  # links considered per item: groups larger than this still connect transitively
 _BLOCK = 2048

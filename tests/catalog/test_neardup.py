@@ -181,3 +181,36 @@ def test_build_without_aisfx_weights_groups_nothing_and_says_so(tiny_index, sfx_
     assert [r.id for r in rec.recommend_audio(query, k=5)] == [
         r.id for r in rec.recommend_audio(query, k=5, dedupe=False)
     ]
+
+
+@pytest.mark.real_weights
+def test_real_aisfx_groups_copies_of_one_recording_only():
+    from sfxkit.media.audio import resample
+    from sfxkit.models.registry import load_sfx_encoder
+    from tests.models.test_aisfx_real import require_aisfx_weights
+
+    require_aisfx_weights()
+    enc = load_sfx_encoder("aisfx")
+    sr = synth.SR
+    t = np.arange(2 * sr) / sr
+    env = np.exp(-3 * t).astype(np.float32)
+    recording = (synth.noise(2.0, band=(300, 4000), seed=3)[0] * env) + 0.3 * np.sin(
+        2 * np.pi * (300 + 400 * t) * t
+    ).astype(np.float32) * env
+    copies = [
+        recording * 0.35,  # re-gained
+        recording / np.abs(recording).max() * 0.89,  # peak-normalised
+        recording[int(0.1 * sr) :],  # trimmed
+        resample(recording, sr, 22_050)[0],  # resampled
+    ]
+    others = [synth.clicks(2.0, 4.0)[0], synth.tone(440, 2.0)[0], synth.noise(2.0, seed=9)[0]]
+    waves = [recording, *copies, *others]
+    rates = [sr, sr, sr, sr, 22_050, sr, sr, sr]
+    vecs = np.concatenate(
+        [enc.encode_audio([w], sample_rate=r) for w, r in zip(waves, rates, strict=True)]
+    )
+    durations = [len(w) / r for w, r in zip(waves, rates, strict=True)]
+    ids = [f"{i:016x}" for i in range(len(waves))]
+    groups = group_ids(len(waves), similar_pairs(vecs, durations), ids)
+    assert groups[:5] == [ids[0]] * 5
+    assert groups[5:] == ["", "", ""]
