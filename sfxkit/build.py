@@ -51,6 +51,8 @@ VIEW_SPECS: tuple[ViewSpec, ...] = (
     ViewSpec("clap_audio", "audio", "audio", "audio"),
     ViewSpec("clap_text", "audio", "text", "metadata_text"),
 )
+# aiSFX: sounds only, a space of its own; built whenever its weights are present (see sfx_views).
+SFX_VIEW = ViewSpec("sfx_audio", "sfx", "audio", "audio")
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,15 @@ def build_index(
     progress: bool | None = None,
     lock_timeout: float | None = None,
     encoders: dict[str, Any] | None = None,
+    sfx_model: str | None = "auto",
 ) -> BuildReport:
     """Build (or incrementally update) the index at ``out`` from the sound files under ``folder``.
 
     ``models``: ``"default"`` (pretrained CLIP + CLAP, weights needed), ``"tiny"`` (untrained toy
-    encoders for tests), or ``"FRAME_ID,AUDIO_ID"``. A file that fails to decode is reported in
+    encoders for tests), or ``"FRAME_ID,AUDIO_ID"``. ``sfx_model``: ``"auto"`` adds the
+    ``sfx_audio`` view (aiSFX) when its weights are present, ``None``/``"none"`` never does, or a
+    model id (``"aisfx:tiny"``); with aiSFX available, missing CLIP/CLAP weights leave their views
+    out and ``BuildReport.notes`` says what works. A file that fails to decode is reported in
     ``BuildReport.failures`` and skipped; the build goes on. Nothing is replaced until the new
     version is complete.
     """
@@ -133,11 +139,12 @@ def build_index(
     store = IndexStore(out)
     model_ids = resolve_models(models)
     seconds: dict[str, float] = {}
+    notes: list[str] = []
+    specs = sfx_views(model_ids, sfx_model, notes, encoders or {})
 
     with store.writer(timeout=lock_timeout) as writer:
         previous = LoadedIndex(store, views=[]) if store.exists() else None
         prev_items = _previous_items(previous)
-        notes: list[str] = []
         if describer is None:
             describer = _recorded_describer(previous)
 
@@ -175,7 +182,7 @@ def build_index(
         vectors: dict[str, np.ndarray] = {}
         embedded: dict[str, int] = {}
         t0 = time.perf_counter()
-        for spec in VIEW_SPECS:
+        for spec in specs:
             vecs, n_new, dropped = _embed_view(
                 spec, items, previous, model_ids[spec.role], encoders, device, progress
             )
@@ -208,6 +215,7 @@ def build_index(
             folder,
             carried,
             _describer_rec(describer),
+            specs,
             sound_record,
         )
         seconds["index"] = time.perf_counter() - t0
@@ -236,7 +244,7 @@ def build_index(
     )
 
 
-SOUND_VIEW = "sfx_audio"
+SOUND_VIEW = SFX_VIEW.name
 
 
 def _sound_analysis(
@@ -354,7 +362,7 @@ def redescribe_predicted(
 
 
 def _untrained_view(view: str, model_ids: dict[str, str], encoders: dict[str, Any]) -> bool:
-    spec = next((s for s in VIEW_SPECS if s.name == view), None)
+    spec = next((s for s in (*VIEW_SPECS, SFX_VIEW) if s.name == view), None)
     if spec is None:
         return True
     enc = encoders.get(spec.role)
@@ -386,6 +394,9 @@ def _carry_bridge(
     Returns the files and manifest entries to carry over; adds ``vectors["bridge"]``.
     """
     if previous is None or "bridge" not in previous.manifest.views:
+        return None
+    if "clap_audio" not in vectors or "frame" not in model_ids:
+        notes.append("bridge heads dropped: this build has no CLIP/CLAP views to apply them to")
         return None
     from sfxkit.bridge.heads import CONFIG_FILE, HEADS_FILE, HeadsConfig, load_heads_from_index
 
@@ -420,9 +431,13 @@ def _previous_items(previous: Any) -> list[Any]:
 
 def _get_encoder(role: str, model_id: str, encoders: dict[str, Any], device: str | None) -> Any:
     if role not in encoders:
-        from sfxkit.models.registry import load_audio_encoder, load_frame_encoder
+        from sfxkit.models import registry
 
-        loader = load_frame_encoder if role == "frame" else load_audio_encoder
+        loader = {
+            "frame": registry.load_frame_encoder,
+            "audio": registry.load_audio_encoder,
+            "sfx": registry.load_sfx_encoder,
+        }[role]
         encoders[role] = loader(model_id, device=device)
     return encoders[role]
 
@@ -541,6 +556,7 @@ def _write_version(
     folder: Path,
     carried: dict[str, Any] | None = None,
     describer_rec: dict[str, Any] | None = None,
+    specs: Sequence[ViewSpec] = VIEW_SPECS,
     sound_record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from sfxkit.catalog.schema import items_to_table
@@ -552,7 +568,7 @@ def _write_version(
     ids = np.array([it.faiss_id for it in items], dtype=np.int64)
     writer.write_table("rows.parquet", items_to_table(items))
     views: dict[str, Any] = {}
-    for spec in VIEW_SPECS:
+    for spec in specs:
         vecs = vectors[spec.name]
         preset = choose_preset(len(items), preset_list)
         vi = VectorIndex.build(vecs, ids, preset=preset)
@@ -599,3 +615,58 @@ def _write_version(
         },
         **extra,
     }
+
+
+def sfx_views(
+    model_ids: dict[str, str],
+    sfx_model: str | None,
+    notes: list[str],
+    encoders: dict[str, Any] | None = None,
+) -> list[ViewSpec]:
+    """The views this build makes; sets ``model_ids["sfx"]`` and drops roles it cannot serve.
+
+    ``sfx_audio`` joins the CLIP/CLAP views whenever the aiSFX weights are present (``auto``).
+    With aiSFX available, a CLIP or CLAP model whose weights are missing no longer stops the
+    build: its views are left out and ``notes`` says plainly what works and what does not.
+    Without aiSFX nothing changes: a missing CLIP/CLAP model fails the build as before.
+    """
+    from sfxkit.models.registry import AISFX_MODEL, find_weights, parse_model_id
+
+    given = encoders or {}
+    chosen = None if sfx_model in (None, "", "none") else str(sfx_model)
+    if "sfx" in given:
+        chosen = str(given["sfx"].model_id)
+    elif chosen == "auto":
+        chosen = AISFX_MODEL if find_weights(AISFX_MODEL) is not None else None
+    elif chosen is not None:
+        spec = parse_model_id(chosen)
+        if spec.kind != "sfx":
+            raise InputError(f"sfx model {chosen!r} is not a sound-effects model; use aisfx:...")
+        chosen = spec.id
+    if chosen is None:
+        return list(VIEW_SPECS)
+    model_ids["sfx"] = chosen
+    missing = [
+        role
+        for role in ("frame", "audio")
+        if role not in given and find_weights(model_ids[role]) is None
+    ]
+    if missing:
+        names = {"frame": "CLIP", "audio": "CLAP"}
+        absent = ", ".join(f"{names[r]} ({model_ids.pop(r)})" for r in missing)
+        cannot = []
+        if "frame" in missing:
+            cannot.append(
+                "frame and video retrieval (recommend on images and videos, soundtrack) need CLIP"
+            )
+        if "audio" in missing:
+            cannot.append("text search needs CLAP")
+        notes.append(
+            f"weights not found for {absent}: built without "
+            + ", ".join(v.name for v in VIEW_SPECS if v.role in missing)
+            + f", with sfx_audio ({chosen}). Works: audio 'more like this' (`sfxkit recommend FILE --audio`), "
+            "near-duplicate detection, categorisation. Does not: "
+            + "; ".join(cannot)
+            + ". `sfxkit models pull ID` and rebuild to add them."
+        )
+    return [v for v in VIEW_SPECS if v.role not in missing] + [SFX_VIEW]

@@ -3,7 +3,9 @@
 A frame is embedded with the CLIP image tower and searched against the ``clip_text`` view (what
 one would *see* when each sound happens), fused with the trained ``bridge`` view when the index
 has bridge heads. Text queries use CLAP text against ``clap_audio`` and ``clap_text``; audio
-queries ("more like this") use CLAP audio against ``clap_audio``. Vectors of different spaces are
+queries ("more like this") use aiSFX against ``sfx_audio`` fused with CLAP audio against
+``clap_audio`` — unless one was made by an untrained (tiny) model and the other by a real one:
+then only the real one ranks (see :meth:`Recommender.audio_views`). Vectors of different spaces are
 never compared: each view is queried only with its own model's embedding.
 
 Frame results come back as :class:`Recommendations` (a list): when the index is calibrated
@@ -16,7 +18,7 @@ can show them, generate a sound instead, or blend.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -34,8 +36,10 @@ FUSION_POOL = 64
 DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
     "frame": {"clip_text": 1.0},
     "text": {"clap_audio": 0.5, "clap_text": 0.5},
-    "audio": {"clap_audio": 1.0},
+    "audio": {"clap_audio": 1.0, "sfx_audio": 1.0},
 }
+# The view each encoder role is queried against (and whose manifest entry names its model).
+_ROLE_VIEW = {"frame": "clip_text", "audio": "clap_audio", "sfx": "sfx_audio"}
 
 
 @dataclass(frozen=True)
@@ -278,13 +282,32 @@ class Recommender:
 
     def encoder(self, role: str) -> Any:
         if role not in self._encoders:
-            from sfxkit.models.registry import load_audio_encoder, load_frame_encoder
+            from sfxkit.models import registry
 
-            view = "clip_text" if role == "frame" else "clap_audio"
+            view = _ROLE_VIEW[role]
+            if view not in self.manifest.views:
+                need = {"frame": "frame queries need CLIP", "audio": "text queries need CLAP"}
+                raise IndexMismatchError(
+                    f"{self.index.root} has no {view} view (it has "
+                    f"{', '.join(self.index.view_names)}): {need.get(role, 'it needs aiSFX')}; "
+                    "pull the model's weights (`sfxkit models pull ID`) and rebuild the index"
+                )
             model_id = self.manifest.views[view].model
-            loader = load_frame_encoder if role == "frame" else load_audio_encoder
+            loader = {
+                "frame": registry.load_frame_encoder,
+                "audio": registry.load_audio_encoder,
+                "sfx": registry.load_sfx_encoder,
+            }[role]
             self._encoders[role] = loader(model_id, device=self.device)
         return self._encoders[role]
+
+    def audio_views(self) -> list[str]:
+        """The views "more like this" ranks by: ``sfx_audio`` and ``clap_audio`` where present,
+        but never a view of an untrained (tiny) model next to one of a real model."""
+        views = self.manifest.views
+        present = [v for v in ("sfx_audio", "clap_audio") if v in views]
+        trained = [v for v in present if not views[v].untrained]
+        return trained or present
 
     # ----------------------------------------------------------------- embedding
     def embed_frames(self, frames: Sequence[Any]) -> np.ndarray:
@@ -392,7 +415,6 @@ class Recommender:
         """
         from sfxkit.media.audio import Audio, load_audio, pcm_hash
 
-        enc = self.encoder("audio")
         if isinstance(audio, (str, Path)):
             clip = load_audio(audio)
         else:
@@ -406,9 +428,17 @@ class Recommender:
             f = Filters(
                 **{**f.__dict__, "exclude_ids": (*f.exclude_ids, *self._own_group(own, dedupe))}
             )
-        mono = clip.to_mono().resampled(enc.sample_rate)
-        emb = enc.encode_audio([mono.samples[0]], sample_rate=enc.sample_rate)
-        return self._search({"clap_audio": emb}, "audio", k, f, dedupe)[0]
+        mono = clip.to_mono()
+        views = self.audio_views()
+        queries = {}
+        for view in views:
+            enc = self.encoder("sfx" if view == "sfx_audio" else "audio")
+            wave = mono.resampled(enc.sample_rate)
+            queries[view] = enc.encode_audio([wave.samples[0]], sample_rate=enc.sample_rate)
+        recs = self._search(queries, "audio", k, f, dedupe)[0]
+        if self.untrained and not any(self.manifest.views[v].untrained for v in views):
+            recs = Recommendations(replace(r, untrained=False) for r in recs)  # real models only
+        return recs
 
     def recommend_video(
         self,

@@ -372,13 +372,19 @@ def categorize_index(
     if result.skipped_reason:
         raise InputError(f"{idx.root}: cannot categorise: {result.skipped_reason}")
     had = {it.id for it in items if it.predicted_catid}
-    vectors = {"clip_text": np.array(idx.vectors("clip_text").vectors, dtype=np.float32, copy=True)}
-    before = vectors["clip_text"].copy()
-    model_ids = {"frame": idx.manifest.views["clip_text"].model}
+    # an index built without CLIP (sfx-only) has no clip_text view to refresh
+    has_clip = "clip_text" in idx.manifest.views
+    vectors = (
+        {"clip_text": np.array(idx.vectors("clip_text").vectors, dtype=np.float32, copy=True)}
+        if has_clip
+        else {}
+    )
+    before = vectors["clip_text"].copy() if has_clip else None
+    model_ids = {"frame": idx.manifest.views["clip_text"].model} if has_clip else {}
     encs = dict(encoders or {})
     describer = _recorded_describer(idx)
     new_items = redescribe_predicted(result.items, had, vectors, model_ids, encs, device, describer)
-    clip_changed = bool(np.any(vectors["clip_text"] != before))
+    clip_changed = has_clip and bool(np.any(vectors["clip_text"] != before))
     redescribed = sum(
         a.visual_descriptions != b.visual_descriptions
         for a, b in zip(items, new_items, strict=True)

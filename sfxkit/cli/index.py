@@ -23,6 +23,13 @@ def build(
             help="'default' (pretrained CLIP + CLAP), 'tiny' (untrained toy encoders), or 'FRAME_ID,AUDIO_ID'.",
         ),
     ] = "default",
+    sfx_model: Annotated[
+        str,
+        typer.Option(
+            "--sfx-model",
+            help="sfx_audio view (aiSFX): 'auto' (built when `sfxkit models pull aisfx` has run), 'none', or an id (aisfx:tiny).",
+        ),
+    ] = "auto",
     sidecar: Annotated[
         Path | None, typer.Option("--sidecar", help="CSV/JSON with per-file metadata.")
     ] = None,
@@ -49,6 +56,7 @@ def build(
         folder,
         out,
         models=models,
+        sfx_model=sfx_model,
         sidecar=sidecar,
         licence=licence,
         source=source,
@@ -70,7 +78,7 @@ def build(
         + ", ".join(f"{v}: {n}" for v, n in report.embedded.items())
     )
     for note in report.notes:
-        console.print(note)
+        console.print(f"[yellow]note:[/] {note}")
     if report.failures:
         console.print(f"[yellow]{len(report.failures)} file(s) skipped:[/]")
         for path, reason in report.failures:

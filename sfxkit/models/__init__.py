@@ -3,6 +3,7 @@
     >>> from sfxkit.models import load_frame_encoder, load_audio_encoder
     >>> clip = load_frame_encoder()                 # open_clip:ViT-B-32/laion2b_s34b_b79k
     >>> clap = load_audio_encoder("clap:tiny")      # untrained toy CLAP, built offline
+    >>> sfx = load_sfx_encoder("aisfx")              # aiSFX (after `sfxkit models pull aisfx`)
     >>> clip.encode_images([frame]).shape           # (1, 512), float32, unit length
 
 Importing this package imports no torch; each name loads its module on first use.
@@ -20,6 +21,7 @@ _LAZY: dict[str, str] = {
     "list_models": "sfxkit.models.registry",
     "load_frame_encoder": "sfxkit.models.registry",
     "load_audio_encoder": "sfxkit.models.registry",
+    "load_sfx_encoder": "sfxkit.models.registry",
     "find_weights": "sfxkit.models.registry",
     "pull": "sfxkit.models.registry",
     "clear_cache": "sfxkit.models.registry",
@@ -38,6 +40,7 @@ __all__ = [
     "list_models",
     "load_audio_encoder",
     "load_frame_encoder",
+    "load_sfx_encoder",
     "parse_model_id",
     "pull",
 ]
@@ -51,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
         list_models,
         load_audio_encoder,
         load_frame_encoder,
+        load_sfx_encoder,
         parse_model_id,
         pull,
     )

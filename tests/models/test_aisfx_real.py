@@ -68,3 +68,22 @@ def test_pretrained_model_hears_that_two_rains_are_alike(encoder):
     beep = synth.tone(1000, 3.0, sr=SR)[0]
     v = encoder.encode_audio([rain_a, rain_b, beep], sample_rate=SR)
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.05
+
+
+def test_more_like_this_on_a_tiny_index_ranks_by_the_pretrained_model(tmp_path):
+    require_aisfx_weights()
+    from sfxkit.build import build_index
+    from sfxkit.recommender import Recommender
+
+    lib = tmp_path / "lib"
+    synth.write_audio(lib / "rain_a.wav", synth.noise(3.0, seed=1, band=(2000, 9000)))
+    synth.write_audio(lib / "rain_b.wav", synth.noise(3.0, seed=2, band=(2000, 9000)))
+    synth.write_audio(lib / "beep.wav", synth.tone(1000, 2.0))
+    synth.write_audio(lib / "hum.wav", synth.tone(80, 3.0) + synth.tone(160, 3.0, amp=0.2))
+    report = build_index(lib, tmp_path / "idx", models="tiny")
+    assert report.models["sfx"] == AISFX_MODEL
+    rec = Recommender(tmp_path / "idx")
+    assert not rec.manifest.views["sfx_audio"].untrained
+    recs = rec.recommend_audio(lib / "rain_a.wav", k=3)
+    assert all(set(r.view_scores) == {"sfx_audio"} and not r.untrained for r in recs)
+    assert Path(recs[0].path).name == "rain_b.wav"
