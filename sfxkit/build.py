@@ -264,7 +264,13 @@ def _sound_analysis(
     their ``clip_text`` vectors re-embedded, so that their description says what they sound like.
     """
     from sfxkit.catalog.categorize import DEFAULT_METHOD, categorize_items
-    from sfxkit.catalog.neardup import NearDupParams, group_ids, quality_ranks, similar_pairs
+    from sfxkit.catalog.neardup import (
+        NearDupParams,
+        group_ids,
+        quality_order,
+        quality_ranks,
+        similar_pairs,
+    )
     from sfxkit.catalog.ucs import ucs_table_info
 
     record: dict[str, Any] = {"ucs": ucs_table_info().to_dict()}
@@ -279,11 +285,9 @@ def _sound_analysis(
     import dataclasses
 
     params = NearDupParams()
-    groups = group_ids(
-        len(items),
-        similar_pairs(vecs, [it.duration for it in items], params),
-        [it.id for it in items],
-    )
+    pairs = similar_pairs(vecs, [it.duration for it in items], params)
+    linked = sorted({i for p in pairs for i in p[:2]})
+    groups = group_ids(len(items), pairs, [it.id for it in items], quality_order(linked, items))
     ranks = quality_ranks(groups, items)
     items = [
         dataclasses.replace(it, near_dup_group=g, near_dup_rank=r)

@@ -5,8 +5,8 @@ stay separate items but share a group: two items are linked when the cosine simi
 aiSFX embeddings (the ``sfx_audio`` view) reaches :data:`NEAR_DUP_THRESHOLD` *and* their
 durations are within :data:`MIN_DURATION_RATIO` of each other (a trimmed copy keeps most of its
 length; two different takes of one kind of sound are close in embedding but rarely that close
-in both). Groups are the connected components of those links; a group's id is its smallest item
-id, and each member gets a quality rank (0 = best: lossless before lossy, then higher sample rate,
+in both). A group is one item and its linked copies (stars, not chains, see :func:`group_ids`);
+a group's id is its smallest item id, and each member gets a quality rank (0 = best: lossless before lossy, then higher sample rate,
 then higher bit depth, then the longer file), so that ``recommend`` can show one member per group.
 
 The threshold was calibrated by ``benchmarks/aisfx_real.py`` on real recordings and their
@@ -79,29 +79,34 @@ def similar_pairs(
     return [(i, j, s) for (i, j), s in sorted(pairs.items())]
 
 
-def group_ids(n: int, pairs: Sequence[tuple[int, int, float]], ids: Sequence[str]) -> list[str]:
-    """Per item, the id of its near-duplicate group (its smallest member id), "" when alone."""
-    parent = list(range(n))
+def group_ids(
+    n: int,
+    pairs: Sequence[tuple[int, int, float]],
+    ids: Sequence[str],
+    order: Sequence[int] | None = None,
+) -> list[str]:
+    """Per item, the id of its near-duplicate group (its smallest member id), "" when alone.
 
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
+    Groups are stars, not chains: items are visited in ``order`` (best quality first; default:
+    most links first), and each item not yet grouped gathers its ungrouped neighbours. Every
+    member is then within the threshold of the group's first member, so a run of similar
+    takes (A~B, B~C, C~D) never collapses into one group.
+    """
+    adj: dict[int, list[int]] = {}
     for i, j, _ in pairs:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    members: dict[int, list[int]] = {}
-    for i in range(n):
-        members.setdefault(find(i), []).append(i)
+        adj.setdefault(i, []).append(j)
+        adj.setdefault(j, []).append(i)
+    if order is None:
+        order = sorted(adj, key=lambda i: (-len(adj[i]), i))
     out = [""] * n
-    for group in members.values():
-        if len(group) > 1:
-            gid = min(ids[i] for i in group)
-            for i in group:
-                out[i] = gid
+    for i in order:
+        if out[i] or i not in adj:
+            continue
+        members = [i] + [j for j in adj[i] if not out[j]]
+        if len(members) > 1:
+            gid = min(ids[m] for m in members)
+            for m in members:
+                out[m] = gid
     return out
 
 
@@ -125,6 +130,18 @@ def quality_key(path: str, sample_rate: int, duration: float) -> tuple[int, int,
     """Sort key, larger is better: lossless, sample rate, bit depth, duration."""
     lossless = Path(path).suffix.lower() not in LOSSY_EXTENSIONS
     return (int(lossless), int(sample_rate), bit_depth(path) if lossless else 0, float(duration))
+
+
+def quality_order(candidates: Sequence[int], items: Sequence[Any]) -> list[int]:
+    """``candidates`` (item positions) best quality first, for :func:`group_ids`."""
+    return sorted(
+        candidates,
+        key=lambda i: (
+            quality_key(items[i].path, items[i].sample_rate, items[i].duration),
+            [-ord(c) for c in items[i].id],
+        ),
+        reverse=True,
+    )
 
 
 def quality_ranks(groups: Sequence[str], items: Sequence[Any]) -> list[int]:

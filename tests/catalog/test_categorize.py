@@ -209,3 +209,42 @@ def test_cli_categorize_and_info(labelled_index, tmp_path):
         [str(exe), "index", "info", str(labelled_index)], capture_output=True, text=True
     ).stdout
     assert "predicted categories (from the sound, not your metadata)" in text
+
+
+@pytest.mark.real_weights
+def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
+    from sfxkit.build import build_index
+    from sfxkit.recommender import Recommender
+    from sfxkit.store import load_index
+    from tests.models.test_aisfx_real import require_aisfx_weights
+
+    require_aisfx_weights()
+    lib = tmp_path / "lib"
+    for i in range(11):
+        synth.write_audio(
+            lib / f"ALRMBell_Bell Ring {i}_AB_Lib.wav", synth.tone(500 + 150 * i, 1.5, amp=0.4)
+        )
+        synth.write_audio(
+            lib / f"RAIN_Rain Steady {i}_AB_Lib.wav",
+            synth.noise(1.5, band=(800 + 300 * i, 12000), seed=i),
+        )
+    synth.write_audio(lib / "hit3.wav", synth.tone(1234, 1.5, amp=0.4))
+    rain = synth.noise(2.0, band=(1000, 12000), seed=50)
+    synth.write_audio(lib / "SFX_0042.wav", rain, subtype="PCM_24")
+    synth.write_audio(lib / "SFX_0042_web.mp3", rain * 0.5)
+    report = build_index(lib, tmp_path / "idx", models="tiny", progress=False)
+    assert any(n.startswith("predicted UCS categories for 3 item(s)") for n in report.notes)
+    rows = load_index(tmp_path / "idx", views=[]).rows.set_index("title")
+    assert rows.loc["hit3", "predicted_category"] == "ALARMS"
+    assert rows.loc["SFX 0042", "predicted_catid"] == "RAIN"
+    assert rows.loc["SFX 0042", "category"] == "" and rows.loc["hit3", "category"] == ""
+    assert "rain" in rows.loc["SFX 0042", "visual_description"]
+    group = rows.loc["SFX 0042", "near_dup_group"]
+    assert group and rows.loc["SFX 0042 web", "near_dup_group"] == group
+    assert rows.loc["SFX 0042", "near_dup_rank"] == 0  # the 24-bit WAV beats the MP3
+    rec = Recommender(tmp_path / "idx")
+    shown = [r.id for r in rec.recommend_audio(rain[0] * 0.8, k=8, sample_rate=synth.SR)]
+    by_id = load_index(tmp_path / "idx", views=[]).rows.set_index("id")
+    assert len([i for i in shown if by_id.loc[i, "near_dup_group"] == group]) == 1
+    every = rec.recommend_audio(rain[0] * 0.8, k=8, sample_rate=synth.SR, dedupe=False)
+    assert len([r for r in every if r.near_dup_group == group]) > 1

@@ -39,6 +39,14 @@ def test_copies_group_and_different_sounds_do_not():
     assert groups[3:] == ["", "", ""]
 
 
+def test_a_chain_of_similar_takes_is_not_one_group():
+    # A~B, B~C, C~D only: stars around the first-visited items, never A..D in one group
+    ids = ["000000000000000a", "000000000000000b", "000000000000000c", "000000000000000d"]
+    pairs = [(0, 1, 0.97), (1, 2, 0.97), (2, 3, 0.97)]
+    groups = group_ids(4, pairs, ids, order=[0, 1, 2, 3])
+    assert groups == [ids[0], ids[0], ids[2], ids[2]]
+
+
 def test_duration_ratio_keeps_a_short_excerpt_apart():
     v = np.ones((2, 8), dtype=np.float32)
     assert similar_pairs(v, [10.0, 1.0]) == []
@@ -163,23 +171,32 @@ def test_cli_all_duplicates(grouped_index, tmp_path):
     assert {"rain_master.wav", "rain_web.mp3"} <= names("--all-duplicates")
 
 
-def test_build_without_aisfx_weights_groups_nothing_and_says_so(tiny_index, sfx_library):
+def test_build_without_aisfx_weights_groups_nothing_and_says_so(tmp_path, monkeypatch):
+    from sfxkit.build import build_index
+
+    monkeypatch.delenv("SFXKIT_WEIGHTS_DIR", raising=False)  # the cache is empty (conftest)
     from sfxkit.recommender import Recommender
     from sfxkit.store import load_index
 
-    out, report = tiny_index
+    lib = tmp_path / "lib"
+    rain = np.round(synth.noise(1.0, band=(2000, 9000), seed=1) * 32767) / 32768
+    synth.write_audio(lib / "rain.wav", rain)
+    synth.write_audio(lib / "rain_copy.flac", rain)  # PCM-identical: one item, as before
+    synth.write_audio(lib / "rain_quiet.wav", rain * 0.5)  # a near-duplicate, not grouped
+    synth.write_audio(lib / "beep.wav", synth.tone(1000, 1.0))
+    report = build_index(lib, tmp_path / "idx", models="tiny", progress=False)
     assert any(
         "near-duplicate grouping and automatic categorisation skipped" in n for n in report.notes
     )
-    idx = load_index(out, views=[])
+    assert report.duplicates == 1 and report.items == 3
+    idx = load_index(tmp_path / "idx", views=[])
+    assert "sfx_audio" not in idx.manifest.views
     assert (idx.rows["near_dup_group"] == "").all() and (idx.rows["predicted_catid"] == "").all()
     assert "near_duplicates" not in idx.manifest.raw and "categorize" not in idx.manifest.raw
-    # only the PCM-identical pair is merged, as before
-    assert report.duplicates == 1
-    rec = Recommender(out)
-    query = sfx_library / "water" / "stream_flowing.wav"
-    assert [r.id for r in rec.recommend_audio(query, k=5)] == [
-        r.id for r in rec.recommend_audio(query, k=5, dedupe=False)
+    rec = Recommender(tmp_path / "idx")
+    query = lib / "rain_quiet.wav"
+    assert [r.id for r in rec.recommend_audio(query, k=3, exclude_self=False)] == [
+        r.id for r in rec.recommend_audio(query, k=3, exclude_self=False, dedupe=False)
     ]
 
 
