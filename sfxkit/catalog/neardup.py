@@ -9,8 +9,10 @@ in both). A group is one item and its linked copies (stars, not chains, see :fun
 a group's id is its smallest item id, and each member gets a quality rank (0 = best: lossless before lossy, then higher sample rate,
 then higher bit depth, then the longer file), so that ``recommend`` can show one member per group.
 
-The threshold was calibrated by ``benchmarks/aisfx_real.py`` on real recordings and their
-transformed copies against genuinely different sounds (see ``benchmarks/README.md``).
+The threshold was calibrated by ``benchmarks/aisfx_real.py`` on 82 real recordings, six
+transformed copies of each (MP3, Ogg Opus, 22.05 kHz, trimmed, normalised, -9 dB) and every pair
+of different sounds: at 0.96, pairwise precision 0.82 and recall 0.88 (best F1; see
+``benchmarks/README.md``).
 """
 
 from __future__ import annotations
