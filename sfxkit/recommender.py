@@ -255,6 +255,10 @@ class Recommender:
         for g in self._groups:
             if g:
                 self._group_size[g] = self._group_size.get(g, 0) + 1
+        self._grouped = (
+            np.flatnonzero([bool(g) for g in self._groups]) if self._group_size else None
+        )
+        self._one_per_group: np.ndarray | None = None  # the unfiltered answer, computed once
         self._bridge: Any = None
         self._calibration: Any = None
         self._load_extensions()
@@ -467,12 +471,21 @@ class Recommender:
         one_per_group = (self.dedupe if dedupe is None else dedupe) and bool(self._group_size)
         if not f.active and not one_per_group:
             return None
-        keep = f.mask(self.index.rows) if f.active else np.ones(len(self._groups), dtype=bool)
-        if one_per_group:
-            from sfxkit.catalog.neardup import representatives
+        from sfxkit.catalog.neardup import representatives
 
+        if not f.active:
+            if self._one_per_group is None:
+                everything = np.ones(len(self._groups), dtype=bool)
+                self._one_per_group = self.index.faiss_ids[
+                    representatives(
+                        self._groups, self._cols["near_dup_rank"], everything, self._grouped
+                    )
+                ]
+            return self._one_per_group
+        keep = f.mask(self.index.rows)
+        if one_per_group:
             # the best member among those the filters allow, so a filter never hides a group
-            keep = representatives(self._groups, self._cols["near_dup_rank"], keep)
+            keep = representatives(self._groups, self._cols["near_dup_rank"], keep, self._grouped)
         return self.index.faiss_ids[keep]
 
     def _search(

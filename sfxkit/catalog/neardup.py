@@ -172,15 +172,20 @@ def quality_ranks(groups: Sequence[str], items: Sequence[Any]) -> list[int]:
     return ranks
 
 
-def representatives(groups: Sequence[str], ranks: Sequence[int], keep: np.ndarray) -> np.ndarray:
+def representatives(
+    groups: Sequence[str],
+    ranks: Sequence[int],
+    keep: np.ndarray,
+    grouped: np.ndarray | None = None,
+) -> np.ndarray:
     """Of the rows in ``keep`` (a boolean mask), those that are the best kept member of their
-    group; rows without a group always count."""
+    group; rows without a group always count. ``grouped`` (the rows that have a group) saves
+    a scan of the whole catalog when the caller knows them."""
     out = np.asarray(keep, dtype=bool).copy()
+    rows = grouped if grouped is not None else np.flatnonzero([bool(g) for g in groups])
     best: dict[str, int] = {}
-    for i in np.flatnonzero(out):
+    for i in rows[out[rows]]:
         g = groups[i]
-        if not g:
-            continue
         j = best.get(g)
         if j is None or ranks[i] < ranks[j]:
             if j is not None:

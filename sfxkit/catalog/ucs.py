@@ -258,7 +258,8 @@ def parse_ucs_name(stem: str, table: dict[str, UcsCategory] | None = None) -> Uc
     """Split a UCS file stem into its parts, or None when it is not a UCS name.
 
     A name is UCS only when its first ``_``-separated block is a CatID in the table (optionally
-    ``CatID-UserCategory``) and an FXName follows; ``my_door_sound`` is not UCS.
+    ``CatID-UserCategory``) and an FXName follows; ``my_door_sound`` is not UCS. CatIDs that are
+    one upper-case word (``RAIN``, ``BEEP``) must be written that way: ``rain_heavy`` is not UCS.
     """
     parts = [p.strip() for p in stem.split("_")]
     if len(parts) < 2 or not parts[1]:
@@ -266,6 +267,10 @@ def parse_ucs_name(stem: str, table: dict[str, UcsCategory] | None = None) -> Uc
     catid_part, _, user_category = parts[0].partition("-")
     entry = lookup_catid(catid_part, table)
     if entry is None:
+        return None
+    if entry.catid.isupper() and catid_part != entry.catid:
+        # UCS 8.2.1 has plain-word CatIDs (RAIN, BEEP, MIX, RAW): "rain_heavy.wav" is an
+        # ordinary name, "RAIN_Heavy Downpour_..." a UCS one; mixed-case CatIDs match any case.
         return None
     return UcsName(
         catid=entry.catid,

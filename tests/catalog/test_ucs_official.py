@@ -71,3 +71,11 @@ def test_csv_version_is_recorded(tmp_path, monkeypatch, first_line, version):
     monkeypatch.setenv("SFXKIT_UCS_TABLE", str(path))
     assert ucs_table_info().version == version
     assert lookup_catid("DOORWood").synonyms == ("door", "wood")
+
+
+def test_plain_word_catids_need_their_exact_case():
+    # UCS 8.2.1 has CatIDs RAIN and BEEP: ordinary names that start with the word stay ordinary
+    assert parse_ucs_name("rain_heavy") is None and parse_ucs_name("beep_short") is None
+    name = parse_ucs_name("RAIN_Heavy Downpour_AB_Lib")
+    assert name is not None and (name.category, name.subcategory) == ("RAIN", "GENERAL")
+    assert parse_ucs_name("doorwood_Creak").catid == "DOORWood"  # mixed-case CatIDs: any case
