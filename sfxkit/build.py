@@ -72,12 +72,15 @@ class BuildReport:
     untrained: bool
     seconds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # what near-duplicate grouping and categorisation did (or why they did not run)
+    sound_analysis: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["index"] = str(self.index)
         d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
         d["notes"] = list(self.notes)
+        d["sound_analysis"] = list(self.sound_analysis)
         return d
 
 
@@ -198,8 +201,9 @@ def build_index(
         carried = _carry_bridge(previous, vectors, model_ids, notes)
         seconds["embed"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        analysis: list[str] = []
         items, sound_record = _sound_analysis(
-            items, vectors, previous, model_ids, encoders, device, describer, notes
+            items, vectors, previous, model_ids, encoders, device, describer, analysis
         )
         seconds["analyse"] = time.perf_counter() - t0
 
@@ -241,6 +245,7 @@ def build_index(
         untrained=bool(manifest["untrained"]),
         seconds=seconds,
         notes=tuple(notes),
+        sound_analysis=tuple(analysis),
     )
 
 

@@ -79,6 +79,8 @@ def build(
     )
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}")
+    for line in report.sound_analysis:
+        console.print(line)
     if report.failures:
         console.print(f"[yellow]{len(report.failures)} file(s) skipped:[/]")
         for path, reason in report.failures:

@@ -233,7 +233,9 @@ def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
     synth.write_audio(lib / "SFX_0042.wav", rain, subtype="PCM_24")
     synth.write_audio(lib / "SFX_0042_web.mp3", rain * 0.5)
     report = build_index(lib, tmp_path / "idx", models="tiny", progress=False)
-    assert any(n.startswith("predicted UCS categories for 3 item(s)") for n in report.notes)
+    assert any(
+        n.startswith("predicted UCS categories for 3 item(s)") for n in report.sound_analysis
+    )
     rows = load_index(tmp_path / "idx", views=[]).rows.set_index("title")
     assert rows.loc["hit3", "predicted_category"] == "ALARMS"
     assert rows.loc["SFX 0042", "predicted_catid"] == "RAIN"

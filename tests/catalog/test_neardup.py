@@ -186,7 +186,8 @@ def test_build_without_aisfx_weights_groups_nothing_and_says_so(tmp_path, monkey
     synth.write_audio(lib / "beep.wav", synth.tone(1000, 1.0))
     report = build_index(lib, tmp_path / "idx", models="tiny", progress=False)
     assert any(
-        "near-duplicate grouping and automatic categorisation skipped" in n for n in report.notes
+        "near-duplicate grouping and automatic categorisation skipped" in n
+        for n in report.sound_analysis
     )
     assert report.duplicates == 1 and report.items == 3
     idx = load_index(tmp_path / "idx", views=[])
