@@ -72,12 +72,15 @@ class BuildReport:
     untrained: bool
     seconds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # what near-duplicate grouping and categorisation did (or why they did not run)
+    sound_analysis: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["index"] = str(self.index)
         d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
         d["notes"] = list(self.notes)
+        d["sound_analysis"] = list(self.sound_analysis)
         return d
 
 
@@ -252,6 +255,12 @@ def build_index(
             embedded[spec.name] = n_new
         carried = _carry_bridge(previous, vectors, model_ids, notes)
         seconds["embed"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        analysis: list[str] = []
+        items, sound_record = _sound_analysis(
+            items, vectors, previous, model_ids, encoders, device, describer, analysis
+        )
+        seconds["analyse"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         manifest = _write_version(
@@ -266,6 +275,7 @@ def build_index(
             carried,
             _describer_rec(describer),
             specs,
+            sound_record,
         )
         seconds["index"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -290,6 +300,7 @@ def build_index(
         untrained=bool(manifest["untrained"]),
         seconds=seconds,
         notes=tuple(notes),
+        sound_analysis=tuple(analysis),
     )
 
 
@@ -320,6 +331,135 @@ def _open_previous(store: Any, notes: list[str]) -> Any:
         "reusing nothing from it"
     )
     return None
+
+
+SOUND_VIEW = SFX_VIEW.name
+
+
+def _sound_analysis(
+    items: list[Any],
+    vectors: dict[str, np.ndarray],
+    previous: Any,
+    model_ids: dict[str, str],
+    encoders: dict[str, Any],
+    device: str | None,
+    describer: Any,
+    notes: list[str],
+) -> tuple[list[Any], dict[str, Any]]:
+    """Near-duplicate groups and predicted categories from the aiSFX view, when it exists.
+
+    Without a real ``sfx_audio`` view the items are returned unchanged (no groups, no
+    predictions) and a note says why. Items whose prediction changes are described again and
+    their ``clip_text`` vectors re-embedded, so that their description says what they sound like.
+    """
+    from sfxkit.catalog.categorize import DEFAULT_METHOD, categorize_items
+    from sfxkit.catalog.neardup import (
+        NearDupParams,
+        group_ids,
+        quality_order,
+        quality_ranks,
+        similar_pairs,
+    )
+    from sfxkit.catalog.ucs import ucs_table_info
+
+    record: dict[str, Any] = {"ucs": ucs_table_info().to_dict()}
+    vecs = vectors.get(SOUND_VIEW)
+    if vecs is None or _untrained_view(SOUND_VIEW, model_ids, encoders):
+        why = "no aiSFX view" if vecs is None else "the aiSFX view is untrained"
+        notes.append(
+            f"near-duplicate grouping and automatic categorisation skipped: {why} "
+            "(pull the weights with `sfxkit models pull aisfx`); only identical audio is merged"
+        )
+        return items, record
+    import dataclasses
+
+    params = NearDupParams()
+    pairs = similar_pairs(vecs, [it.duration for it in items], params)
+    linked = sorted({i for p in pairs for i in p[:2]})
+    groups = group_ids(len(items), pairs, [it.id for it in items], quality_order(linked, items))
+    ranks = quality_ranks(groups, items)
+    items = [
+        dataclasses.replace(it, near_dup_group=g, near_dup_rank=r)
+        for it, g, r in zip(items, groups, ranks, strict=True)
+    ]
+    n_groups = len({g for g in groups if g})
+    notes.append(
+        f"near-duplicates: {sum(1 for g in groups if g)} item(s) in {n_groups} group(s) "
+        f"(aiSFX cosine >= {params.threshold}, durations within {params.min_duration_ratio:.0%})"
+    )
+    record["near_duplicates"] = {
+        **params.to_dict(),
+        "view": SOUND_VIEW,
+        "groups": n_groups,
+        "items": sum(1 for g in groups if g),
+    }
+    result = categorize_items(items, vecs)
+    rows = previous.rows if previous is not None else None
+    had_prediction = (
+        set(rows.loc[rows["predicted_catid"] != "", "id"])
+        if rows is not None and "predicted_catid" in rows
+        else set()
+    )
+    notes.append(result.summary())
+    record["categorize"] = result.record(SOUND_VIEW, DEFAULT_METHOD)
+    items = redescribe_predicted(
+        result.items, had_prediction, vectors, model_ids, encoders, device, describer
+    )
+    return items, record
+
+
+def redescribe_predicted(
+    items: Sequence[Any],
+    had_prediction: set[str],
+    vectors: dict[str, np.ndarray],
+    model_ids: dict[str, str],
+    encoders: dict[str, Any],
+    device: str | None,
+    describer: Any,
+) -> list[Any]:
+    """``items`` with fresh template descriptions (and ``clip_text`` vectors) where a predicted
+    category now shapes them differently: items with a prediction, and items whose id is in
+    ``had_prediction`` (their descriptions may have been made from one). Descriptions by a
+    language-model describer are left as they are."""
+    import dataclasses
+
+    from sfxkit.bridge.describe import TemplateDescriber, describe_items, describer_tag
+
+    out = list(items)
+    if describer is not None and not isinstance(describer, TemplateDescriber):
+        return out
+    changed = [i for i, it in enumerate(out) if it.predicted_catid or it.id in had_prediction]
+    if not changed:
+        return out
+    desc = describer or TemplateDescriber()
+    fresh = describe_items(
+        [out[i] for i in changed], desc, len(out[changed[0]].visual_descriptions) or 3
+    )
+    todo = []
+    for i, descs in zip(changed, fresh, strict=True):
+        if tuple(descs) != out[i].visual_descriptions:
+            out[i] = dataclasses.replace(
+                out[i],
+                visual_descriptions=tuple(descs),
+                visual_description=descs[0],
+                describer=describer_tag(desc),
+            )
+            todo.append(i)
+    if todo and "clip_text" in vectors:
+        spec = next(s for s in VIEW_SPECS if s.name == "clip_text")
+        enc = _get_encoder(spec.role, model_ids[spec.role], encoders, device)
+        for i in todo:
+            v = enc.encode_texts(list(out[i].visual_descriptions)).sum(axis=0)
+            vectors["clip_text"][i] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out
+
+
+def _untrained_view(view: str, model_ids: dict[str, str], encoders: dict[str, Any]) -> bool:
+    spec = next((s for s in (*VIEW_SPECS, SFX_VIEW) if s.name == view), None)
+    if spec is None:
+        return True
+    enc = encoders.get(spec.role)
+    return bool(getattr(enc, "untrained", model_ids.get(spec.role, "").endswith(":tiny")))
 
 
 def _recorded_describer(previous: Any) -> Any:
@@ -532,6 +672,7 @@ def _write_version(
     carried: dict[str, Any] | None = None,
     describer_rec: dict[str, Any] | None = None,
     specs: Sequence[ViewSpec] = VIEW_SPECS,
+    sound_record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from sfxkit.catalog.schema import items_to_table
     from sfxkit.index import VectorIndex, choose_preset, load_presets
@@ -577,6 +718,7 @@ def _write_version(
         extra.update(carried["manifest"])
     if describer_rec is not None:
         extra["describer"] = describer_rec
+    extra.update(sound_record or {})
     return {
         "row_count": len(items),
         "models": dict(model_ids),

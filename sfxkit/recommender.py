@@ -64,6 +64,13 @@ class Recommendation:
     qc_flags: tuple[str, ...]
     confidence: float | None = None
     untrained: bool = False
+    # Near-duplicate group (sfxkit.catalog.neardup) and how many other members it has.
+    near_dup_group: str = ""
+    near_duplicates: int = 0
+    # Predicted from the sound (sfxkit.catalog.categorize) for items without a category.
+    predicted_category: str = ""
+    predicted_subcategory: str = ""
+    predicted_confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -75,7 +82,14 @@ class Recommendation:
     def __str__(self) -> str:
         conf = f" conf={self.confidence:.2f}" if self.confidence is not None else ""
         tiny = " (tiny untrained model)" if self.untrained else ""
-        return f"#{self.rank} {self.title} [{self.category}] score={self.score:.3f}{conf} {self.path}{tiny}"
+        category = self.category
+        if not category and self.predicted_category:
+            category = (
+                f"predicted {self.predicted_category} / {self.predicted_subcategory} "
+                f"{self.predicted_confidence or 0:.2f}"
+            )
+        dups = f" (+{self.near_duplicates} near-duplicates)" if self.near_duplicates else ""
+        return f"#{self.rank} {self.title} [{category}] score={self.score:.3f}{conf} {self.path}{dups}{tiny}"
 
 
 class Recommendations(list):  # type: ignore[type-arg]
@@ -219,6 +233,7 @@ class Recommender:
         device: str | None = None,
         encoders: Mapping[str, Any] | None = None,
         weights: Mapping[str, Mapping[str, float]] | None = None,
+        dedupe: bool = True,
     ) -> None:
         from sfxkit.store import LoadedIndex, load_index
 
@@ -238,6 +253,16 @@ class Recommender:
         rows = self.index.rows
         # Plain Python columns: building a Recommendation must not cost a pandas lookup.
         self._cols = {c: rows[c].tolist() for c in rows.columns}
+        self.dedupe = dedupe
+        self._groups: list[str] = self._cols.get("near_dup_group") or []
+        self._group_size: dict[str, int] = {}
+        for g in self._groups:
+            if g:
+                self._group_size[g] = self._group_size.get(g, 0) + 1
+        self._grouped = (
+            np.flatnonzero([bool(g) for g in self._groups]) if self._group_size else None
+        )
+        self._one_per_group: np.ndarray | None = None  # the unfiltered answer, computed once
         self._bridge: Any = None
         self._calibration: Any = None
         self._load_extensions()
@@ -307,16 +332,23 @@ class Recommender:
         return queries
 
     # ------------------------------------------------------------------- queries
-    def recommend(self, frame: Any, k: int = 5, *, filters: Any = None) -> Recommendations:
+    def recommend(
+        self, frame: Any, k: int = 5, *, filters: Any = None, dedupe: bool | None = None
+    ) -> Recommendations:
         """Top-k sounds for one frame (image path, PIL image, HxWx3 uint8 array, or (video, seconds)).
 
         Returns a list of :class:`Recommendation`; on a calibrated index its ``.confident`` says
         whether the best one is a confident match (the candidates are returned either way).
         """
-        return self._frame_search(self.embed_frames([frame]), k, filters)[0]
+        return self._frame_search(self.embed_frames([frame]), k, filters, dedupe)[0]
 
     def recommend_batch(
-        self, frames: Sequence[Any], k: int = 5, *, filters: Any = None
+        self,
+        frames: Sequence[Any],
+        k: int = 5,
+        *,
+        filters: Any = None,
+        dedupe: bool | None = None,
     ) -> list[list[Recommendation]]:
         """Top-k per frame for a batch of frames (one encoder pass, one search)."""
         if isinstance(frames, (str, Path)) or not isinstance(frames, Iterable):
@@ -327,29 +359,41 @@ class Recommender:
         if not frames:
             return []
         embs = self.embed_frames(frames)
-        return self.search_frame_embeddings(embs, k, filters=filters)
+        return self.search_frame_embeddings(embs, k, filters=filters, dedupe=dedupe)
 
     def search_frame_embeddings(
-        self, image_embs: np.ndarray, k: int = 5, *, filters: Any = None
+        self,
+        image_embs: np.ndarray,
+        k: int = 5,
+        *,
+        filters: Any = None,
+        dedupe: bool | None = None,
     ) -> list[list[Recommendation]]:
         """Top-k per CLIP image embedding; each list is a :class:`Recommendations`."""
-        return [r for r in self._frame_search(image_embs, k, filters)]
+        return [r for r in self._frame_search(image_embs, k, filters, dedupe)]
 
-    def _frame_search(self, image_embs: np.ndarray, k: int, filters: Any) -> list[Recommendations]:
-        return self._search(self.frame_queries(image_embs), "frame", k, filters)
+    def _frame_search(
+        self, image_embs: np.ndarray, k: int, filters: Any, dedupe: bool | None = None
+    ) -> list[Recommendations]:
+        return self._search(self.frame_queries(image_embs), "frame", k, filters, dedupe)
 
     @overload
     def recommend_text(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, k: int = 5, *, filters: Any = None
+        self, text: str, k: int = 5, *, filters: Any = None, dedupe: bool | None = None
     ) -> list[Recommendation]: ...
 
     @overload
     def recommend_text(
-        self, text: Sequence[str], k: int = 5, *, filters: Any = None
+        self, text: Sequence[str], k: int = 5, *, filters: Any = None, dedupe: bool | None = None
     ) -> list[list[Recommendation]]: ...
 
     def recommend_text(
-        self, text: str | Sequence[str], k: int = 5, *, filters: Any = None
+        self,
+        text: str | Sequence[str],
+        k: int = 5,
+        *,
+        filters: Any = None,
+        dedupe: bool | None = None,
     ) -> list[Recommendation] | list[list[Recommendation]]:
         """Top-k sounds for a text query ("rain on a tin roof"); a list of texts gives a list of lists."""
         single = isinstance(text, str)
@@ -357,7 +401,7 @@ class Recommender:
         if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
             raise InputError("text queries must be non-empty strings")
         embs = self.encoder("audio").encode_texts(texts)
-        out = self._search({"clap_audio": embs, "clap_text": embs}, "text", k, filters)
+        out = self._search({"clap_audio": embs, "clap_text": embs}, "text", k, filters, dedupe)
         if single:
             return out[0]
         batch: list[list[Recommendation]] = [r for r in out]
@@ -371,6 +415,7 @@ class Recommender:
         sample_rate: int | None = None,
         filters: Any = None,
         exclude_self: bool = True,
+        dedupe: bool | None = None,
     ) -> list[Recommendation]:
         """ "More like this": sounds near an audio file (or mono array + ``sample_rate``).
 
@@ -387,7 +432,10 @@ class Recommender:
             clip = Audio(arr if arr.ndim == 2 else arr[None, :], int(sample_rate))
         f = Filters.from_any(filters)
         if exclude_self:
-            f = Filters(**{**f.__dict__, "exclude_ids": (*f.exclude_ids, pcm_hash(clip)[:16])})
+            own = pcm_hash(clip)[:16]
+            f = Filters(
+                **{**f.__dict__, "exclude_ids": (*f.exclude_ids, *self._own_group(own, dedupe))}
+            )
         mono = clip.to_mono()
         views = self.audio_views()
         queries = {}
@@ -395,7 +443,7 @@ class Recommender:
             enc = self.encoder("sfx" if view == "sfx_audio" else "audio")
             wave = mono.resampled(enc.sample_rate)
             queries[view] = enc.encode_audio([wave.samples[0]], sample_rate=enc.sample_rate)
-        recs = self._search(queries, "audio", k, f)[0]
+        recs = self._search(queries, "audio", k, f, dedupe)[0]
         if self.untrained and not any(self.manifest.views[v].untrained for v in views):
             recs = Recommendations(replace(r, untrained=False) for r in recs)  # real models only
         return recs
@@ -407,6 +455,7 @@ class Recommender:
         *,
         filters: Any = None,
         shots: Sequence[Shot] | None = None,
+        dedupe: bool | None = None,
     ) -> list[ShotRecommendations]:
         """Cut the video into shots, pick a keyframe per shot, and recommend per shot."""
         from sfxkit.media.frames import frames_at
@@ -417,18 +466,39 @@ class Recommender:
             return []
         keyframes = frames_at(video, [s.keyframe_time for s in shots])
         embs = self.encoder("frame").encode_images(list(keyframes))
-        recs = self.search_frame_embeddings(embs, k, filters=filters)
+        recs = self.search_frame_embeddings(embs, k, filters=filters, dedupe=dedupe)
         return [ShotRecommendations(s, r) for s, r in zip(shots, recs, strict=True)]
 
     # -------------------------------------------------------------------- search
-    def _allowed(self, filters: Any) -> np.ndarray | None:
+    def _allowed(self, filters: Any, dedupe: bool | None = None) -> np.ndarray | None:
         f = Filters.from_any(filters)
-        if not f.active:
+        one_per_group = (self.dedupe if dedupe is None else dedupe) and bool(self._group_size)
+        if not f.active and not one_per_group:
             return None
-        return self.index.faiss_ids[f.mask(self.index.rows)]
+        from sfxkit.catalog.neardup import representatives
+
+        if not f.active:
+            if self._one_per_group is None:
+                everything = np.ones(len(self._groups), dtype=bool)
+                self._one_per_group = self.index.faiss_ids[
+                    representatives(
+                        self._groups, self._cols["near_dup_rank"], everything, self._grouped
+                    )
+                ]
+            return self._one_per_group
+        keep = f.mask(self.index.rows)
+        if one_per_group:
+            # the best member among those the filters allow, so a filter never hides a group
+            keep = representatives(self._groups, self._cols["near_dup_rank"], keep, self._grouped)
+        return self.index.faiss_ids[keep]
 
     def _search(
-        self, queries: Mapping[str, np.ndarray], kind: str, k: int, filters: Any
+        self,
+        queries: Mapping[str, np.ndarray],
+        kind: str,
+        k: int,
+        filters: Any,
+        dedupe: bool | None = None,
     ) -> list[Recommendations]:
         if k < 1:
             raise InputError(f"k must be at least 1 (got {k})")
@@ -437,7 +507,7 @@ class Recommender:
             raise IndexMismatchError(
                 f"no view of this index answers {kind} queries; it has {', '.join(self.index.view_names)}"
             )
-        allowed = self._allowed(filters)
+        allowed = self._allowed(filters, dedupe)
         k = min(k, len(self.index.faiss_ids) if allowed is None else len(allowed))
         if k == 0:
             return [self._verdict([], kind) for _ in range(len(next(iter(queries.values()))))]
@@ -533,9 +603,37 @@ class Recommender:
                     qc_flags=tuple(c["qc_flags"][i]),
                     confidence=cal.probability(s) if cal is not None else None,
                     untrained=self.untrained,
+                    **self._extras(i),
                 )
             )
         return recs
+
+    def _own_group(self, item_id: str, dedupe: bool | None) -> list[str]:
+        """The ids to leave out of "more like this" for a query that is item ``item_id``: itself
+        and, when near-duplicates are collapsed, the other members of its group."""
+        from sfxkit.catalog.schema import faiss_id_for
+
+        collapse = self.dedupe if dedupe is None else dedupe
+        i = self.index._row_of_id.get(faiss_id_for(item_id))
+        group = self._groups[i] if (i is not None and self._groups and collapse) else ""
+        if not group:
+            return [item_id]
+        return [item_id] + [self._cols["id"][j] for j, g in enumerate(self._groups) if g == group]
+
+    def _extras(self, i: int) -> dict[str, Any]:
+        """Near-duplicate and predicted-category fields of row ``i`` (absent in older indexes)."""
+        c = self._cols
+        out: dict[str, Any] = {}
+        group = self._groups[i] if self._groups else ""
+        if group:
+            out.update(near_dup_group=group, near_duplicates=self._group_size[group] - 1)
+        if "predicted_catid" in c and c["predicted_catid"][i]:
+            out.update(
+                predicted_category=c["predicted_category"][i],
+                predicted_subcategory=c["predicted_subcategory"][i],
+                predicted_confidence=float(c["predicted_confidence"][i]),
+            )
+        return out
 
 
 _DEFAULT: dict[str, Recommender] = {}
@@ -548,6 +646,7 @@ def recommend(
     index: str | Path | None = None,
     filters: Any = None,
     device: str | None = None,
+    dedupe: bool = True,
 ) -> Recommendations:
     """Top-k sounds for a frame from the index at ``index`` (or ``SFXKIT_INDEX``).
 
@@ -569,4 +668,4 @@ def recommend(
     # a rebuild switches CURRENT: one small read tells, without re-reading the manifest
     if rec is None or rec.index.store.current_version_dir()[0] != rec.index.manifest.dir:
         rec = _DEFAULT[key] = Recommender(path, device=device)
-    return rec.recommend(frame, k, filters=filters)
+    return rec.recommend(frame, k, filters=filters, dedupe=dedupe)

@@ -416,11 +416,22 @@ def _article(phrase: str) -> str:
     return ("an " if phrase[:1] in "aeiou" else "a ") + phrase
 
 
+# UCS explanations of catch-all CatIDs talk about the list, not about anything one could see.
+_NOT_VISUAL = re.compile(r"categor|not fitting|otherwise|misc|what it says|f_ck|\bsounds?\b")
+PREDICTION_MIN_CONFIDENCE = 0.4
+"""A predicted UCS category below this confidence does not shape an item's description."""
+
+
 class TemplateDescriber:
-    """Rule-based visual descriptions from metadata; no model, deterministic, never empty."""
+    """Rule-based visual descriptions from metadata; no model, deterministic, never empty.
+
+    The subject comes from the title, description and tags, else from the UCS category: the
+    item's own, or (for an item without one) the category predicted from its sound. When nothing
+    visual is found, the UCS explanation's example says what one would see ("a flat tire")."""
 
     name = "template"
-    version = "1"
+    # 2: official UCS 8.2.1 explanations and predicted categories (sfxkit.catalog.categorize)
+    version = "2"
     untrained = False
 
     def spec(self) -> dict[str, Any]:
@@ -438,28 +449,20 @@ class TemplateDescriber:
 
     def phrase(self, item: CatalogItem) -> str:
         """The visual noun phrase for one item, e.g. "a wooden door being opened slowly"."""
-        from sfxkit.catalog.ucs import lookup_catid
-
-        synonyms = ""
-        if item.ucs_catid:
-            try:
-                entry = lookup_catid(item.ucs_catid)
-            except Exception:  # noqa: BLE001 - a broken user UCS table must not stop describing
-                entry = None
-            synonyms = entry.explanations if entry is not None else ""
+        entry, category, subcategory = self._ucs_context(item)
+        synonyms = " ".join(entry.synonyms) if entry is not None else ""
         primary = _tokens(item.title, item.description, " ".join(item.tags))
         # The subcategory is the most specific context (AMBIENCE / FARM is a farm), then the
         # category, then the UCS table's synonyms for the CatID.
-        context = _tokens(item.subcategory, item.category, synonyms)
-        subject = self._subject(primary) or self._subject(context)
+        subject = self._subject(primary) or self._subject(_tokens(subcategory, category))
+        if subject is None and (example := self._example(entry)):
+            # UCS's own words for what the category looks like beat a guess from its synonyms
+            return example
+        subject = subject or self._subject(_tokens(synonyms))
         material = next((m for w in primary if (m := _lookup(w, _MATERIALS))), None)
         if material is None:
             material = next(
-                (
-                    m
-                    for w in _tokens(item.subcategory, item.category)
-                    if (m := _lookup(w, _MATERIALS))
-                ),
+                (m for w in _tokens(subcategory, category) if (m := _lookup(w, _MATERIALS))),
                 None,
             )
         adjective = next((a for w in primary if (a := _ADJECTIVES.get(w))), None)
@@ -514,6 +517,38 @@ class TemplateDescriber:
                         best, chosen = (pos, rank), subj
                     break
         return chosen
+
+    @staticmethod
+    def _ucs_context(item: CatalogItem) -> tuple[Any, str, str]:
+        """The UCS entry and Category/SubCategory that say what the item is: its own (CatID
+        from the file name, or a Category/SubCategory pair of the table), else the predicted
+        one when it is confident enough (:data:`PREDICTION_MIN_CONFIDENCE`)."""
+        from sfxkit.catalog.ucs import catid_for, lookup_catid
+
+        try:
+            entry = lookup_catid(item.ucs_catid) if item.ucs_catid else None
+            entry = entry or catid_for(item.category, item.subcategory)
+            if entry is not None or item.category or not item.predicted_catid:
+                return entry, item.category, item.subcategory
+            if item.predicted_confidence < PREDICTION_MIN_CONFIDENCE:
+                return None, "", ""
+            return (
+                lookup_catid(item.predicted_catid),
+                item.predicted_category,
+                item.predicted_subcategory,
+            )
+        except Exception:  # noqa: BLE001 - a broken user UCS table must not stop describing
+            return None, item.category, item.subcategory
+
+    @staticmethod
+    def _example(entry: Any) -> str:
+        """What UCS says one would see for the entry: the first concrete example of its
+        explanation ("a flat tire"), else its first phrase ("slow air releases")."""
+        examples = tuple(
+            e for e in (entry.examples if entry is not None else ()) if not _NOT_VISUAL.search(e)
+        )
+        concrete = [e for e in examples if e.startswith(("a ", "an ", "the "))]
+        return (concrete or list(examples) or [""])[0]
 
     @staticmethod
     def _fallback(item: CatalogItem) -> str:

@@ -122,6 +122,14 @@ class CatalogItem:
     metadata_text: str = ""
     file_stamps: tuple[str, ...] = ()
     describer: str = field(default="")
+    # Near-duplicates (sfxkit.catalog.neardup): group id ("" = none) and quality rank (0 = best).
+    near_dup_group: str = ""
+    near_dup_rank: int = 0
+    # Categories predicted from the sound (sfxkit.catalog.categorize); never the user's metadata.
+    predicted_catid: str = ""
+    predicted_category: str = ""
+    predicted_subcategory: str = ""
+    predicted_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_RE.match(self.id):
@@ -203,6 +211,12 @@ def _build_schema() -> pa.Schema:
             pa.field("describer", s),
             pa.field("raw_path", pa.binary()),
             pa.field("raw_paths", pa.list_(pa.binary())),
+            pa.field("near_dup_group", s),
+            pa.field("near_dup_rank", pa.int32()),
+            pa.field("predicted_catid", s),
+            pa.field("predicted_category", s),
+            pa.field("predicted_subcategory", s),
+            pa.field("predicted_confidence", pa.float64()),
         ],
         metadata={"sfxkit.catalog_schema": SCHEMA_VERSION},
     )

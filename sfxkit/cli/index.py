@@ -81,6 +81,8 @@ def build(
     )
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}")
+    for line in report.sound_analysis:
+        console.print(line)
     if report.failures:
         console.print(f"[yellow]{len(report.failures)} file(s) skipped:[/]")
         for path, reason in report.failures:
@@ -114,6 +116,7 @@ def info(
         "licences": idx.rows["licence"].value_counts().to_dict(),
         "build_failures": len((m.get("build") or {}).get("failures", [])),
         "calibration": m.get("calibration"),
+        **_sound_summary(idx),
     }
     if as_json:
         print_json(summary)
@@ -136,6 +139,15 @@ def info(
     console.print(table)
     console.print("categories: " + ", ".join(f"{k} {n}" for k, n in categories.items()))
     console.print("licences: " + ", ".join(f"{k} {n}" for k, n in summary["licences"].items()))
+    from sfxkit.cli.categorize import print_sound_summary
+
+    print_sound_summary(summary)
+
+
+def _sound_summary(idx: object) -> dict[str, object]:
+    from sfxkit.cli.categorize import sound_summary
+
+    return sound_summary(idx)
 
 
 @index_app.command("verify")

@@ -43,6 +43,14 @@ def recommend_cmd(
             "--exclude-flag", help="Drop items with this QC flag (silent, clipped, too_short)."
         ),
     ] = None,
+    all_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--all-duplicates",
+            help="Show every near-duplicate (re-encoded, trimmed, re-gained copies); by default "
+            "only the best-quality member of each group.",
+        ),
+    ] = False,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
@@ -61,7 +69,7 @@ def recommend_cmd(
         max_duration=max_duration,
         exclude_flags=tuple(exclude_flag or ()),
     )
-    rec = Recommender(index, device=device)
+    rec = Recommender(index, device=device, dedupe=not all_duplicates)
     try:
         results = _query(rec, query, k, filters, text=text, audio=audio, as_json=as_json)
     except InputError as exc:
@@ -214,14 +222,27 @@ def _table(recs: Any, root: str | None, *, plain: bool) -> Any:
             row.append("-" if r.confidence is None else f"{r.confidence:.2f}")
         row += [
             r.title,
-            r.category or "-",
+            _category(r),
             f"{r.duration:.2f} s",
             loud,
             r.licence,
-            _short_path(r.path, root),
+            _short_path(r.path, root)
+            + (f" (+{r.near_duplicates} near-duplicates)" if r.near_duplicates else ""),
         ]
         table.add_row(*row)
     return table
+
+
+def _category(r: Any) -> str:
+    """The item's own category, else the predicted one, marked as such."""
+    if r.category:
+        return str(r.category)
+    if r.predicted_category:
+        return (
+            f"predicted {r.predicted_category}/{r.predicted_subcategory} "
+            f"{r.predicted_confidence or 0:.2f}"
+        )
+    return "-"
 
 
 def _short_path(path: str, root: str | None) -> str:

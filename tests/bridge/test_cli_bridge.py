@@ -24,7 +24,7 @@ def test_describe_mine_train_eval_from_the_command_line(
     idx = str(index_copy)
     code, out = _run(capsys, "bridge", "describe", idx, "--json")
     assert code == 0, out
-    assert json.loads(out)["describer"] == "template/1"
+    assert json.loads(out)["describer"] == "template/2"
 
     code, out = _run(capsys, "bridge", "mine", idx, str(bridge_videos), "--per-shot", "2",
                      "--keep", "1.0", "--threshold", "none", "--json")  # fmt: skip

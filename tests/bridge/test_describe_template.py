@@ -93,7 +93,7 @@ def test_variants_batch_and_determinism():
 def test_it_is_a_describer():
     d = TemplateDescriber()
     assert isinstance(d, Describer)
-    assert (d.name, d.version) == ("template", "1")
+    assert (d.name, d.version) == ("template", "2")
 
 
 def test_ucs_named_libraries_get_a_visual_subject():

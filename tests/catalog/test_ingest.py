@@ -205,7 +205,7 @@ def test_items_are_sorted_and_described(library):
     for it in result.items:
         assert len(it.visual_descriptions) == 3 and all(it.visual_descriptions)
         assert it.visual_description == it.visual_descriptions[0]
-        assert it.describer == "template/1"
+        assert it.describer == "template/2"
     door = _by_title(result)["Creaky Open Slow"]
     assert door.visual_description == "a photo of a wooden door being opened slowly"
 
@@ -252,7 +252,7 @@ def test_incremental_rebuild_reuses_unchanged_files(tmp_path):
 
     # A different describer re-describes everything.
     fresh = ingest(lib, previous=third.items)
-    assert all(it.describer == "template/1" for it in fresh.items)
+    assert all(it.describer == "template/2" for it in fresh.items)
 
 
 def test_folder_errors(tmp_path):

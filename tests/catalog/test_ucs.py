@@ -69,11 +69,11 @@ BRIEF_CATEGORIES = [
     "TOYS",
     "TRAINS",
     "VEHICLES",
-    "VOCALS",
+    "VOICES",
     "WATER",
     "WEAPONS",
     "WEATHER",
-    "WHOOSHES",
+    # UCS files whooshes under SWOOSHES; it has no WHOOSHES category
     "WINDOWS",
     "WINGS",
     "WOOD",
@@ -89,9 +89,9 @@ def test_parse_full_ucs_name():
 
 
 def test_parse_user_category_user_data_and_case():
-    name = parse_ucs_name("RAINGen-Barn_Rain On Tin Roof_AB_Lib_Take 2_v3")
+    name = parse_ucs_name("RAINMetl-Barn_Rain On Tin Roof_AB_Lib_Take 2_v3")
     assert name is not None
-    assert name.catid == "RAINGen" and name.user_category == "Barn"
+    assert name.catid == "RAINMetl" and name.user_category == "Barn"
     assert name.category == "RAIN"
     assert name.user_data == "Take 2_v3"
     short = parse_ucs_name("gunauto_Burst")
@@ -116,7 +116,7 @@ def test_bundled_table_covers_the_categories():
         ("GUNAuto", "GUNS"),
         ("EXPLReal", "EXPLOSIONS"),
         ("VEHCar", "VEHICLES"),
-        ("RAINGen", "RAIN"),
+        ("RAIN", "RAIN"),
         ("FEETHmn", "FOOTSTEPS"),
     ]:
         entry = lookup_catid(catid)

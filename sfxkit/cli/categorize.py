@@ -1,0 +1,102 @@
+"""`sfxkit index categorize IDX`, and the near-duplicate / predicted-category part of `index info`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sfxkit.cli.output import console, print_json, untrained_banner
+
+
+def categorize_cmd(
+    index: Annotated[Path, typer.Argument(help="Index directory.")],
+    view: Annotated[
+        str, typer.Option("--view", help="Embedding view to classify from (aiSFX by default).")
+    ] = "sfx_audio",
+    method: Annotated[str, typer.Option("--method", help="knn (default) or logreg.")] = "knn",
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Predict UCS categories for the items of INDEX that have none (a new index version).
+
+    Items with a category (UCS file name, sidecar, tags) train the classifier; their own metadata
+    is never changed: predictions go to separate predicted_* columns.
+    """
+    from sfxkit.catalog.categorize import categorize_index
+
+    report = categorize_index(index, view=view, method=method, device=device)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if report.untrained:
+        untrained_banner()
+    console.print(f"[bold]{report.index}[/] version {report.version}")
+    for note in report.notes:
+        console.print(note)
+    console.print(f"{report.redescribed} item(s) described again from their predicted category")
+
+
+def sound_summary(idx: Any) -> dict[str, Any]:
+    """Near-duplicate groups and predicted categories of a loaded index, for `index info`."""
+    rows = idx.rows
+    m = idx.manifest
+    out: dict[str, Any] = {}
+    if "near_dup_group" in rows:
+        grouped = rows[rows["near_dup_group"] != ""]
+        groups = grouped.groupby("near_dup_group")["path"].apply(list)
+        out["near_duplicates"] = {
+            **(m.get("near_duplicates") or {}),
+            "groups": int(len(groups)),
+            "items": int(len(grouped)),
+            "examples": [sorted(paths) for paths in list(groups)[:5]],
+        }
+    if "predicted_catid" in rows:
+        pred = rows[rows["predicted_catid"] != ""]
+        labels = pred["predicted_category"] + " / " + pred["predicted_subcategory"]
+        out["predicted_categories"] = labels.value_counts().head(15).to_dict()
+    if m.get("categorize"):
+        out["categorize"] = m.get("categorize")
+    if m.get("ucs"):
+        out["ucs"] = m.get("ucs")
+    return out
+
+
+def print_sound_summary(summary: dict[str, Any]) -> None:
+    nd = summary.get("near_duplicates")
+    if nd is not None:
+        if nd.get("groups"):
+            console.print(
+                f"near-duplicates: {nd['items']} items in {nd['groups']} groups"
+                + (f" (aiSFX cosine >= {nd['threshold']})" if "threshold" in nd else "")
+            )
+            for paths in nd["examples"]:
+                console.print("  " + "  =  ".join(paths))
+        elif "threshold" in nd:
+            console.print("near-duplicates: none")
+        else:
+            console.print(
+                "near-duplicates: not computed (no aiSFX view; `sfxkit models pull aisfx`)"
+            )
+    pred = summary.get("predicted_categories")
+    if pred:
+        console.print(
+            "predicted categories (from the sound, not your metadata): "
+            + ", ".join(f"{k} {n}" for k, n in pred.items())
+        )
+    ev = (summary.get("categorize") or {}).get("evaluation")
+    if ev:
+        console.print(
+            f"categoriser ({ev['method']}, {ev['labelled']} labelled items): {ev['protocol']} "
+            f"top-1 {ev['top1']:.0%}, top-3 {ev['top3']:.0%}, majority baseline "
+            f"{ev['majority_baseline']:.0%}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    from sfxkit.cli.index import index_app
+
+    index_app.command("categorize")(categorize_cmd)
