@@ -75,7 +75,12 @@ class Recommendation:
     def __str__(self) -> str:
         conf = f" conf={self.confidence:.2f}" if self.confidence is not None else ""
         tiny = " (tiny untrained model)" if self.untrained else ""
-        return f"#{self.rank} {self.title} [{self.category}] score={self.score:.3f}{conf} {self.path}{tiny}"
+        from sfxkit.catalog.schema import readable
+
+        return (
+            f"#{self.rank} {self.title} [{self.category}] score={self.score:.3f}{conf} "
+            f"{readable(self.path)}{tiny}"
+        )
 
 
 class Recommendations(list):  # type: ignore[type-arg]
