@@ -14,6 +14,7 @@ import pytest
 from sfxkit.recommender import Recommender
 from tests import synth
 from tests.cli.test_unix_cli import sfxkit
+from tests.media import hostile_video as hv
 
 CAFE = os.fsdecode(b"caf\xe9_door.wav")  # Latin-1 "café", as old Windows zips leave
 STRICT = {"PYTHONIOENCODING": "utf-8:strict", "SFXKIT_PROGRESS": "0"}
@@ -67,3 +68,17 @@ def test_a_recommendation_prints_readably_and_keeps_the_openable_path(latin1_ind
     text = str(cafe)
     text.encode("utf-8")
     assert text.rstrip().endswith("caf\\xe9_door.wav (tiny untrained model)")
+
+
+@pytest.mark.parametrize("kind", ["stts_delta", "last_delta"])
+def test_a_library_warning_prints_as_one_sfxkit_line(latin1_index, tmp_path, kind):
+    _, index = latin1_index
+    video = hv.make_hostile(tmp_path / f"{kind}.mp4", kind)
+    proc = sfxkit("recommend", f"{video}@0.5", "--index", index, "-k", "1", **STRICT)
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if "warning" in line.lower()]
+    assert len(warned) == 1, proc.stderr
+    assert warned[0].startswith(f"sfxkit: warning: {video}: ") and "2.0 s" in warned[0]
+    # not Python's form: no source location, category name or echoed source line
+    assert "VideoTimingWarning" not in proc.stderr and "frames.py" not in proc.stderr
+    assert "timing = " not in proc.stderr
