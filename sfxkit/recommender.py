@@ -82,6 +82,8 @@ class Recommendation:
     def __str__(self) -> str:
         conf = f" conf={self.confidence:.2f}" if self.confidence is not None else ""
         tiny = " (tiny untrained model)" if self.untrained else ""
+        from sfxkit.catalog.schema import readable
+
         category = self.category
         if not category and self.predicted_category:
             category = (
@@ -89,7 +91,10 @@ class Recommendation:
                 f"{self.predicted_confidence or 0:.2f}"
             )
         dups = f" (+{self.near_duplicates} near-duplicates)" if self.near_duplicates else ""
-        return f"#{self.rank} {self.title} [{category}] score={self.score:.3f}{conf} {self.path}{dups}{tiny}"
+        return (
+            f"#{self.rank} {self.title} [{category}] score={self.score:.3f}{conf} "
+            f"{readable(self.path)}{dups}{tiny}"
+        )
 
 
 class Recommendations(list):  # type: ignore[type-arg]

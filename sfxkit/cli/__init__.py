@@ -18,6 +18,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 from sfxkit.cli.app import app, console_error
 
@@ -35,12 +36,29 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         # The commands print their own banner for untrained models.
         warnings.simplefilter("ignore", UntrainedModelWarning)
+        if not debug:  # --debug keeps Python's form, with the file and line that warned
+            warnings.showwarning = _show_warning
         with _watch_sigint() as interrupted:
             code = _run(args, debug, interrupted)
     if interrupted.is_set():
         console_error("interrupted")
         return INTERRUPTED
     return code
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line in the CLI's own form, not Python's source location and line."""
+    from sfxkit.catalog.schema import readable
+
+    text = " ".join(str(message).split())
+    print(f"sfxkit: warning: {readable(text)}", file=file or sys.stderr)
 
 
 def _run(args: list[str], debug: bool, interrupted: threading.Event) -> int:

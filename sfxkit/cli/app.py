@@ -28,7 +28,10 @@ COMMAND_MODULES = [
 
 
 def console_error(message: str) -> None:
-    print(f"sfxkit: error: {message}", file=sys.stderr)
+    from sfxkit.catalog.schema import readable
+
+    # A message naming a file that is not UTF-8 must not crash a strict UTF-8 stderr.
+    print(f"sfxkit: error: {readable(message)}", file=sys.stderr)
 
 
 @app.callback()

@@ -22,5 +22,23 @@ def untrained_banner() -> None:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    """``obj`` as JSON on stdout. A file name that is not UTF-8 is written readably (``\\xNN``),
+    as everywhere else the CLI shows it: a lone surrogate is not valid JSON text."""
+    from sfxkit.catalog.schema import readable
+
+    sys.stdout.write(
+        json.dumps(_readable(obj), indent=2, default=lambda o: readable(str(o))) + "\n"
+    )
     sys.stdout.flush()
+
+
+def _readable(obj: Any) -> Any:
+    from sfxkit.catalog.schema import readable
+
+    if isinstance(obj, str):
+        return readable(obj)
+    if isinstance(obj, dict):
+        return {_readable(k): _readable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_readable(v) for v in obj]
+    return obj

@@ -55,6 +55,7 @@ def recommend_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Recommend sounds for a frame, a video (per shot), a text or a sound."""
+    from sfxkit.catalog.schema import readable
     from sfxkit.errors import InputError
     from sfxkit.recommender import Filters, Recommender
 
@@ -100,7 +101,7 @@ def recommend_cmd(
     for label, recs in results:
         verdict = _verdict(recs)
         note = f" — {verdict['verdict']}" if verdict.get("confident") is not None else ""
-        out.print(f"{label}: {query}{note}", markup=False, highlight=False)
+        out.print(f"{label}: {readable(query)}{note}", markup=False, highlight=False)
         if not recs:
             out.print("  (no item matches the filters)")
             continue
@@ -246,14 +247,17 @@ def _category(r: Any) -> str:
 
 
 def _short_path(path: str, root: str | None) -> str:
-    """The file relative to the library folder (its format stays visible), else parent/name."""
+    """The file relative to the library folder (its format stays visible), else parent/name;
+    a name that is not UTF-8 shows its odd bytes as ``\\xNN``."""
+    from sfxkit.catalog.schema import readable
+
     p = Path(path)
     if root:
         try:
-            return str(p.relative_to(root))
+            return readable(str(p.relative_to(root)))
         except ValueError:
             pass
-    return str(Path(p.parent.name) / p.name)
+    return readable(str(Path(p.parent.name) / p.name))
 
 
 def _verdict(recs: object) -> dict[str, object]:
