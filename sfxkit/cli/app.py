@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "sfxkit.cli.generate",
     "sfxkit.cli.bridge",
     "sfxkit.cli.soundtrack",
+    "sfxkit.cli.serve",
 ]
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,8 +19,9 @@ def recommend_cmd(
         ),
     ],
     index: Annotated[
-        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
-    ],
+        Path | None,
+        typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`)."),
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="How many sounds to return.")] = 5,
     text: Annotated[
         bool, typer.Option("--text", help="Treat QUERY as a text description.")
@@ -44,82 +46,112 @@ def recommend_cmd(
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="URL of a running `sfxkit serve` (default: SFXKIT_SERVER) to answer the query.",
+        ),
+    ] = None,
 ) -> None:
     """Recommend sounds for a frame, a video (per shot), a text or a sound."""
     from sfxkit.errors import InputError
-    from sfxkit.media.frames import is_video
-    from sfxkit.recommender import Filters, Recommender
 
-    filters = Filters(
-        category=tuple(category or ()),
-        licence=tuple(licence or ()),
-        min_duration=min_duration,
-        max_duration=max_duration,
-        exclude_flags=tuple(exclude_flag or ()),
-    )
+    filters = {
+        "category": list(category or ()),
+        "licence": list(licence or ()),
+        "min_duration": min_duration,
+        "max_duration": max_duration,
+        "exclude_flags": list(exclude_flag or ()),
+    }
+    filters = {key: v for key, v in filters.items() if v not in (None, [])}
+    server = server or os.environ.get("SFXKIT_SERVER") or None
+    if server:
+        from sfxkit.serve.client import query_server
+
+        payload = query_server(server, query, _query_kind(query, text, audio), k, filters, index)
+        if payload is not None:
+            print_payload(payload, as_json)
+            return
+    if index is None:
+        raise InputError(
+            "no index given; pass --index IDX, or --server URL of a running `sfxkit serve`"
+        )
+    from sfxkit.recommender import Recommender
+
     rec = Recommender(index, device=device)
+    kind, frame = _query_kind(query, text, audio)
+    payload = {"query": query, "untrained": rec.untrained}
+    if kind == "text":
+        payload["results"] = [result_entry("text", rec.recommend_text(query, k, filters=filters))]
+    elif kind == "audio":
+        payload["results"] = [result_entry("audio", rec.recommend_audio(query, k, filters=filters))]
+    elif kind == "video":
+        shots = rec.recommend_video(query, k, filters=filters)
+        payload["shots"] = [s.to_dict() for s in shots]
+        payload["results"] = [
+            result_entry(f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", s.recommendations)
+            for s in shots
+        ]
+    else:
+        payload["results"] = [result_entry("frame", rec.recommend(frame, k, filters=filters))]
+    print_payload(payload, as_json)
+
+
+def _query_kind(query: str, text: bool, audio: bool) -> tuple[str, object]:
+    """What QUERY is (text, audio, video, frame) and, for a frame, what to embed."""
+    from sfxkit.errors import InputError
+    from sfxkit.media.frames import is_video
+
     if text and audio:
         raise InputError("use --text or --audio, not both")
     if text:
-        results = [("text", query, rec.recommend_text(query, k, filters=filters))]
-    elif audio:
-        results = [("audio", query, rec.recommend_audio(query, k, filters=filters))]
-    else:
-        frame: object = query
-        path, _, at = query.rpartition("@")
-        if path and is_video(path) and _is_number(at):
-            frame = (path, float(at))
-        if isinstance(frame, str) and is_video(frame):
-            shots = rec.recommend_video(frame, k, filters=filters)
-            results = [
-                (f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", query, s.recommendations)
-                for s in shots
-            ]
-            if as_json:
-                print_json(
-                    {
-                        "query": query,
-                        "untrained": rec.untrained,
-                        "shots": [s.to_dict() for s in shots],
-                    }
-                )
-                return
-        else:
-            if isinstance(frame, str) and not Path(frame).exists():
-                raise InputError(
-                    f"{frame}: no such file; pass an image, a video, VIDEO@SECONDS, or --text"
-                )
-            results = [("frame", query, rec.recommend(frame, k, filters=filters))]
+        return "text", query
+    if audio:
+        return "audio", query
+    path, _, at = query.rpartition("@")
+    if path and is_video(path) and _is_number(at):
+        return "frame", (path, float(at))
+    if is_video(query):
+        return "video", query
+    if not Path(query).exists():
+        raise InputError(f"{query}: no such file; pass an image, a video, VIDEO@SECONDS, or --text")
+    return "frame", query
+
+
+def result_entry(label: str, recs: Any) -> dict[str, Any]:
+    """One labelled result list as the CLI prints it (and as `sfxkit serve` sends it)."""
+    return {"label": label, **_verdict(recs), "recommendations": [r.to_dict() for r in recs]}
+
+
+def print_payload(payload: dict[str, Any], as_json: bool) -> None:
+    """Print an answer, computed in-process or by a server, one way."""
+    query, untrained = payload["query"], payload["untrained"]
     if as_json:
-        print_json(
-            {
-                "query": query,
-                "untrained": rec.untrained,
-                **({"note": UNTRAINED} if rec.untrained else {}),
-                "results": [
-                    {
-                        "label": label,
-                        **_verdict(recs),
-                        "recommendations": [r.to_dict() for r in recs],
-                    }
-                    for label, _, recs in results
-                ],
-            }
-        )
+        if "shots" in payload:
+            print_json({"query": query, "untrained": untrained, "shots": payload["shots"]})
+        else:
+            print_json(
+                {
+                    "query": query,
+                    "untrained": untrained,
+                    **({"note": UNTRAINED} if untrained else {}),
+                    "results": payload["results"],
+                }
+            )
         return
-    if rec.untrained:
+    if untrained:
         untrained_banner()
-    for label, _, recs in results:
-        verdict = _verdict(recs)
-        note = f" — {verdict['verdict']}" if verdict.get("confident") is not None else ""
-        console.print(f"[bold]{label}[/]: {query}{note}")
-        if not recs:
+    for res in payload["results"]:
+        note = f" — {res['verdict']}" if res.get("confident") is not None else ""
+        console.print(f"[bold]{res['label']}[/]: {query}{note}")
+        if not res["recommendations"]:
             console.print("  (no item matches the filters)")
-        for r in recs:
-            conf = f"  p={r.confidence:.2f}" if r.confidence is not None else ""
+        for r in res["recommendations"]:
+            conf = f"  p={r['confidence']:.2f}" if r["confidence"] is not None else ""
             console.print(
-                f"  {r.rank}. {r.score:+.3f}{conf}  {r.title}  [{r.category or '-'}]  {r.duration:.2f}s  "
-                f"{r.licence}  {r.path}"
+                f"  {r['rank']}. {r['score']:+.3f}{conf}  {r['title']}  [{r['category'] or '-'}]  "
+                f"{r['duration']:.2f}s  {r['licence']}  {r['path']}"
             )
 
 

@@ -1,0 +1,281 @@
+"""The FastAPI application: the JSON API over a resident index, catalog audio, jobs, pages."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+
+from sfxkit.errors import IndexStoreError, InputError, ModelError, SfxkitError
+from sfxkit.serve.resident import ResidentIndex
+from sfxkit.serve.security import Guard, catalog_file, is_loopback, job_file
+
+DEFAULT_MAX_UPLOAD_MB = 200.0
+
+
+def _status(exc: SfxkitError) -> int:
+    if isinstance(exc, InputError):
+        return 400
+    if isinstance(exc, (IndexStoreError, ModelError)):
+        return 503
+    return 422
+
+
+class _Uploaded(SfxkitError):
+    """An sfxkit error raised on an uploaded file, reworded to name the file as the client did."""
+
+    def __init__(self, exc: SfxkitError, message: str) -> None:
+        super().__init__(message)
+        self.inner = exc
+        self.exit_code = exc.exit_code
+
+
+def create_app(
+    index: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    jobs_dir: str | Path | None = None,
+    device: str | None = None,
+) -> Any:
+    """The ASGI app serving ``index``, configured as if bound to ``host``.
+
+    A non-loopback ``host`` needs a ``token`` (raises InputError without one).
+    """
+    from sfxkit.serve.jobs import JobManager
+
+    loopback = is_loopback(host)
+    if not loopback and not token:
+        raise InputError(
+            f"binding to {host} needs a token: pass --token or set SFXKIT_TOKEN "
+            "(`sfxkit serve` generates one when neither is given)"
+        )
+    resident = ResidentIndex(index, device=device)
+    jobs = JobManager(
+        resident.path,
+        Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-")),
+        device=device,
+    )
+    app = FastAPI(
+        title="sfxkit",
+        summary="Sound effects for video: the recommendation service over one index.",
+        version="1",
+    )
+    app.state.resident = resident
+    app.state.jobs = jobs
+    app.state.token = token
+
+    @app.exception_handler(SfxkitError)
+    async def _sfxkit_error(request: Request, exc: SfxkitError) -> JSONResponse:
+        inner = exc.inner if isinstance(exc, _Uploaded) else exc
+        return JSONResponse(
+            status_code=_status(inner),
+            content={
+                "detail": str(exc),
+                "error": type(inner).__name__,
+                "exit_code": exc.exit_code,
+            },
+        )
+
+    def answer(rec: Any, kind: str, results: list[dict[str, Any]], **extra: Any) -> dict:
+        return {
+            "index": str(resident.path),
+            "index_version": int(rec.manifest.version),
+            "untrained": rec.untrained,
+            "kind": kind,
+            **extra,
+            "results": results,
+        }
+
+    def parse_filters(raw: str | None) -> Any:
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"filters is not JSON ({exc.msg}); send an object") from None
+        if not isinstance(value, dict):
+            raise InputError('filters must be a JSON object, e.g. {"category": ["DOORS"]}')
+        from sfxkit.recommender import Filters
+
+        return Filters.from_any(value)
+
+    @contextmanager
+    def saved(upload: UploadFile) -> Iterator[Path]:
+        """The upload on disk under the client's file name; errors name the file as sent."""
+        shown = upload.filename or "upload"
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(shown.replace("\\", "/")).name)[-120:]
+        tmp = Path(tempfile.mkdtemp(prefix="sfxkit-upload-"))
+        path = tmp / (safe.lstrip(".") or "upload")
+        try:
+            with path.open("wb") as f:
+                shutil.copyfileobj(upload.file, f, 1 << 20)
+            try:
+                yield path
+            except SfxkitError as exc:
+                if isinstance(exc, _Uploaded):
+                    raise
+                raise _Uploaded(exc, str(exc).replace(str(path), shown)) from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def entry(label: str, recs: Any) -> dict[str, Any]:
+        from sfxkit.cli.recommend import result_entry
+
+        return result_entry(label, recs)
+
+    # ------------------------------------------------------------------ index
+    @app.get("/api/index", summary="The loaded index: path, version, models, row count")
+    def index_info() -> dict[str, Any]:
+        return resident.info(resident.get())
+
+    # -------------------------------------------------------------- recommend
+    @app.post("/api/recommend/frame", summary="Sounds for one frame: an image, or a video + time")
+    def recommend_frame(
+        image: Annotated[UploadFile | None, File(description="An image (JPEG/PNG/...).")] = None,
+        video: Annotated[UploadFile | None, File(description="A video; with `time`.")] = None,
+        video_path: str | None = Form(None, description="A video on the server's disk."),
+        time: float | None = Form(None, description="Seconds into the video."),
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None, description="JSON object of filters."),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        if sum(x is not None for x in (image, video, video_path)) != 1:
+            raise InputError("send exactly one of: image, video (+ time), video_path (+ time)")
+        rec = resident.get()
+        if image is not None:
+            with saved(image) as path, resident.compute_lock:
+                recs = rec.recommend(str(path), k, filters=f)
+        else:
+            if time is None:
+                raise InputError("a video frame needs time= (seconds into the video)")
+            if video is not None:
+                with saved(video) as path, resident.compute_lock:
+                    recs = rec.recommend((str(path), float(time)), k, filters=f)
+            else:
+                with resident.compute_lock:
+                    recs = rec.recommend((str(video_path), float(time)), k, filters=f)
+        return answer(rec, "frame", [entry("frame", recs)])
+
+    @app.post("/api/recommend/text", summary="Sounds for a text description")
+    def recommend_text(
+        text: str = Form(..., min_length=1),
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        rec = resident.get()
+        with resident.compute_lock:
+            recs = rec.recommend_text(text, k, filters=f)
+        return answer(rec, "text", [entry("text", recs)])
+
+    @app.post("/api/recommend/audio", summary="More like this: sounds near an uploaded sound")
+    def recommend_audio(
+        audio: Annotated[UploadFile, File(description="A sound file.")],
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        rec = resident.get()
+        with saved(audio) as path, resident.compute_lock:
+            recs = rec.recommend_audio(str(path), k, filters=f)
+        return answer(rec, "audio", [entry("audio", recs)])
+
+    @app.post("/api/recommend/video", summary="Per-shot recommendations for a video")
+    def recommend_video(
+        video: Annotated[UploadFile | None, File(description="A video file.")] = None,
+        video_path: str | None = Form(None),
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        if (video is None) == (video_path is None):
+            raise InputError("send exactly one of: video (an upload), video_path")
+        rec = resident.get()
+        if video is not None:
+            with saved(video) as path, resident.compute_lock:
+                shots = rec.recommend_video(str(path), k, filters=f)
+        else:
+            with resident.compute_lock:
+                shots = rec.recommend_video(str(video_path), k, filters=f)
+        return answer(
+            rec,
+            "video",
+            [
+                entry(f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", s.recommendations)
+                for s in shots
+            ],
+            shots=[s.to_dict() for s in shots],
+        )
+
+    # ------------------------------------------------------------------ audio
+    @app.get("/api/audio/{item_id}", summary="Stream a catalog sound (by its id in the index)")
+    def catalog_audio(item_id: str) -> Any:
+        rec = resident.get()
+        cols = rec._cols
+        try:
+            row = cols["id"].index(item_id)
+        except ValueError:
+            raise InputError(f"no catalog item {item_id!r} in this index") from None
+        root = (rec.manifest.get("build") or {}).get("root")
+        path = catalog_file(cols["path"][row], root)
+        if path is None:
+            return JSONResponse(
+                status_code=404,
+                content={"detail": f"catalog item {item_id!r}: its file is not served"},
+            )
+        return FileResponse(path, filename=path.name)
+
+    # ------------------------------------------------------------------- jobs
+    @app.post("/api/jobs/{kind}", summary="Start a soundtrack or compare job for a video")
+    def start_job(
+        kind: str,
+        video_path: str = Form(...),
+        options: str | None = Form(None, description="JSON object of keyword arguments."),
+    ) -> dict[str, Any]:
+        opts = json.loads(options) if options else {}
+        if not isinstance(opts, dict):
+            raise InputError("options must be a JSON object of keyword arguments")
+        return jobs.start(kind, video_path, opts).to_dict()
+
+    @app.get("/api/jobs", summary="All jobs")
+    def list_jobs() -> list[dict[str, Any]]:
+        return [j.to_dict() for j in jobs.all()]
+
+    @app.get("/api/jobs/{job_id}", summary="One job: state, progress, outputs")
+    def job_info(job_id: str) -> dict[str, Any]:
+        return jobs.get(job_id).to_dict()
+
+    @app.get("/api/jobs/{job_id}/events", summary="Server-sent events: progress until done")
+    def job_events(job_id: str) -> Any:
+        job = jobs.get(job_id)
+        return StreamingResponse(jobs.events(job), media_type="text/event-stream")
+
+    @app.delete("/api/jobs/{job_id}", summary="Cancel a job")
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        return jobs.cancel(job_id).to_dict()
+
+    @app.get("/api/jobs/{job_id}/files/{relpath:path}", summary="A job's output file")
+    def job_output(job_id: str, relpath: str) -> Any:
+        job = jobs.get(job_id)
+        path = job_file(job.out, relpath)
+        if path is None:
+            return JSONResponse(status_code=404, content={"detail": f"no output {relpath!r}"})
+        return FileResponse(path, filename=path.name)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Any:
+        return RedirectResponse("/docs")
+
+    guard = Guard(app, token=token, loopback=loopback, max_upload=int(max_upload_mb * 1e6))
+    guard.state = app.state
+    return guard
