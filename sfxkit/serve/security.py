@@ -75,18 +75,26 @@ class Guard:
             return
         seen = 0
         started = False
+        exceeded = False
 
         async def counted_receive() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_upload:
+                    exceeded = True
                     raise TooLarge
             return message
 
         async def tracked_send(message: dict[str, Any]) -> None:
             nonlocal started
+            # The framework turns a failed body read into its own answer; ours replaces it.
+            if exceeded:
+                if not started:
+                    started = True
+                    await _send_json(send, 413, self._too_large(None))
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -94,13 +102,14 @@ class Guard:
         try:
             await self.app(scope, counted_receive, tracked_send)
         except TooLarge:
-            if not started:
-                await _send_json(send, 413, self._too_large(None))
+            pass
+        if exceeded and not started:
+            await _send_json(send, 413, self._too_large(None))
 
     def _too_large(self, size: int | None) -> str:
-        got = f" is {size / 1e6:.1f} MB;" if size is not None else " is over the limit;"
+        got = f" is {size / 1e6:.3g} MB;" if size is not None else " is over the limit;"
         return (
-            f"upload{got} the limit is {self.max_upload / 1e6:.1f} MB "
+            f"upload{got} the limit is {self.max_upload / 1e6:g} MB "
             "(start the server with a larger --max-upload MB)"
         )
 
