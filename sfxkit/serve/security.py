@@ -16,6 +16,7 @@ files that may be served.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -99,10 +100,8 @@ class Guard:
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(TooLarge):
             await self.app(scope, counted_receive, tracked_send)
-        except TooLarge:
-            pass
         if exceeded and not started:
             await _send_json(send, 413, self._too_large(None))
 

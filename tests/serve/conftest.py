@@ -87,12 +87,12 @@ def sfxkit_exe() -> str:
     return str(Path(sys.executable).with_name("sfxkit"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def live_server(world: World) -> Iterator[str]:
-    """`sfxkit serve` in a subprocess on a loopback port; it stops itself after 120 s."""
+    """`sfxkit serve` in a subprocess on a loopback port; it stops itself after 300 s."""
     port = free_port()
     proc = subprocess.Popen(
-        ["timeout", "120", sfxkit_exe(), "serve", "--index", str(world.index), "--port", str(port)],
+        ["timeout", "300", sfxkit_exe(), "serve", "--index", str(world.index), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
