@@ -11,8 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi import Body, FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
 
 from sfxkit.errors import IndexStoreError, InputError, ModelError, SfxkitError
 from sfxkit.serve.resident import ResidentIndex
@@ -271,6 +277,134 @@ def create_app(
         if path is None:
             return JSONResponse(status_code=404, content={"detail": f"no output {relpath!r}"})
         return FileResponse(path, filename=path.name)
+
+    # ----------------------------------------------------------------- review
+    from urllib.parse import quote
+
+    from sfxkit.serve import review as rv
+
+    templates = rv.environment()
+    reviewed: set[Path] = set()
+    token_q = f"?token={quote(token)}" if token else ""
+
+    def review_out(video: Path, out: str | None) -> Path:
+        return Path(out).expanduser().resolve() if out else rv.default_out(jobs.folder, video)
+
+    @app.get("/review", summary="The review page of a video", response_class=HTMLResponse)
+    def review_page(
+        video: str,
+        out: str | None = None,
+        k: int = 5,
+        policy: str = "auto",
+        variant: str | None = None,
+        steps: int | None = None,
+        follow_motion: bool | None = None,
+        align: bool | None = None,
+    ) -> Any:
+        from sfxkit.cli.output import UNTRAINED
+
+        path = Path(video).expanduser().resolve()
+        if not path.is_file():
+            raise InputError(f"{video}: no such video on the server")
+        rec = resident.get()
+        with resident.compute_lock:
+            shots = rv.shots_for(rec, path, k, policy)
+        reviewed.add(path)
+        dest = review_out(path, out)
+        options = {
+            key: v
+            for key, v in {
+                "policy": policy,
+                "variant": variant,
+                "steps": steps,
+                "follow_motion": follow_motion,
+                "align": align,
+            }.items()
+            if v is not None
+        }
+        amp = "&" if token_q else ""
+        config = {
+            "video": str(path),
+            "out": str(dest),
+            "options": options,
+            "session": rv.read_session(dest),
+            "token": token,
+            "token_q": token_q,
+            "audio_base": "/api/audio/",
+        }
+        html = templates.get_template("review.html.j2").render(
+            video=str(path),
+            video_name=path.name,
+            video_url=f"/api/review/video?video={quote(str(path))}{amp}{token_q[1:]}",
+            keyframe_url=f"/api/review/keyframe?video={quote(str(path))}{amp}{token_q[1:]}",
+            audio_base="/api/audio/",
+            token_q=token_q,
+            shots=shots,
+            index_version=int(rec.manifest.version),
+            untrained=rec.untrained,
+            untrained_note=UNTRAINED,
+            session_path=str(dest / rv.SESSION),
+            config_json=json.dumps(config).replace("<", "\\u003c"),
+        )
+        return HTMLResponse(html)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Any:
+        files = {p.name: p for p in rv.STATIC.iterdir() if p.is_file()}
+        if name not in files:
+            return JSONResponse(status_code=404, content={"detail": f"no static file {name!r}"})
+        return FileResponse(files[name])
+
+    @app.get("/api/review/keyframe", summary="A video frame as PNG (for the review page)")
+    def keyframe(video: str, t: float) -> Any:
+        from fastapi import Response
+
+        path = Path(video).expanduser().resolve()
+        if path not in reviewed:
+            return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
+        return Response(rv.keyframe_png(path, t), media_type="image/png")
+
+    @app.get("/api/review/video", summary="The video under review (only one opened in /review)")
+    def review_video(video: str) -> Any:
+        path = Path(video).expanduser().resolve()
+        if path not in reviewed:
+            return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
+        return FileResponse(path)
+
+    @app.get("/api/review/session", summary="The saved choices of a review")
+    def get_session(video: str, out: str | None = None) -> dict[str, Any]:
+        return rv.read_session(review_out(Path(video).expanduser().resolve(), out))
+
+    @app.post("/api/review/session", summary="Save the choices of a review (the session file)")
+    def put_session(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        video = Path(str(body.get("video", ""))).expanduser().resolve()
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        path = rv.write_session(review_out(video, body.get("out")), video, body.get("shots") or {})
+        return {"session": str(path), **json.loads(path.read_text())}
+
+    @app.post("/api/review/export", summary="Export the reviewed soundtrack (a soundtrack job)")
+    def export(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        video = Path(str(body.get("video", ""))).expanduser().resolve()
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        session = review_out(video, body.get("out")) / rv.SESSION
+        options = dict(body.get("options") or {})
+        if session.is_file():
+            options["choices"] = str(session)
+        return jobs.start("soundtrack", str(video), options).to_dict()
+
+    @app.post("/api/recommend/similar", summary="More like this: sounds near a catalog item")
+    def similar(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        rec = resident.get()
+        cols = rec._cols
+        item = str(body.get("id", ""))
+        if item not in cols["id"]:
+            raise InputError(f"no catalog item {item!r} in this index")
+        path = cols["path"][cols["id"].index(item)]
+        with resident.compute_lock:
+            recs = rec.recommend_audio(path, int(body.get("k", 5)))
+        return answer(rec, "audio", [entry("similar", recs)])
 
     @app.get("/", include_in_schema=False)
     def home() -> Any:
