@@ -283,7 +283,6 @@ def create_app(
 
     from sfxkit.serve import review as rv
 
-    templates = rv.environment()
     reviewed: set[Path] = set()
     token_q = f"?token={quote(token)}" if token else ""
 
@@ -301,8 +300,6 @@ def create_app(
         follow_motion: bool | None = None,
         align: bool | None = None,
     ) -> Any:
-        from sfxkit.cli.output import UNTRAINED
-
         path = Path(video).expanduser().resolve()
         if not path.is_file():
             raise InputError(f"{video}: no such video on the server")
@@ -332,7 +329,10 @@ def create_app(
             "token_q": token_q,
             "audio_base": "/api/audio/",
         }
-        html = templates.get_template("review.html.j2").render(
+        from sfxkit._templates import render
+
+        html = render(
+            "review.html.j2",
             video=str(path),
             video_name=path.name,
             video_url=f"/api/review/video?video={quote(str(path))}{amp}{token_q[1:]}",
@@ -342,7 +342,6 @@ def create_app(
             shots=shots,
             index_version=int(rec.manifest.version),
             untrained=rec.untrained,
-            untrained_note=UNTRAINED,
             session_path=str(dest / rv.SESSION),
             config_json=json.dumps(config).replace("<", "\\u003c"),
         )

@@ -17,19 +17,7 @@ from typing import Any
 from sfxkit.errors import InputError
 
 SESSION = "choices.json"
-TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-
-
-def environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def default_out(jobs_dir: Path, video: Path) -> Path:
@@ -57,7 +45,7 @@ def shots_for(rec: Any, video: Path, k: int, policy: str) -> list[dict[str, Any]
         decision, reason, numbers = decide(s.recommendations, policy=policy)
         out.append(
             {
-                **s.shot.to_dict(),
+                "s": s.shot,
                 "decision": decision,
                 "plain": plain_reason(decision, numbers),
                 "reason": reason,

@@ -115,6 +115,8 @@
             a.href = "/api/jobs/" + j.id + "/files/" + name + cfg.token_q; a.textContent = name;
             a.className = "output"; a.dataset.job = j.id;
             links.appendChild(a); links.appendChild(document.createTextNode(" "));
+            // the muxed video: play the whole mix with the picture
+            if (/\.mp4$/.test(name) && name.indexOf("/") < 0) { document.getElementById("picture").src = a.href; }
           });
         }
       };
