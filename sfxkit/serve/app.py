@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -33,6 +34,25 @@ def _status(exc: SfxkitError) -> int:
     if isinstance(exc, (IndexStoreError, ModelError)):
         return 503
     return 422
+
+
+def _decoded_image(upload: UploadFile) -> Any:
+    """The uploaded image decoded in memory as load_frame would from a file; None when that
+    fails (or the name says video), leaving the file path to report why."""
+    from PIL import Image
+
+    from sfxkit.media.frames import _pil_to_rgb, is_video
+
+    if is_video(upload.filename or ""):
+        return None
+    data = upload.file.read()
+    upload.file.seek(0)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return _pil_to_rgb(img)
+    except Exception:  # noqa: BLE001 - PIL raises many types; the file path reports it
+        return None
 
 
 class _Uploaded(SfxkitError):
@@ -159,8 +179,13 @@ def create_app(
             raise InputError("send exactly one of: image, video (+ time), video_path (+ time)")
         rec = resident.get()
         if image is not None:
-            with saved(image) as path, resident.compute_lock:
-                recs = rec.recommend(str(path), k, filters=f)
+            picture = _decoded_image(image)
+            if picture is not None:
+                with resident.compute_lock:
+                    recs = rec.recommend(picture, k, filters=f)
+            else:  # decoded from a file, so that the error is the one the CLI prints
+                with saved(image) as path, resident.compute_lock:
+                    recs = rec.recommend(str(path), k, filters=f)
         else:
             if time is None:
                 raise InputError("a video frame needs time= (seconds into the video)")
