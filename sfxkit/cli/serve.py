@@ -37,11 +37,11 @@ def serve_cmd(
     from sfxkit.serve.security import is_loopback, new_token
 
     try:
+        import fastapi  # noqa: F401
+        import multipart  # noqa: F401
         import uvicorn
     except ImportError as exc:
-        raise MissingExtraError(
-            "sfxkit serve needs FastAPI and uvicorn: pip install 'sfxkit[serve]'"
-        ) from exc
+        raise MissingExtraError(exc.name or "fastapi", "serve", "sfxkit serve") from exc
     from sfxkit.serve.app import create_app
 
     token = token or os.environ.get("SFXKIT_TOKEN") or None

@@ -142,7 +142,8 @@ class JobManager:
         result: dict[str, Any] = {}
         tail = ""
         buf = b""
-        for chunk in iter(lambda: job.proc.stderr.read1(4096), b""):  # type: ignore[union-attr]
+        stream: Any = job.proc.stderr  # a BufferedReader: read1 returns what has arrived
+        for chunk in iter(lambda: stream.read1(4096), b""):
             buf += chunk
             *pieces, buf = re.split(rb"[\r\n]", buf)
             for raw in pieces:

@@ -55,6 +55,8 @@ def _host_name(host_header: str) -> str:
 class Guard:
     """ASGI middleware applying the rules of this module to every HTTP request."""
 
+    state: Any  # the wrapped app's state (resident index, jobs), for the CLI and tests
+
     def __init__(self, app: Any, *, token: str | None, loopback: bool, max_upload: int) -> None:
         self.app = app
         self.token = token
