@@ -51,7 +51,7 @@ def main() -> None:
 
     from sfxkit.build import build_index
     from sfxkit.recommender import Recommender
-    from sfxkit.serve.loadtest import hammer, percentiles
+    from sfxkit.serve.loadtest import hammer, http_client, percentiles
     from tests import synth
     from tests.conftest import make_sfx_library
 
@@ -93,7 +93,7 @@ def main() -> None:
                 time.sleep(0.2)
         data = frame.read_bytes()
         served = []
-        with httpx.Client(base_url=url, headers={"X-Sfxkit": "1"}, timeout=120) as c:
+        with http_client(url) as c:
             for i in range(n + 5):
                 t0 = time.perf_counter()
                 r = c.post(

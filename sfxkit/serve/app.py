@@ -181,20 +181,22 @@ def create_app(
         if image is not None:
             picture = _decoded_image(image)
             if picture is not None:
-                with resident.compute_lock:
-                    recs = rec.recommend(picture, k, filters=f)
+                recs = resident.compute(lambda: rec.recommend(picture, k, filters=f))
             else:  # decoded from a file, so that the error is the one the CLI prints
-                with saved(image) as path, resident.compute_lock:
-                    recs = rec.recommend(str(path), k, filters=f)
+                with saved(image) as path:
+                    recs = resident.compute(lambda: rec.recommend(str(path), k, filters=f))
         else:
             if time is None:
                 raise InputError("a video frame needs time= (seconds into the video)")
             if video is not None:
-                with saved(video) as path, resident.compute_lock:
-                    recs = rec.recommend((str(path), float(time)), k, filters=f)
+                with saved(video) as path:
+                    recs = resident.compute(
+                        lambda: rec.recommend((str(path), float(time)), k, filters=f)
+                    )
             else:
-                with resident.compute_lock:
-                    recs = rec.recommend((str(video_path), float(time)), k, filters=f)
+                recs = resident.compute(
+                    lambda: rec.recommend((str(video_path), float(time)), k, filters=f)
+                )
         return answer(rec, "frame", [entry("frame", recs)])
 
     @app.post("/api/recommend/text", summary="Sounds for a text description")
@@ -205,8 +207,7 @@ def create_app(
     ) -> dict[str, Any]:
         f = parse_filters(filters)
         rec = resident.get()
-        with resident.compute_lock:
-            recs = rec.recommend_text(text, k, filters=f)
+        recs = resident.compute(lambda: rec.recommend_text(text, k, filters=f))
         return answer(rec, "text", [entry("text", recs)])
 
     @app.post("/api/recommend/audio", summary="More like this: sounds near an uploaded sound")
@@ -217,8 +218,8 @@ def create_app(
     ) -> dict[str, Any]:
         f = parse_filters(filters)
         rec = resident.get()
-        with saved(audio) as path, resident.compute_lock:
-            recs = rec.recommend_audio(str(path), k, filters=f)
+        with saved(audio) as path:
+            recs = resident.compute(lambda: rec.recommend_audio(str(path), k, filters=f))
         return answer(rec, "audio", [entry("audio", recs)])
 
     @app.post("/api/recommend/video", summary="Per-shot recommendations for a video")
@@ -233,11 +234,10 @@ def create_app(
             raise InputError("send exactly one of: video (an upload), video_path")
         rec = resident.get()
         if video is not None:
-            with saved(video) as path, resident.compute_lock:
-                shots = rec.recommend_video(str(path), k, filters=f)
+            with saved(video) as path:
+                shots = resident.compute(lambda: rec.recommend_video(str(path), k, filters=f))
         else:
-            with resident.compute_lock:
-                shots = rec.recommend_video(str(video_path), k, filters=f)
+            shots = resident.compute(lambda: rec.recommend_video(str(video_path), k, filters=f))
         return answer(
             rec,
             "video",
@@ -329,8 +329,7 @@ def create_app(
         if not path.is_file():
             raise InputError(f"{video}: no such video on the server")
         rec = resident.get()
-        with resident.compute_lock:
-            shots = rv.shots_for(rec, path, k, policy)
+        shots = resident.compute(lambda: rv.shots_for(rec, path, k, policy))
         reviewed.add(path)
         dest = review_out(path, out)
         options = {
@@ -426,8 +425,7 @@ def create_app(
         if item not in cols["id"]:
             raise InputError(f"no catalog item {item!r} in this index")
         path = cols["path"][cols["id"].index(item)]
-        with resident.compute_lock:
-            recs = rec.recommend_audio(path, int(body.get("k", 5)))
+        recs = resident.compute(lambda: rec.recommend_audio(path, int(body.get("k", 5))))
         return answer(rec, "audio", [entry("similar", recs)])
 
     @app.get("/", include_in_schema=False)

@@ -42,6 +42,17 @@ def run_server(app: Any, port: int, *, timeout: float = 300.0) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+def http_client(url: str) -> Any:
+    """An httpx client for the service with Nagle off: a multipart upload goes out in several
+    writes, and Nagle holding the last one until the server's delayed ACK adds ~40-200 ms."""
+    import socket
+
+    import httpx
+
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(base_url=url, headers={"X-Sfxkit": "1"}, timeout=120, transport=transport)
+
+
 @dataclass(frozen=True)
 class Answer:
     kind: str
@@ -62,15 +73,13 @@ def hammer(
 ) -> list[Answer]:
     """``clients`` threads, each cycling through ``requests`` (kind → fn(httpx.Client) → response)
     for ``seconds`` (and while ``keep_going()``)."""
-    import httpx
-
     kinds = list(requests)
     out: list[Answer] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
     def worker(n: int) -> None:
-        with httpx.Client(base_url=url, headers={"X-Sfxkit": "1"}, timeout=120) as c:
+        with http_client(url) as c:
             i = n
             while time.monotonic() < stop_at or keep_going():
                 kind = kinds[i % len(kinds)]

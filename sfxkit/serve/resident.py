@@ -10,10 +10,14 @@ files open, so a Recommender still in use survives the cleanup of its version's 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sfxkit.recommender import Recommender
+
+T = TypeVar("T")
 
 
 class ResidentIndex:
@@ -22,10 +26,15 @@ class ResidentIndex:
         self.device = device
         self._rec = Recommender(self.path, device=device)
         self._load_lock = threading.Lock()
-        # Encoders are not known to be safe to call from several threads at once, and on a
-        # small machine parallel forwards only compete for the same cores.
-        self.compute_lock = threading.Lock()
+        # All model work runs on one thread: encoders are not known to be safe to call from
+        # several threads at once, parallel forwards only compete for the same cores, and torch
+        # pays for a thread pool of its own in every new thread that calls it.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfxkit-model")
         self.load_error: str | None = None
+
+    def compute(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on the model thread (requests wait their turn)."""
+        return self._worker.submit(fn).result()
 
     @property
     def version(self) -> int:
