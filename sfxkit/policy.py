@@ -600,18 +600,25 @@ def _check_overrides(overrides: Mapping[int, str] | None) -> dict[int, str]:
 class ShotChoice:
     """What a person chose for one shot (the review page's session file): ``decision``
     (retrieve, generate, blend, silence; None keeps the policy's), the catalog ``sound`` id to
-    use instead of the best candidate, and a ``gain_db`` nudge of that sound."""
+    use instead of the best candidate, and ``gain_db`` and ``offset`` (seconds, later when
+    positive, within the shot) nudges of that sound."""
 
     decision: str | None = None
     sound: str | None = None
     gain_db: float = 0.0
+    offset: float = 0.0
 
     def __post_init__(self) -> None:
         if self.decision is not None and self.decision not in FORCED:
             raise InputError(f"choice decision {self.decision!r}; use one of: {', '.join(FORCED)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "sound": self.sound, "gain_db": self.gain_db}
+        return {
+            "decision": self.decision,
+            "sound": self.sound,
+            "gain_db": self.gain_db,
+            "offset": self.offset,
+        }
 
 
 def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, ShotChoice]:
@@ -643,18 +650,34 @@ def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, Sh
             continue
         if not isinstance(value, Mapping):
             raise InputError(f"choice for shot {index} must be an object, got {value!r}")
-        unknown = set(value) - {"decision", "sound", "gain_db"}
+        unknown = set(value) - {"decision", "sound", "gain_db", "offset"}
         if unknown:
             raise InputError(
                 f"choice for shot {index}: unknown key(s) {sorted(unknown)}; "
-                "use decision, sound, gain_db"
+                "use decision, sound, gain_db, offset"
             )
         out[index] = ShotChoice(
             decision=value.get("decision"),
             sound=value.get("sound"),
             gain_db=float(value.get("gain_db") or 0.0),
+            offset=float(value.get("offset") or 0.0),
         )
     return out
+
+
+def _nudged(layer: Layer, offset: float) -> Layer:
+    """``layer`` moved ``offset`` seconds later (earlier when negative) inside its own length."""
+    import dataclasses
+
+    wave = layer.waveform
+    n = int(round(abs(offset) * layer.sample_rate))
+    moved = np.zeros_like(wave)
+    if n < wave.shape[-1]:
+        if offset > 0:
+            moved[..., n:] = wave[..., : wave.shape[-1] - n]
+        else:
+            moved[..., : wave.shape[-1] - n] = wave[..., n:]
+    return dataclasses.replace(layer, waveform=moved)
 
 
 def _chosen_sound(
@@ -812,6 +835,9 @@ def soundtrack(
                             profile=profile,
                         )
                     )
+                    if choice is not None and choice.offset:
+                        layers[-1] = _nudged(layers[-1], choice.offset)
+                        numbers["offset_nudge"] = choice.offset
                 numbers["retrieved_id"] = layer.source.get("id")
         if decision in ("generate", "blend"):
             with clock("load"):

@@ -92,3 +92,34 @@ def test_bad_choices_are_named(world, tmp_path):
         )
     with pytest.raises(InputError, match="numbered 0..2"):
         soundtrack(world.video, world.index, progress=False, choices={"7": {"decision": "silence"}})
+
+
+def test_an_offset_nudge_moves_the_sound_later_in_its_shot(world):
+    rec = Recommender(world.index)
+    sound = next(
+        r.id
+        for r in rec.recommend_video(world.video, 5)[0].recommendations
+        if "silent" not in r.qc_flags
+    )
+    common = dict(
+        policy="retrieve",
+        variant="tiny_16k",
+        steps=2,
+        progress=False,
+        align=False,
+        follow_motion=False,
+    )
+    plain = soundtrack(world.video, rec, choices={"0": {"sound": sound}}, **common)
+    moved = soundtrack(world.video, rec, choices={"0": {"sound": sound, "offset": 0.2}}, **common)
+    sr = plain.timeline.sample_rate
+    a, b = plain.mix.mean(axis=0), moved.mix.mean(axis=0)
+    n, i0, i1 = int(0.2 * sr), int(0.1 * sr), int((plain.decisions[0].shot.end - 0.3) * sr)
+
+    def corr(x: np.ndarray, y: np.ndarray) -> float:
+        x, y = x - x.mean(), y - y.mean()
+        return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-12))
+
+    assert corr(b[i0 + n : i1 + n], a[i0:i1]) > 0.99
+    assert corr(b[i0:i1], a[i0:i1]) < 0.9
+    assert np.abs(b[: int(0.15 * sr)]).max() < 1e-3 * np.abs(a).max() + 1e-6  # silent before
+    assert moved.decisions[0].numbers["offset_nudge"] == 0.2

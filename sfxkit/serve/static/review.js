@@ -15,7 +15,7 @@
   function save() {
     return api("POST", "/api/review/session", {video: cfg.video, out: cfg.out, shots: choices});
   }
-  function choice(shot) { return choices[shot] || (choices[shot] = {decision: null, sound: null, gain_db: 0}); }
+  function choice(shot) { return choices[shot] || (choices[shot] = {decision: null, sound: null, gain_db: 0, offset: 0}); }
 
   function drawWave(canvas, url) {
     fetch(url).then(function (r) { return r.arrayBuffer(); }).then(function (buf) {
@@ -74,6 +74,7 @@
     if (c) {
       section.querySelector(".choose-decision").value = c.decision || "";
       section.querySelector(".gain").value = c.gain_db || 0;
+      section.querySelector(".offset").value = c.offset || 0;
     }
     section.querySelectorAll(".cand").forEach(function (row) { wire(section, row); });
     mark(section);
@@ -82,6 +83,9 @@
     });
     section.querySelector(".gain").addEventListener("change", function (e) {
       choice(shot).gain_db = parseFloat(e.target.value) || 0; save();
+    });
+    section.querySelector(".offset").addEventListener("change", function (e) {
+      choice(shot).offset = parseFloat(e.target.value) || 0; save();
     });
     section.querySelector(".search").addEventListener("click", function () {
       var text = section.querySelector(".search-text").value;
