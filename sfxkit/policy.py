@@ -598,6 +598,104 @@ def _check_overrides(overrides: Mapping[int, str] | None) -> dict[int, str]:
     return out
 
 
+@dataclass(frozen=True)
+class ShotChoice:
+    """What a person chose for one shot (the review page's session file): ``decision``
+    (retrieve, generate, blend, silence; None keeps the policy's), the catalog ``sound`` id to
+    use instead of the best candidate, and ``gain_db`` and ``offset`` (seconds, later when
+    positive, within the shot) nudges of that sound."""
+
+    decision: str | None = None
+    sound: str | None = None
+    gain_db: float = 0.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.decision is not None and self.decision not in FORCED:
+            raise InputError(f"choice decision {self.decision!r}; use one of: {', '.join(FORCED)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "sound": self.sound,
+            "gain_db": self.gain_db,
+            "offset": self.offset,
+        }
+
+
+def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, ShotChoice]:
+    """Per-shot choices from a session file (JSON ``{"shots": {"2": {"decision": "retrieve",
+    "sound": ID, "gain_db": -3}}}``) or the same mapping; shot numbers as keys."""
+    if choices is None:
+        return {}
+    if isinstance(choices, (str, Path)):
+        path = Path(choices)
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such choices file") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a choices file ({exc})") from None
+    else:
+        doc = dict(choices)
+    shots = doc.get("shots", doc) if isinstance(doc, Mapping) else None
+    if not isinstance(shots, Mapping):
+        raise InputError('choices: expected {"shots": {"SHOT": {"decision": ..., "sound": ...}}}')
+    out: dict[int, ShotChoice] = {}
+    for key, value in shots.items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise InputError(f"choices keys are shot numbers, got {key!r}") from None
+        if isinstance(value, ShotChoice):
+            out[index] = value
+            continue
+        if not isinstance(value, Mapping):
+            raise InputError(f"choice for shot {index} must be an object, got {value!r}")
+        unknown = set(value) - {"decision", "sound", "gain_db", "offset"}
+        if unknown:
+            raise InputError(
+                f"choice for shot {index}: unknown key(s) {sorted(unknown)}; "
+                "use decision, sound, gain_db, offset"
+            )
+        out[index] = ShotChoice(
+            decision=value.get("decision"),
+            sound=value.get("sound"),
+            gain_db=float(value.get("gain_db") or 0.0),
+            offset=float(value.get("offset") or 0.0),
+        )
+    return out
+
+
+def _nudged(layer: Layer, offset: float) -> Layer:
+    """``layer`` moved ``offset`` seconds later (earlier when negative) inside its own length."""
+    import dataclasses
+
+    wave = layer.waveform
+    n = int(round(abs(offset) * layer.sample_rate))
+    moved = np.zeros_like(wave)
+    if n < wave.shape[-1]:
+        if offset > 0:
+            moved[..., n:] = wave[..., : wave.shape[-1] - n]
+        else:
+            moved[..., : wave.shape[-1] - n] = wave[..., n:]
+    return dataclasses.replace(layer, waveform=moved)
+
+
+def _chosen_sound(
+    rec: Recommender, cands: Sequence[Recommendation], sound: str, shot: int
+) -> Recommendation:
+    for r in cands:
+        if r.id == sound:
+            return r
+    rows = rec.index.rows
+    hit = rows.index[rows["id"] == sound]
+    if len(hit) == 0:
+        raise InputError(f"choices: shot {shot} names sound {sound!r}, which is not in this index")
+    fid = int(rows.loc[hit[0], "faiss_id"])
+    return rec._make(np.array([fid]), np.array([0.0], dtype=np.float32), {})[0]
+
+
 def soundtrack(
     video: str | Path,
     index: str | Path | LoadedIndex | Recommender,
@@ -628,6 +726,7 @@ def soundtrack(
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     shots: Sequence[Shot] | None = None,
     generator: Generator | LazyGenerator | None = None,
+    choices: str | Path | Mapping[Any, Any] | None = None,
 ) -> SoundtrackResult:
     """Give ``video`` its sound effects from the index at ``index``, shot by shot.
 
@@ -642,13 +741,16 @@ def soundtrack(
     under ``true_peak`` dBTP with equal-power ``crossfade`` s at shot boundaries. With ``out`` it
     also writes the stems, mix, muxed video, CSV/EDL/OTIO cue sheets, provenance and
     ``decisions.json`` there. Catalog sounds flagged ``silent`` are never used unless
-    ``filters`` says otherwise.
+    ``filters`` says otherwise. ``choices`` (a review session file or mapping, see
+    :func:`load_choices`) override the decision, sound and gain of single shots.
     """
     from sfxkit.mix import mix_stats, mix_timeline, shape_layer
     from sfxkit.timeline import Cue, Timeline
 
     _check_policy(policy)
     forced = _check_overrides(overrides)
+    chosen = load_choices(choices)
+    forced.update({i: c.decision for i, c in chosen.items() if c.decision is not None})
     if blend_mode not in ("layer", "crossfade"):
         raise InputError(f"unknown blend_mode {blend_mode!r}; use 'layer' or 'crossfade'")
     if fit not in FITS:
@@ -667,7 +769,7 @@ def soundtrack(
     with stage(f"{video.name}: shots and catalog candidates", enabled=progress):
         found = shot_candidates(video, rec, k=k, filters=filters, shots=shots, clock=clock)
     info, shot_list = found.info, found.shots
-    bad = sorted(i for i in forced if not 0 <= i < len(shot_list))
+    bad = sorted(i for i in {*forced, *chosen} if not 0 <= i < len(shot_list))
     if bad:
         raise InputError(
             f"overrides name shot(s) {bad} but {video} has {len(shot_list)} shot(s), "
@@ -697,13 +799,22 @@ def soundtrack(
             if "auto_decision" not in numbers:
                 numbers["auto_decision"] = decision
             decision = forced[shot.index]
-            reason = f"forced by overrides[{shot.index}] = '{decision}' (policy gave: {reason})"
+            by = "the review choices" if shot.index in chosen else f"overrides[{shot.index}]"
+            reason = f"forced by {by} = '{decision}' (policy gave: {reason})"
             numbers["override"] = decision
+        choice = chosen.get(shot.index)
+        if choice is not None and choice.sound is not None:
+            pick = _chosen_sound(rec, cands, choice.sound, shot.index)
+            cands = [pick, *(c for c in cands if c.id != pick.id)]
+            numbers["chosen_sound"] = pick.id
         shot_prompt = prompt if prompt is not None else build_prompt(cands)
         layers: list[Layer] = []
         profile = None
         if decision in ("retrieve", "blend"):
-            layer, skipped = _first_readable(cands, r_gain if decision == "blend" else 0.0, clock)
+            nudge = choice.gain_db if choice is not None else 0.0
+            layer, skipped = _first_readable(
+                cands, (r_gain if decision == "blend" else 0.0) + nudge, clock
+            )
             if skipped:
                 numbers["unreadable_candidates"] = skipped
             if layer is None:
@@ -729,6 +840,9 @@ def soundtrack(
                             profile=profile,
                         )
                     )
+                    if choice is not None and choice.offset:
+                        layers[-1] = _nudged(layers[-1], choice.offset)
+                        numbers["offset_nudge"] = choice.offset
                 numbers["retrieved_id"] = layer.source.get("id")
         if decision in ("generate", "blend"):
             with clock("load"):

@@ -26,7 +26,6 @@ are drawn here with numpy (STFT, dBFS, a built-in colour map) and PIL; no plotti
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import time
@@ -597,32 +596,7 @@ def _thumbnail(frame: np.ndarray) -> Image.Image:
     return img
 
 
-# ---- HTML -------------------------------------------------------------------------------------
-
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;background:#fafafa}
-h1{font-size:1.4rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin:0 0 .4rem}
-.banner{padding:.5rem .8rem;border-radius:6px;margin:.4rem 0}
-.untrained{background:#fff3cd;border:1px solid #e0c060}.nc{background:#fde2e1;border:1px solid #e08080}
-section.shot{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1rem;margin:1rem 0}
-.top{display:flex;gap:1rem;align-items:flex-start}
-.keyframe{border:1px solid #ccc;width:240px;image-rendering:pixelated}
-.scroll{overflow-x:auto}td.lic{max-width:14rem}
-.decision{padding:.1rem .5rem;border-radius:4px;color:#fff;font-weight:600}
-.retrieve{background:#2e7d32}.generate{background:#6a1b9a}.blend{background:#ef6c00}
-.silence{background:#616161}
-table{border-collapse:collapse;margin-top:.6rem;width:100%}
-th,td{border-bottom:1px solid #eee;padding:.3rem .4rem;text-align:left;vertical-align:middle}
-th{font-size:.8rem;color:#555}td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-td.best{font-weight:700;color:#1b5e20}.flag{color:#b71c1c;font-weight:700}
-audio{width:180px}img.spec{display:block;border:1px solid #ccc}
-dl{margin:0;display:grid;grid-template-columns:max-content auto;gap:.1rem .6rem}
-dt{color:#555}dd{margin:0}.err{color:#b71c1c}
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+# ---- HTML (the page itself is sfxkit/templates/compare.html.j2) ------------------------------
 
 
 def _num(value: float | None, fmt: str = "{:.3f}") -> str:
@@ -637,7 +611,8 @@ def _best(values: list[float | None], *, smallest: bool = False) -> int | None:
     return pick(scored, key=lambda t: t[1])[0]
 
 
-def _rows(cmp: ShotComparison, m: _Media) -> str:
+def _rows(cmp: ShotComparison, m: _Media) -> tuple[list[str], list[dict[str, Any]]]:
+    """The table's view columns and one row per sound, each cell marked when it is the best."""
     views = sorted({v for s in cmp.sounds for v in s.frame_similarity})
     cols: dict[str, list[float | None]] = {
         v: [s.frame_similarity.get(v) for s in cmp.sounds] for v in views
@@ -647,39 +622,8 @@ def _rows(cmp: ShotComparison, m: _Media) -> str:
     best_fit = _best([s.duration_fit for s in cmp.sounds])
     offsets = [None if s.onset_offset is None else abs(s.onset_offset) for s in cmp.sounds]
     best_onset = _best(offsets, smallest=True)
-
-    def cell(value: str, is_best: bool) -> str:
-        return f'<td class="num{" best" if is_best else ""}">{value}</td>'
-
-    head = (
-        "<tr><th>sound</th><th>listen</th><th>spectrogram</th>"
-        + "".join(f"<th>frame↔sound<br>{_e(v)}</th>" for v in views)
-        + "<th>CLAP↔prompt</th><th>loudness</th><th>duration fit</th>"
-        "<th>onset − motion onset (s)</th><th>licence</th></tr>"
-    )
-    body = []
+    rows = []
     for j, s in enumerate(cmp.sounds):
-        title = _e(s.label) + (f" <small>#{s.rank}</small>" if s.rank else "")
-        if s.kind == "generated":
-            title = f"<strong>{title}</strong>"
-        if s.untrained:
-            title += ' <small class="flag">untrained</small>'
-        if s.path:
-            title += f"<br><small>{_e(s.path)}</small>"
-        if s.error:
-            title += f'<br><small class="err">{_e(s.error)}</small>'
-        player = m.players[j]
-        spec = m.spectrograms[j]
-        listen = f'<audio controls preload="metadata" src="{player}"></audio>' if player else "–"
-        picture = (
-            f'<img class="spec" src="{spec}" alt="spectrogram of {_e(s.label)}" '
-            f'width="{SPECTROGRAM_SIZE[0]}" height="{SPECTROGRAM_SIZE[1]}">'
-            if spec
-            else "–"
-        )
-        lic = _e(s.licence or "unknown")
-        if s.non_commercial:
-            lic += ' <span class="flag">NON-COMMERCIAL</span>'
         loud = (
             "–"
             if s.loudness is None
@@ -689,17 +633,30 @@ def _rows(cmp: ShotComparison, m: _Media) -> str:
                 else f"{s.loudness:.1f} dBFS peak"
             )
         )
-        body.append(
-            f'<tr class="{_e(s.kind)}"><td>{title}</td><td>{listen}</td><td>{picture}</td>'
-            + "".join(cell(_num(s.frame_similarity.get(v)), best[v] == j) for v in views)
-            + cell(_num(s.clap_prompt), best_clap == j)
-            + f'<td class="num">{loud}</td>'
-            + cell(_num(s.duration_fit, "{:.2f}"), best_fit == j)
-            + cell(_num(s.onset_offset, "{:+.3f}"), best_onset == j)
-            + f'<td class="lic">{lic}</td></tr>'
+        cells = [{"value": _num(s.frame_similarity.get(v)), "best": best[v] == j} for v in views]
+        cells += [
+            {"value": _num(s.clap_prompt), "best": best_clap == j},
+            {"value": loud, "best": False},
+            {"value": _num(s.duration_fit, "{:.2f}"), "best": best_fit == j},
+            {"value": _num(s.onset_offset, "{:+.3f}"), "best": best_onset == j},
+        ]
+        rows.append(
+            {
+                "kind": s.kind,
+                "generated": s.kind == "generated",
+                "label": s.label,
+                "rank": s.rank,
+                "untrained": s.untrained,
+                "path": s.path,
+                "error": s.error,
+                "player": m.players[j],
+                "spec": m.spectrograms[j],
+                "cells": cells,
+                "licence": s.licence or "unknown",
+                "non_commercial": s.non_commercial,
+            }
         )
-    table = f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
+    return views, rows
 
 
 def _numbers(numbers: dict[str, Any]) -> str:
@@ -727,48 +684,36 @@ def _html(
     json_path: Path,
     out: Path,
 ) -> str:
+    from sfxkit._templates import render
     from sfxkit.export import NC_NOTICE
 
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>sfxkit compare: {_e(video.name)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>sfxkit compare: {_e(video.name)}</h1>",
-        f"<p>{len(shots)} shot(s) · index {_e(doc['index'])} · generator "
-        f"{_e(doc['generator']['variant'])} ({doc['generator']['steps']} steps) · policy "
-        f"{_e(doc['policy'])} · {_e(doc['created'])}</p>",
-    ]
-    if doc["untrained"]:
-        parts.append(
-            '<p class="banner untrained"><strong>Untrained models.</strong> This report was made '
-            "with tiny models that have random weights (for tests): every score, ranking and "
-            "generated sound here is meaningless.</p>"
-        )
-    if doc["non_commercial"]:
-        parts.append(f'<p class="banner nc"><strong>NON-COMMERCIAL:</strong> {_e(NC_NOTICE)}.</p>')
+    context = []
     for cmp, m in zip(shots, media, strict=True):
-        s = cmp.shot
-        onset = "none" if cmp.visual_onset is None else f"{cmp.visual_onset:.2f} s"
-        parts.append(
-            f'<section class="shot" id="shot-{s.index}">'
-            f"<h2>Shot {s.index} · {s.start:.2f}–{s.end:.2f} s · "
-            f'<span class="decision {_e(cmp.decision)}">{_e(cmp.decision)}</span></h2>'
-            f'<div class="top"><img class="keyframe" src="{m.keyframe}" '
-            f'alt="keyframe of shot {s.index} at {s.keyframe_time:.2f} s">'
-            f"<dl><dt>reason</dt><dd>{_e(cmp.reason)}</dd>"
-            f"<dt>numbers</dt><dd><small>{_e(_numbers(cmp.numbers))}</small></dd>"
-            f"<dt>prompt</dt><dd>{_e(cmp.prompt) or '–'}</dd>"
-            f"<dt>negative prompt</dt><dd>{_e(cmp.negative_prompt) or '–'}</dd>"
-            f"<dt>motion onset</dt><dd>{onset}</dd></dl></div>"
-            f"{_rows(cmp, m)}</section>"
+        views, rows = _rows(cmp, m)
+        context.append(
+            {
+                "s": cmp.shot,
+                "decision": cmp.decision,
+                "keyframe": m.keyframe,
+                "reason": cmp.reason,
+                "numbers": _numbers(cmp.numbers),
+                "prompt": cmp.prompt,
+                "negative_prompt": cmp.negative_prompt,
+                "onset": "none" if cmp.visual_onset is None else f"{cmp.visual_onset:.2f} s",
+                "views": views,
+                "rows": rows,
+            }
         )
     rel = json_path.name if json_path.parent.resolve() == out.parent.resolve() else str(json_path)
-    parts.append(
-        f"<footer><p>Every number is also in <code>{_e(rel)}</code>. Best value per column in "
-        "bold green.</p></footer></body></html>"
+    return render(
+        "compare.html.j2",
+        video_name=video.name,
+        doc=doc,
+        shots=context,
+        nc_notice=NC_NOTICE,
+        spec_size=SPECTROGRAM_SIZE,
+        json_rel=rel,
     )
-    return "\n".join(parts) + "\n"
 
 
 __all__ = [

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "sfxkit.cli.bridge",
     "sfxkit.cli.soundtrack",
     "sfxkit.cli.categorize",
+    "sfxkit.cli.serve",
 ]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
@@ -19,8 +21,9 @@ def recommend_cmd(
         ),
     ],
     index: Annotated[
-        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
-    ],
+        Path | None,
+        typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`)."),
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="How many sounds to return.")] = 5,
     text: Annotated[
         bool, typer.Option("--text", help="Treat QUERY as a text description.")
@@ -53,91 +56,134 @@ def recommend_cmd(
     ] = False,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="URL of a running `sfxkit serve` (default: SFXKIT_SERVER) to answer the query.",
+        ),
+    ] = None,
 ) -> None:
     """Recommend sounds for a frame, a video (per shot), a text or a sound."""
-    from sfxkit.catalog.schema import readable
     from sfxkit.errors import InputError
-    from sfxkit.recommender import Filters, Recommender
 
     if text and audio:
         raise InputError("use --text or --audio, not both")
     if not text:
         _check_query_kind(query, audio)
-    filters = Filters(
-        category=tuple(category or ()),
-        licence=tuple(licence or ()),
-        min_duration=min_duration,
-        max_duration=max_duration,
-        exclude_flags=tuple(exclude_flag or ()),
-    )
-    rec = Recommender(index, device=device, dedupe=not all_duplicates)
+    filters = {
+        "category": list(category or ()),
+        "licence": list(licence or ()),
+        "min_duration": min_duration,
+        "max_duration": max_duration,
+        "exclude_flags": list(exclude_flag or ()),
+    }
+    filters = {key: v for key, v in filters.items() if v not in (None, [])}
+    server = server or os.environ.get("SFXKIT_SERVER") or None
     try:
-        results = _query(rec, query, k, filters, text=text, audio=audio, as_json=as_json)
+        if server:
+            from sfxkit.serve.client import query_server
+
+            kind = _query_kind(query, text, audio)
+            payload = query_server(server, query, kind, k, filters, index)
+            if payload is not None:
+                print_payload(payload, as_json)
+                return
+        if index is None:
+            raise InputError(
+                "no index given; pass --index IDX, or --server URL of a running `sfxkit serve`"
+            )
+        from sfxkit.recommender import Recommender
+
+        rec = Recommender(index, device=device, dedupe=not all_duplicates)
+        payload = answer_query(rec, query, k, filters, text=text, audio=audio)
     except InputError as exc:
         raise _in_cli_terms(exc, audio) from exc
-    if results is None:  # a video query printed its JSON per shot
-        return
-    if as_json:
-        print_json(
-            {
-                "query": query,
-                "untrained": rec.untrained,
-                **({"note": UNTRAINED} if rec.untrained else {}),
-                "results": [
-                    {
-                        "label": label,
-                        **_verdict(recs),
-                        "recommendations": [r.to_dict() for r in recs],
-                    }
-                    for label, recs in results
-                ],
-            }
-        )
-        return
-    if rec.untrained:
-        untrained_banner()
-    out = _table_console()
-    root = (rec.manifest.get("build") or {}).get("root")
-    for label, recs in results:
-        verdict = _verdict(recs)
-        note = f" — {verdict['verdict']}" if verdict.get("confident") is not None else ""
-        out.print(f"{label}: {readable(query)}{note}", markup=False, highlight=False)
-        if not recs:
-            out.print("  (no item matches the filters)")
-            continue
-        out.print(_table(recs, root, plain=out is not console))
+    print_payload(payload, as_json)
 
 
-def _query(
-    rec: Any, query: str, k: int, filters: Any, *, text: bool, audio: bool, as_json: bool
-) -> list[tuple[str, Any]] | None:
+def answer_query(
+    rec: Any, query: str, k: int, filters: Any, *, text: bool = False, audio: bool = False
+) -> dict[str, Any]:
+    """A query's answer as the CLI prints it (and as `sfxkit serve` sends it)."""
+    kind, frame = _query_kind(query, text, audio)
+    payload: dict[str, Any] = {
+        "query": query,
+        "untrained": rec.untrained,
+        "root": (rec.manifest.get("build") or {}).get("root"),
+    }
+    if kind == "text":
+        payload["results"] = [result_entry("text", rec.recommend_text(query, k, filters=filters))]
+    elif kind == "audio":
+        payload["results"] = [result_entry("audio", rec.recommend_audio(query, k, filters=filters))]
+    elif kind == "video":
+        shots = rec.recommend_video(query, k, filters=filters)
+        payload["shots"] = [s.to_dict() for s in shots]
+        payload["results"] = [
+            result_entry(f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", s.recommendations)
+            for s in shots
+        ]
+    else:
+        payload["results"] = [result_entry("frame", rec.recommend(frame, k, filters=filters))]
+    return payload
+
+
+def _query_kind(query: str, text: bool, audio: bool) -> tuple[str, object]:
+    """What QUERY is (text, audio, video, frame) and, for a frame, what to embed."""
     from sfxkit.errors import InputError
     from sfxkit.media.frames import is_video
 
     if text:
-        return [("text", rec.recommend_text(query, k, filters=filters))]
+        return "text", query
     if audio:
-        return [("audio", rec.recommend_audio(query, k, filters=filters))]
-    frame: object = query
+        return "audio", query
     path, _, at = query.rpartition("@")
     if path and is_video(path) and _is_number(at):
-        frame = (path, float(at))
-    if isinstance(frame, str) and is_video(frame):
-        shots = rec.recommend_video(frame, k, filters=filters)
-        if as_json:
-            print_json(
-                {"query": query, "untrained": rec.untrained, "shots": [s.to_dict() for s in shots]}
-            )
-            return None
-        return [
-            (f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", s.recommendations) for s in shots
-        ]
-    if isinstance(frame, str) and not Path(frame).exists():
+        return "frame", (path, float(at))
+    if is_video(query):
+        return "video", query
+    if not Path(query).exists():
         raise InputError(
-            f"{frame}: no such file; pass an image, a video, VIDEO@SECONDS, a sound with --audio, "
+            f"{query}: no such file; pass an image, a video, VIDEO@SECONDS, a sound with --audio, "
             "or a description with --text"
         )
-    return [("frame", rec.recommend(frame, k, filters=filters))]
+    return "frame", query
+
+
+def result_entry(label: str, recs: Any) -> dict[str, Any]:
+    """One labelled result list as the CLI prints it (and as `sfxkit serve` sends it)."""
+    return {"label": label, **_verdict(recs), "recommendations": [r.to_dict() for r in recs]}
+
+
+def print_payload(payload: dict[str, Any], as_json: bool) -> None:
+    """Print an answer, computed in-process or by a server, one way."""
+    from sfxkit.catalog.schema import readable
+
+    query, untrained = payload["query"], payload["untrained"]
+    if as_json:
+        if "shots" in payload:
+            print_json({"query": query, "untrained": untrained, "shots": payload["shots"]})
+        else:
+            print_json(
+                {
+                    "query": query,
+                    "untrained": untrained,
+                    **({"note": UNTRAINED} if untrained else {}),
+                    "results": payload["results"],
+                }
+            )
+        return
+    if untrained:
+        untrained_banner()
+    out = _table_console()
+    for res in payload["results"]:
+        note = f" — {res['verdict']}" if res.get("confident") is not None else ""
+        out.print(f"{res['label']}: {readable(query)}{note}", markup=False, highlight=False)
+        recs = [SimpleNamespace(**r) for r in res["recommendations"]]
+        if not recs:
+            out.print("  (no item matches the filters)")
+            continue
+        out.print(_table(recs, payload.get("root"), plain=out is not console))
 
 
 def _check_query_kind(query: str, audio: bool) -> None:
@@ -194,6 +240,7 @@ def _table_console() -> Any:
 def _table(recs: Any, root: str | None, *, plain: bool) -> Any:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     calibrated = any(r.confidence is not None for r in recs)
     table = Table(
@@ -230,7 +277,7 @@ def _table(recs: Any, root: str | None, *, plain: bool) -> Any:
             _short_path(r.path, root)
             + (f" (+{r.near_duplicates} near-duplicates)" if r.near_duplicates else ""),
         ]
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # titles are text, not markup
     return table
 
 

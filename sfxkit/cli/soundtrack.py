@@ -126,6 +126,10 @@ def soundtrack_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
     ] = True,
+    choices: Annotated[
+        Path | None,
+        typer.Option("--choices", help="A review session file: per-shot decisions and sounds."),
+    ] = None,
 ) -> None:
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
     or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
@@ -148,10 +152,12 @@ def soundtrack_cmd(
     )
     show = None if progress else False
     if video.is_dir():
-        if force:
+        if force or choices:
             from sfxkit.errors import InputError
 
-            raise InputError("--force names shots of one video; it cannot apply to a folder")
+            raise InputError(
+                "--force and --choices name shots of one video; they cannot apply to a folder"
+            )
         report = soundtrack_batch(video, index, out, device=device, progress=show, **kw)
         if as_json:
             print_json(report.to_dict())
@@ -174,7 +180,14 @@ def soundtrack_cmd(
             raise SfxkitError(f"{len(report.failed)} video(s) failed: {names}; see {report.report}")
         return
     result = soundtrack(
-        video, index, out=out, overrides=_overrides(force), device=device, progress=show, **kw
+        video,
+        index,
+        out=out,
+        overrides=_overrides(force),
+        device=device,
+        progress=show,
+        choices=choices,
+        **kw,
     )
     exports = result.exports
     if as_json:

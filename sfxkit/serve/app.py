@@ -1,0 +1,438 @@
+"""The FastAPI application: the JSON API over a resident index, catalog audio, jobs, pages."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
+
+from sfxkit.errors import IndexStoreError, InputError, ModelError, SfxkitError
+from sfxkit.serve.resident import ResidentIndex
+from sfxkit.serve.security import Guard, catalog_file, is_loopback, job_file
+
+DEFAULT_MAX_UPLOAD_MB = 200.0
+
+
+def _status(exc: SfxkitError) -> int:
+    if isinstance(exc, InputError):
+        return 400
+    if isinstance(exc, (IndexStoreError, ModelError)):
+        return 503
+    return 422
+
+
+def _decoded_image(upload: UploadFile) -> Any:
+    """The uploaded image decoded in memory as load_frame would from a file; None when that
+    fails (or the name says video), leaving the file path to report why."""
+    from PIL import Image
+
+    from sfxkit.media.frames import _pil_to_rgb, is_video
+
+    if is_video(upload.filename or ""):
+        return None
+    data = upload.file.read()
+    upload.file.seek(0)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return _pil_to_rgb(img)
+    except Exception:  # noqa: BLE001 - PIL raises many types; the file path reports it
+        return None
+
+
+class _Uploaded(SfxkitError):
+    """An sfxkit error raised on an uploaded file, reworded to name the file as the client did."""
+
+    def __init__(self, exc: SfxkitError, message: str) -> None:
+        super().__init__(message)
+        self.inner = exc
+        self.exit_code = exc.exit_code
+
+
+def create_app(
+    index: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    jobs_dir: str | Path | None = None,
+    device: str | None = None,
+) -> Any:
+    """The ASGI app serving ``index``, configured as if bound to ``host``.
+
+    A non-loopback ``host`` needs a ``token`` (raises InputError without one).
+    """
+    from sfxkit.serve.jobs import JobManager
+
+    loopback = is_loopback(host)
+    if not loopback and not token:
+        raise InputError(
+            f"binding to {host} needs a token: pass --token or set SFXKIT_TOKEN "
+            "(`sfxkit serve` generates one when neither is given)"
+        )
+    resident = ResidentIndex(index, device=device)
+    jobs = JobManager(
+        resident.path,
+        Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-")),
+        device=device,
+    )
+    app = FastAPI(
+        title="sfxkit",
+        summary="Sound effects for video: the recommendation service over one index.",
+        version="1",
+    )
+    app.state.resident = resident
+    app.state.jobs = jobs
+    app.state.token = token
+
+    @app.exception_handler(SfxkitError)
+    async def _sfxkit_error(request: Request, exc: SfxkitError) -> JSONResponse:
+        inner = exc.inner if isinstance(exc, _Uploaded) else exc
+        return JSONResponse(
+            status_code=_status(inner),
+            content={
+                "detail": str(exc),
+                "error": type(inner).__name__,
+                "exit_code": exc.exit_code,
+            },
+        )
+
+    def answer(rec: Any, kind: str, results: list[dict[str, Any]], **extra: Any) -> dict:
+        return {
+            "index": str(resident.path),
+            "index_version": int(rec.manifest.version),
+            "untrained": rec.untrained,
+            "root": (rec.manifest.get("build") or {}).get("root"),
+            "kind": kind,
+            **extra,
+            "results": results,
+        }
+
+    def parse_filters(raw: str | None) -> Any:
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"filters is not JSON ({exc.msg}); send an object") from None
+        if not isinstance(value, dict):
+            raise InputError('filters must be a JSON object, e.g. {"category": ["DOORS"]}')
+        from sfxkit.recommender import Filters
+
+        return Filters.from_any(value)
+
+    @contextmanager
+    def saved(upload: UploadFile) -> Iterator[Path]:
+        """The upload on disk under the client's file name; errors name the file as sent."""
+        shown = upload.filename or "upload"
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(shown.replace("\\", "/")).name)[-120:]
+        tmp = Path(tempfile.mkdtemp(prefix="sfxkit-upload-"))
+        path = tmp / (safe.lstrip(".") or "upload")
+        try:
+            with path.open("wb") as f:
+                shutil.copyfileobj(upload.file, f, 1 << 20)
+            try:
+                yield path
+            except SfxkitError as exc:
+                if isinstance(exc, _Uploaded):
+                    raise
+                raise _Uploaded(exc, str(exc).replace(str(path), shown)) from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def entry(label: str, recs: Any) -> dict[str, Any]:
+        from sfxkit.cli.recommend import result_entry
+
+        return result_entry(label, recs)
+
+    # ------------------------------------------------------------------ index
+    @app.get("/api/index", summary="The loaded index: path, version, models, row count")
+    def index_info() -> dict[str, Any]:
+        return resident.info(resident.get())
+
+    # -------------------------------------------------------------- recommend
+    @app.post("/api/recommend/frame", summary="Sounds for one frame: an image, or a video + time")
+    def recommend_frame(
+        image: Annotated[UploadFile | None, File(description="An image (JPEG/PNG/...).")] = None,
+        video: Annotated[UploadFile | None, File(description="A video; with `time`.")] = None,
+        video_path: str | None = Form(None, description="A video on the server's disk."),
+        time: float | None = Form(None, description="Seconds into the video."),
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None, description="JSON object of filters."),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        if sum(x is not None for x in (image, video, video_path)) != 1:
+            raise InputError("send exactly one of: image, video (+ time), video_path (+ time)")
+        rec = resident.get()
+        if image is not None:
+            picture = _decoded_image(image)
+            if picture is not None:
+                recs = resident.compute(lambda: rec.recommend(picture, k, filters=f))
+            else:  # decoded from a file, so that the error is the one the CLI prints
+                with saved(image) as path:
+                    recs = resident.compute(lambda: rec.recommend(str(path), k, filters=f))
+        else:
+            if time is None:
+                raise InputError("a video frame needs time= (seconds into the video)")
+            if video is not None:
+                with saved(video) as path:
+                    recs = resident.compute(
+                        lambda: rec.recommend((str(path), float(time)), k, filters=f)
+                    )
+            else:
+                recs = resident.compute(
+                    lambda: rec.recommend((str(video_path), float(time)), k, filters=f)
+                )
+        return answer(rec, "frame", [entry("frame", recs)])
+
+    @app.post("/api/recommend/text", summary="Sounds for a text description")
+    def recommend_text(
+        text: str = Form(..., min_length=1),
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        rec = resident.get()
+        recs = resident.compute(lambda: rec.recommend_text(text, k, filters=f))
+        return answer(rec, "text", [entry("text", recs)])
+
+    @app.post("/api/recommend/audio", summary="More like this: sounds near an uploaded sound")
+    def recommend_audio(
+        audio: Annotated[UploadFile, File(description="A sound file.")],
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        rec = resident.get()
+        with saved(audio) as path:
+            recs = resident.compute(lambda: rec.recommend_audio(str(path), k, filters=f))
+        return answer(rec, "audio", [entry("audio", recs)])
+
+    @app.post("/api/recommend/video", summary="Per-shot recommendations for a video")
+    def recommend_video(
+        video: Annotated[UploadFile | None, File(description="A video file.")] = None,
+        video_path: str | None = Form(None),
+        k: int = Form(5, ge=1),
+        filters: str | None = Form(None),
+    ) -> dict[str, Any]:
+        f = parse_filters(filters)
+        if (video is None) == (video_path is None):
+            raise InputError("send exactly one of: video (an upload), video_path")
+        rec = resident.get()
+        if video is not None:
+            with saved(video) as path:
+                shots = resident.compute(lambda: rec.recommend_video(str(path), k, filters=f))
+        else:
+            shots = resident.compute(lambda: rec.recommend_video(str(video_path), k, filters=f))
+        return answer(
+            rec,
+            "video",
+            [
+                entry(f"shot {s.shot.index} {s.start:.2f}-{s.end:.2f}s", s.recommendations)
+                for s in shots
+            ],
+            shots=[s.to_dict() for s in shots],
+        )
+
+    # ------------------------------------------------------------------ audio
+    @app.get("/api/audio/{item_id}", summary="Stream a catalog sound (by its id in the index)")
+    def catalog_audio(item_id: str) -> Any:
+        rec = resident.get()
+        cols = rec._cols
+        try:
+            row = cols["id"].index(item_id)
+        except ValueError:
+            raise InputError(f"no catalog item {item_id!r} in this index") from None
+        root = (rec.manifest.get("build") or {}).get("root")
+        path = catalog_file(cols["path"][row], root)
+        if path is None:
+            return JSONResponse(
+                status_code=404,
+                content={"detail": f"catalog item {item_id!r}: its file is not served"},
+            )
+        return FileResponse(path, filename=path.name)
+
+    # ------------------------------------------------------------------- jobs
+    @app.post("/api/jobs/{kind}", summary="Start a soundtrack or compare job for a video")
+    def start_job(
+        kind: str,
+        video_path: str = Form(...),
+        options: str | None = Form(None, description="JSON object of keyword arguments."),
+    ) -> dict[str, Any]:
+        opts = json.loads(options) if options else {}
+        if not isinstance(opts, dict):
+            raise InputError("options must be a JSON object of keyword arguments")
+        return jobs.start(kind, video_path, opts).to_dict()
+
+    @app.get("/api/jobs", summary="All jobs")
+    def list_jobs() -> list[dict[str, Any]]:
+        return [j.to_dict() for j in jobs.all()]
+
+    @app.get("/api/jobs/{job_id}", summary="One job: state, progress, outputs")
+    def job_info(job_id: str) -> dict[str, Any]:
+        return jobs.get(job_id).to_dict()
+
+    @app.get("/api/jobs/{job_id}/events", summary="Server-sent events: progress until done")
+    def job_events(job_id: str) -> Any:
+        job = jobs.get(job_id)
+        return StreamingResponse(jobs.events(job), media_type="text/event-stream")
+
+    @app.delete("/api/jobs/{job_id}", summary="Cancel a job")
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        return jobs.cancel(job_id).to_dict()
+
+    @app.get("/api/jobs/{job_id}/files/{relpath:path}", summary="A job's output file")
+    def job_output(job_id: str, relpath: str) -> Any:
+        job = jobs.get(job_id)
+        path = job_file(job.out, relpath)
+        if path is None:
+            return JSONResponse(status_code=404, content={"detail": f"no output {relpath!r}"})
+        return FileResponse(path, filename=path.name)
+
+    # ----------------------------------------------------------------- review
+    from urllib.parse import quote
+
+    from sfxkit.serve import review as rv
+
+    reviewed: set[Path] = set()
+    token_q = f"?token={quote(token)}" if token else ""
+
+    def review_out(video: Path, out: str | None) -> Path:
+        return Path(out).expanduser().resolve() if out else rv.default_out(jobs.folder, video)
+
+    @app.get("/review", summary="The review page of a video", response_class=HTMLResponse)
+    def review_page(
+        video: str,
+        out: str | None = None,
+        k: int = 5,
+        policy: str = "auto",
+        variant: str | None = None,
+        steps: int | None = None,
+        follow_motion: bool | None = None,
+        align: bool | None = None,
+    ) -> Any:
+        path = Path(video).expanduser().resolve()
+        if not path.is_file():
+            raise InputError(f"{video}: no such video on the server")
+        rec = resident.get()
+        shots = resident.compute(lambda: rv.shots_for(rec, path, k, policy))
+        reviewed.add(path)
+        dest = review_out(path, out)
+        options = {
+            key: v
+            for key, v in {
+                "policy": policy,
+                "variant": variant,
+                "steps": steps,
+                "follow_motion": follow_motion,
+                "align": align,
+            }.items()
+            if v is not None
+        }
+        amp = "&" if token_q else ""
+        config = {
+            "video": str(path),
+            "out": str(dest),
+            "options": options,
+            "session": rv.read_session(dest),
+            "token": token,
+            "token_q": token_q,
+            "audio_base": "/api/audio/",
+        }
+        from sfxkit._templates import render
+
+        html = render(
+            "review.html.j2",
+            video=str(path),
+            video_name=path.name,
+            video_url=f"/api/review/video?video={quote(str(path))}{amp}{token_q[1:]}",
+            keyframe_url=f"/api/review/keyframe?video={quote(str(path))}{amp}{token_q[1:]}",
+            audio_base="/api/audio/",
+            token_q=token_q,
+            shots=shots,
+            index_version=int(rec.manifest.version),
+            untrained=rec.untrained,
+            session_path=str(dest / rv.SESSION),
+            config_json=json.dumps(config).replace("<", "\\u003c"),
+        )
+        return HTMLResponse(html)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Any:
+        files = {p.name: p for p in rv.STATIC.iterdir() if p.is_file()}
+        if name not in files:
+            return JSONResponse(status_code=404, content={"detail": f"no static file {name!r}"})
+        return FileResponse(files[name])
+
+    @app.get("/api/review/keyframe", summary="A video frame as PNG (for the review page)")
+    def keyframe(video: str, t: float) -> Any:
+        from fastapi import Response
+
+        path = Path(video).expanduser().resolve()
+        if path not in reviewed:
+            return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
+        return Response(rv.keyframe_png(path, t), media_type="image/png")
+
+    @app.get("/api/review/video", summary="The video under review (only one opened in /review)")
+    def review_video(video: str) -> Any:
+        path = Path(video).expanduser().resolve()
+        if path not in reviewed:
+            return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
+        return FileResponse(path)
+
+    @app.get("/api/review/session", summary="The saved choices of a review")
+    def get_session(video: str, out: str | None = None) -> dict[str, Any]:
+        return rv.read_session(review_out(Path(video).expanduser().resolve(), out))
+
+    @app.post("/api/review/session", summary="Save the choices of a review (the session file)")
+    def put_session(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        video = Path(str(body.get("video", ""))).expanduser().resolve()
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        path = rv.write_session(review_out(video, body.get("out")), video, body.get("shots") or {})
+        return {"session": str(path), **json.loads(path.read_text())}
+
+    @app.post("/api/review/export", summary="Export the reviewed soundtrack (a soundtrack job)")
+    def export(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        video = Path(str(body.get("video", ""))).expanduser().resolve()
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        session = review_out(video, body.get("out")) / rv.SESSION
+        options = dict(body.get("options") or {})
+        if session.is_file():
+            options["choices"] = str(session)
+        return jobs.start("soundtrack", str(video), options).to_dict()
+
+    @app.post("/api/recommend/similar", summary="More like this: sounds near a catalog item")
+    def similar(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        rec = resident.get()
+        cols = rec._cols
+        item = str(body.get("id", ""))
+        if item not in cols["id"]:
+            raise InputError(f"no catalog item {item!r} in this index")
+        path = cols["path"][cols["id"].index(item)]
+        recs = resident.compute(lambda: rec.recommend_audio(path, int(body.get("k", 5))))
+        return answer(rec, "audio", [entry("similar", recs)])
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Any:
+        return RedirectResponse("/docs")
+
+    guard = Guard(app, token=token, loopback=loopback, max_upload=int(max_upload_mb * 1e6))
+    guard.state = app.state
+    return guard

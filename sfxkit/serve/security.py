@@ -1,0 +1,193 @@
+"""What the service lets through: token, host and cross-site checks, the upload limit, and the
+files that may be served.
+
+- Bound to loopback, no token is needed but the ``Host`` header must name loopback (a page on
+  another site cannot reach the service through DNS rebinding). Bound to any other address, every
+  request needs the token (``Authorization: Bearer T``, ``X-Sfxkit-Token: T`` or ``?token=T`` for
+  links opened in a browser).
+- State-changing requests (POST, PUT, PATCH, DELETE) need the ``X-Sfxkit: 1`` header, which a
+  cross-site form or image cannot send without a CORS preflight this service never grants, and an
+  ``Origin``, when sent, equal to the service's own.
+- A request body over the upload limit is refused with 413 before it is read past the limit.
+- Files are served only when they are a catalog file of the loaded index (looked up by id, never
+  by a path from the request) inside the catalog root, or a job's own output, resolved without
+  leaving the job's folder (no ``..``, no symlinks, no folders).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_HEADER = "x-sfxkit"
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class TooLarge(Exception):
+    pass
+
+
+def _host_name(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header[: host_header.find("]") + 1]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+class Guard:
+    """ASGI middleware applying the rules of this module to every HTTP request."""
+
+    state: Any  # the wrapped app's state (resident index, jobs), for the CLI and tests
+
+    def __init__(self, app: Any, *, token: str | None, loopback: bool, max_upload: int) -> None:
+        self.app = app
+        self.token = token
+        self.loopback = loopback
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            await _send_json(send, *refusal)
+            return
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_upload:
+            await _send_json(send, 413, self._too_large(int(length)))
+            return
+        seen = 0
+        started = False
+        exceeded = False
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_upload:
+                    exceeded = True
+                    raise TooLarge
+            return message
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            # The framework turns a failed body read into its own answer; ours replaces it.
+            if exceeded:
+                if not started:
+                    started = True
+                    await _send_json(send, 413, self._too_large(None))
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        with contextlib.suppress(TooLarge):
+            await self.app(scope, counted_receive, tracked_send)
+        if exceeded and not started:
+            await _send_json(send, 413, self._too_large(None))
+
+    def _too_large(self, size: int | None) -> str:
+        got = f" is {size / 1e6:.3g} MB;" if size is not None else " is over the limit;"
+        return (
+            f"upload{got} the limit is {self.max_upload / 1e6:g} MB "
+            "(start the server with a larger --max-upload MB)"
+        )
+
+    def _refusal(self, scope: dict[str, Any], headers: dict[str, str]) -> tuple[int, str] | None:
+        if self.token is not None:
+            given = headers.get("x-sfxkit-token") or ""
+            auth = headers.get("authorization", "")
+            if auth.lower().startswith("bearer "):
+                given = auth[7:].strip()
+            if not given:
+                from urllib.parse import parse_qs
+
+                qs = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+                given = (qs.get("token") or [""])[0]
+            if not given:
+                return 401, "this server needs its token: send 'Authorization: Bearer TOKEN'"
+            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                return 403, "wrong token for this server"
+        elif self.loopback:
+            host = _host_name(headers.get("host", ""))
+            if not is_loopback(host):
+                return 403, f"host {host!r} refused: this server answers on loopback only"
+        if scope["method"] in UNSAFE_METHODS:
+            if headers.get(CSRF_HEADER) != "1":
+                return 403, "state-changing requests need the header 'X-Sfxkit: 1'"
+            origin = headers.get("origin")
+            if origin and origin != "null":
+                from urllib.parse import urlsplit
+
+                if urlsplit(origin).netloc != headers.get("host", ""):
+                    return 403, f"cross-site request from {origin} refused"
+        return None
+
+
+async def _send_json(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def catalog_file(path: str, root: str | Path | None) -> Path | None:
+    """``path`` (a catalog row's path) when it is a regular file whose real location is inside
+    the catalog ``root``; None otherwise (a symlink out of the catalog is not served)."""
+    p = Path(path)
+    try:
+        real = p.resolve(strict=True)
+    except OSError:
+        return None
+    if root is not None:
+        base = Path(root).resolve()
+        if not real.is_relative_to(base):
+            return None
+    return real if real.is_file() else None
+
+
+def job_file(folder: Path, relpath: str) -> Path | None:
+    """``relpath`` inside a job's output ``folder`` when it is a plain file reached without
+    ``..``, absolute parts or symlinks; None otherwise."""
+    rel = Path(relpath)
+    if rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or "\\" in relpath:
+        return None
+    base = folder.resolve()
+    candidate = base / rel
+    node = base
+    for part in rel.parts:
+        node = node / part
+        if node.is_symlink():
+            return None
+    if not candidate.is_file():
+        return None
+    return candidate

@@ -1,0 +1,129 @@
+// The review page: choose per shot, save the choices to the session file, export as a job.
+// Plain JavaScript, no library (nothing can be fetched from a CDN).
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("review-config").textContent);
+  var headers = {"X-Sfxkit": "1", "Content-Type": "application/json"};
+  if (cfg.token) { headers["Authorization"] = "Bearer " + cfg.token; }
+  var choices = cfg.session.shots || {};
+
+  function api(method, url, body) {
+    return fetch(url, {method: method, headers: headers, body: body ? JSON.stringify(body) : undefined})
+      .then(function (r) { return r.json().then(function (j) {
+        if (!r.ok) { throw new Error(j.detail || r.statusText); } return j; }); });
+  }
+  function save() {
+    return api("POST", "/api/review/session", {video: cfg.video, out: cfg.out, shots: choices});
+  }
+  function choice(shot) { return choices[shot] || (choices[shot] = {decision: null, sound: null, gain_db: 0, offset: 0}); }
+
+  function drawWave(canvas, url) {
+    fetch(url).then(function (r) { return r.arrayBuffer(); }).then(function (buf) {
+      var ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 44100, 44100);
+      return ctx.decodeAudioData(buf);
+    }).then(function (audio) {
+      var data = audio.getChannelData(0), g = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
+      var step = Math.max(1, Math.floor(data.length / w));
+      g.fillStyle = "#3a6";
+      for (var x = 0; x < w; x++) {
+        var peak = 0;
+        for (var i = x * step; i < Math.min(data.length, (x + 1) * step); i++) { peak = Math.max(peak, Math.abs(data[i])); }
+        g.fillRect(x, h / 2 - peak * h / 2, 1, Math.max(1, peak * h));
+      }
+    }).catch(function () { canvas.title = "no waveform"; });
+  }
+
+  function candRow(section, rec) {
+    var row = document.createElement("div");
+    row.className = "cand"; row.dataset.id = rec.id;
+    row.innerHTML = '<button class="use">Use</button><audio controls preload="none"></audio>' +
+      '<canvas class="wave" width="160" height="32"></canvas><span></span>' +
+      '<button class="similar">More like this</button>';
+    row.querySelector("audio").src = cfg.audio_base + rec.id + cfg.token_q;
+    row.querySelector("span").textContent = rec.title + " [" + (rec.category || "-") + "] " +
+      rec.duration.toFixed(2) + " s, " + rec.licence;
+    section.querySelector(".cands").appendChild(row);
+    wire(section, row);
+  }
+
+  function mark(section) {
+    var c = choices[section.dataset.shot] || {};
+    section.querySelectorAll(".cand").forEach(function (row) {
+      row.classList.toggle("chosen", row.dataset.id === c.sound);
+    });
+  }
+
+  function wire(section, row) {
+    var shot = section.dataset.shot;
+    drawWave(row.querySelector("canvas"), row.querySelector("audio").src);
+    row.querySelector(".use").addEventListener("click", function () {
+      var c = choice(shot);
+      c.sound = row.dataset.id;
+      if (!c.decision) { c.decision = "retrieve"; section.querySelector(".choose-decision").value = "retrieve"; }
+      mark(section); save();
+    });
+    row.querySelector(".similar").addEventListener("click", function () {
+      api("POST", "/api/recommend/similar", {id: row.dataset.id, k: 5}).then(function (ans) {
+        ans.results[0].recommendations.forEach(function (r) { candRow(section, r); });
+      });
+    });
+  }
+
+  document.querySelectorAll(".shot").forEach(function (section) {
+    var shot = section.dataset.shot, c = choices[shot];
+    if (c) {
+      section.querySelector(".choose-decision").value = c.decision || "";
+      section.querySelector(".gain").value = c.gain_db || 0;
+      section.querySelector(".offset").value = c.offset || 0;
+    }
+    section.querySelectorAll(".cand").forEach(function (row) { wire(section, row); });
+    mark(section);
+    section.querySelector(".choose-decision").addEventListener("change", function (e) {
+      choice(shot).decision = e.target.value || null; save();
+    });
+    section.querySelector(".gain").addEventListener("change", function (e) {
+      choice(shot).gain_db = parseFloat(e.target.value) || 0; save();
+    });
+    section.querySelector(".offset").addEventListener("change", function (e) {
+      choice(shot).offset = parseFloat(e.target.value) || 0; save();
+    });
+    section.querySelector(".search").addEventListener("click", function () {
+      var text = section.querySelector(".search-text").value;
+      if (!text) { return; }
+      var form = new FormData(); form.append("text", text); form.append("k", "5");
+      var h = {"X-Sfxkit": "1"}; if (cfg.token) { h["Authorization"] = headers["Authorization"]; }
+      fetch("/api/recommend/text", {method: "POST", headers: h, body: form})
+        .then(function (r) { return r.json(); })
+        .then(function (ans) { ans.results[0].recommendations.forEach(function (r) { candRow(section, r); }); });
+    });
+  });
+
+  var state = document.getElementById("export-state"), links = document.getElementById("export-links");
+  document.getElementById("export").addEventListener("click", function () {
+    state.textContent = "saving…";
+    save().then(function () {
+      return api("POST", "/api/review/export", {video: cfg.video, out: cfg.out, options: cfg.options});
+    }).then(function (job) {
+      state.textContent = "running";
+      var events = new EventSource("/api/jobs/" + job.id + "/events" + cfg.token_q);
+      events.onmessage = function (m) {
+        var j = JSON.parse(m.data), p = j.progress;
+        state.textContent = j.state + (p.total ? " " + p.done + "/" + p.total : "");
+        state.dataset.state = j.state;
+        if (j.state === "done" || j.state === "failed" || j.state === "cancelled") {
+          events.close();
+          if (j.error) { state.textContent += ": " + j.error; }
+          links.innerHTML = "";
+          j.outputs.forEach(function (name) {
+            var a = document.createElement("a");
+            a.href = "/api/jobs/" + j.id + "/files/" + name + cfg.token_q; a.textContent = name;
+            a.className = "output"; a.dataset.job = j.id;
+            links.appendChild(a); links.appendChild(document.createTextNode(" "));
+            // the muxed video: play the whole mix with the picture
+            if (/\.mp4$/.test(name) && name.indexOf("/") < 0) { document.getElementById("picture").src = a.href; }
+          });
+        }
+      };
+    }).catch(function (err) { state.textContent = "error: " + err.message; state.dataset.state = "failed"; });
+  });
+})();
