@@ -14,6 +14,7 @@ from sfxkit.cli.output import UNTRAINED, console, print_json, untrained_banner
 
 
 def recommend_cmd(
+    ctx: typer.Context,
     query: Annotated[
         str,
         typer.Argument(
@@ -90,15 +91,19 @@ def recommend_cmd(
                 print_payload(payload, as_json)
                 return
         if index is None:
-            raise InputError(
-                "no index given; pass --index IDX, or --server URL of a running `sfxkit serve`"
+            # a usage error (exit 2 with the usage line), as when --index was required
+            usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+            raise usage_error(
+                "Missing option '--index' / '-i': pass --index IDX, or --server URL of a running "
+                "`sfxkit serve` (or set SFXKIT_SERVER).",
+                ctx=ctx,
             )
         from sfxkit.recommender import Recommender
 
         rec = Recommender(index, device=device, dedupe=not all_duplicates)
         payload = answer_query(rec, query, k, filters, text=text, audio=audio)
     except InputError as exc:
-        raise _in_cli_terms(exc, audio) from exc
+        raise in_cli_terms(exc, audio) from exc
     print_payload(payload, as_json)
 
 
@@ -206,7 +211,7 @@ def _check_query_kind(query: str, audio: bool) -> None:
         )
 
 
-def _in_cli_terms(exc: Exception, audio: bool) -> Exception:
+def in_cli_terms(exc: Exception, audio: bool) -> Exception:
     """The library's advice in command-line words: VIDEO@SECONDS, not (video_path, seconds)."""
     from sfxkit.errors import InputError, MediaError
 

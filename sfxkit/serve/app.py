@@ -137,8 +137,9 @@ def create_app(
         return Filters.from_any(value)
 
     @contextmanager
-    def saved(upload: UploadFile) -> Iterator[Path]:
-        """The upload on disk under the client's file name; errors name the file as sent."""
+    def saved(upload: UploadFile, *, audio: bool = False) -> Iterator[Path]:
+        """The upload on disk under the client's file name; errors name the file as sent, in
+        the words the CLI prints for the same file."""
         shown = upload.filename or "upload"
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(shown.replace("\\", "/")).name)[-120:]
         tmp = Path(tempfile.mkdtemp(prefix="sfxkit-upload-"))
@@ -151,7 +152,10 @@ def create_app(
             except SfxkitError as exc:
                 if isinstance(exc, _Uploaded):
                     raise
-                raise _Uploaded(exc, str(exc).replace(str(path), shown)) from exc
+                from sfxkit.cli.recommend import in_cli_terms
+
+                worded = in_cli_terms(exc, audio)
+                raise _Uploaded(exc, str(worded).replace(str(path), shown)) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -219,7 +223,7 @@ def create_app(
     ) -> dict[str, Any]:
         f = parse_filters(filters)
         rec = resident.get()
-        with saved(audio) as path:
+        with saved(audio, audio=True) as path:
             recs = resident.compute(lambda: rec.recommend_audio(str(path), k, filters=f))
         return answer(rec, "audio", [entry("audio", recs)])
 
