@@ -204,11 +204,7 @@ def hold_lock(path: Path, what: Path, timeout: float) -> Iterator[None]:
         told = False
         while not _try_flock(fd):
             holder = lock_holder(path)
-            if time.monotonic() >= deadline:
-                raise IndexLockedError(
-                    what, timeout, describe_holder(holder), _advice(path, holder)
-                )
-            if not told:
+            if not told:  # before the deadline check: however short the wait, say whom it was for
                 print(
                     f"{what}: waiting for {describe_holder(holder)} to finish writing this index "
                     f"(up to {timeout:.0f} s; SFXKIT_LOCK_TIMEOUT changes the limit)",
@@ -216,6 +212,10 @@ def hold_lock(path: Path, what: Path, timeout: float) -> Iterator[None]:
                     flush=True,
                 )
                 told = True
+            if time.monotonic() >= deadline:
+                raise IndexLockedError(
+                    what, timeout, describe_holder(holder), _advice(path, holder)
+                )
             time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
         info = {
             "pid": os.getpid(),
