@@ -204,11 +204,7 @@ def hold_lock(path: Path, what: Path, timeout: float) -> Iterator[None]:
         told = False
         while not _try_flock(fd):
             holder = lock_holder(path)
-            if time.monotonic() >= deadline:
-                raise IndexLockedError(
-                    what, timeout, describe_holder(holder), _advice(path, holder)
-                )
-            if not told:
+            if not told:  # before the deadline check: however short the wait, say whom it was for
                 print(
                     f"{what}: waiting for {describe_holder(holder)} to finish writing this index "
                     f"(up to {timeout:.0f} s; SFXKIT_LOCK_TIMEOUT changes the limit)",
@@ -216,6 +212,10 @@ def hold_lock(path: Path, what: Path, timeout: float) -> Iterator[None]:
                     flush=True,
                 )
                 told = True
+            if time.monotonic() >= deadline:
+                raise IndexLockedError(
+                    what, timeout, describe_holder(holder), _advice(path, holder)
+                )
             time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
         info = {
             "pid": os.getpid(),
@@ -463,13 +463,7 @@ class IndexStore:
                     continue  # renamed into place but never committed
                 if (to is not None and n != to) or (older and current is not None and n >= current):
                     continue
-                try:
-                    manifest = self._read_manifest(vdir, None)
-                    problems = self._verify_version(manifest)
-                except IndexCorruptError as exc:
-                    problems = [f"{exc.path}: {exc.reason}"]
-                except IndexMismatchError as exc:
-                    problems = [str(exc)]
+                problems = self._check_version(vdir)
                 if problems:
                     first = problems[0].split("; ")[0]  # the file and the reason, not the advice
                     skipped.append(f"version {n}: {first}")
@@ -484,6 +478,29 @@ class IndexStore:
             root=self.root,
             rebuild_only=True,
         )
+
+    def _check_version(self, vdir: Path) -> list[str]:
+        """Problems of one version on disk, pinned by nothing but its own manifest."""
+        try:
+            return self._verify_version(self._read_manifest(vdir, None))
+        except IndexCorruptError as exc:
+            return [f"{exc.path}: {exc.reason}"]
+        except IndexMismatchError as exc:
+            return [str(exc)]
+
+    def _predecessor(self) -> dict[str, Any] | None:
+        """What a new commit replaces: the current version if it is healthy, else the newest
+        committed version that verifies, so cleanup keeps an intact version over a corrupt one."""
+        with contextlib.suppress(IndexStoreError):
+            manifest = self.manifest()
+            if not self._verify_version(manifest):
+                return {"version": manifest.version, "manifest_sha256": self._read_pointer()[1]}
+        newest = self._newest_committed()
+        for vdir in reversed(self.versions()):
+            n = _version_number(vdir) or 0
+            if (newest is None or n <= newest) and not self._check_version(vdir):
+                return {"version": n, "manifest_sha256": sha256_file(vdir / "manifest.json")}
+        return None
 
     def _point_at(self, vdir: Path) -> None:
         """Make ``vdir`` current. The marker first: a crash in between leaves CURRENT ahead of
@@ -700,11 +717,7 @@ class VersionWriter:
         if self.committed:
             raise RuntimeError("version already committed")
         store = self.store
-        previous: dict[str, Any] | None = None
-        if not self.first:
-            with contextlib.suppress(IndexStoreError):
-                pname, pdigest = store._read_pointer()
-                previous = {"version": _version_number(Path(pname)), "manifest_sha256": pdigest}
+        previous = None if self.first else store._predecessor()
         version = store._next_version() if not self.first else 1
         raw = dict(manifest)
         raw.update(

@@ -1,6 +1,6 @@
 """Kill a build at every filesystem operation it makes, and check what it leaves.
 
-Run as a script (``python -m tests.store.crashpoints MODE WORK OUT.json [N ...]``) by the tests in
+Run as a script (``python -m tests.store.crashpoints WORK OUT.json SPEC``, see :func:`main`) by the tests in
 ``test_crash_points.py``. The existing fault injection of ``tests/test_core_index.py`` patches
 ``os.replace`` in a subprocess; this extends it to every operation that changes the file system
 (open for writing, fsync, rename, replace, mkdir, unlink, rmdir, truncate, chmod), counted only
@@ -208,51 +208,65 @@ def pick(ops: list[tuple[str, str]], wanted: str) -> int:
     return next(i for i, (k, p) in enumerate(ops, 1) if k == kind and text in p)
 
 
-def main(mode: str, root: Path, out_json: Path, wanted: list[str]) -> None:
+def kill_each(
+    lib: Path, base: Path, work: Path, ops: list[Any], wanted: list[str] | None
+) -> list[dict[str, Any]]:
+    """Copy ``base`` to ``work`` and build ``lib`` into it, killed at each wanted point in turn."""
+    points = [pick(ops, w) for w in wanted] if wanted else list(range(1, len(ops) + 1))
+    results = []
+    for n in points:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(base, work, symlinks=True)
+        status, _ = in_child(killed_build, lib, work, work / "idx", n)
+        record: dict[str, Any] = {"n": n, "op": ops[n - 1], "status": status}
+        record["after"] = in_child(after_kill, work, work / "idx")[1]["ok"]
+        record["next"] = in_child(next_build, lib, work, work / "idx")[1]
+        results.append(record)
+    return results
+
+
+def reference_build(lib: Path, work: Path) -> list[Any]:
+    """The unkilled build into ``work/idx``: the operations it makes."""
+    status, res = in_child(killed_build, lib, work, work / "idx", None)
+    assert status == 0 and "ok" in res, res
+    return res["ok"]
+
+
+def main(root: Path, out_json: Path, spec: dict[str, list[str] | None]) -> None:
+    """``spec`` maps "first" and/or "incremental" to kill points (None: every operation).
+
+    Both modes share one setup: the first build's reference run is the first version of the
+    index the incremental builds update.
+    """
     from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL
     from sfxkit.models.registry import load_audio_encoder, load_frame_encoder
 
     ENCODERS["frame"] = load_frame_encoder(TINY_FRAME_MODEL)
     ENCODERS["audio"] = load_audio_encoder(TINY_AUDIO_MODEL)
     lib_old = make_library(root / "lib_old")
-    lib_new = make_library(root / "lib_new", extra=True)
-    base = root / "base"
+    empty, base, work = root / "empty", root / "base", root / "work"
+    empty.mkdir()
     base.mkdir()
-    if mode == "incremental":
-        for _ in range(2):  # two versions, so the commit's cleanup deletes one
-            status, res = in_child(build, lib_old, base / "idx")
-            assert status == 0 and "ok" in res, res
-    lib = lib_new if mode == "incremental" else lib_old
-    work = root / "work"
-
-    def reset() -> None:
+    ops = reference_build(lib_old, base)
+    out: dict[str, Any] = {}
+    if "first" in spec:
+        new = in_child(answer, base / "idx")[1]["ok"]
+        results = kill_each(lib_old, empty, work, ops, spec["first"])
+        out["first"] = {"ops": ops, "results": results, "old": None, "new": new}
+    if "incremental" in spec:
+        lib_new = make_library(root / "lib_new", extra=True)
+        status, res = in_child(build, lib_old, base / "idx")  # a second version to clean up
+        assert status == 0 and "ok" in res, res
+        old = in_child(answer, base / "idx")[1]["ok"]
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(base, work, symlinks=True)
-
-    reset()
-    old = in_child(answer, work / "idx")[1]["ok"] if mode == "incremental" else None
-    status, res = in_child(killed_build, lib, work, work / "idx", None)
-    assert status == 0 and "ok" in res, res
-    ops = res["ok"]
-    new = in_child(answer, work / "idx")[1]["ok"]  # what the unkilled build gives
-    points = [pick(ops, w) for w in wanted] or list(range(1, len(ops) + 1))
-    results = []
-    for n in points:
-        reset()
-        status, _ = in_child(killed_build, lib, work, work / "idx", n)
-        record: dict[str, Any] = {"n": n, "op": ops[n - 1], "status": status}
-        record["after"] = in_child(after_kill, work, work / "idx")[1]["ok"]
-        status2, nb = in_child(next_build, lib, work, work / "idx")
-        record["next"] = nb
-        results.append(record)
-    out_json.write_text(
-        json.dumps(
-            {"ops": ops, "results": results, "old": old, "new": new},
-            default=str,
-        )
-    )
+        ops = reference_build(lib_new, work)
+        new = in_child(answer, work / "idx")[1]["ok"]
+        results = kill_each(lib_new, base, work, ops, spec["incremental"])
+        out["incremental"] = {"ops": ops, "results": results, "old": old, "new": new}
+    out_json.write_text(json.dumps(out, default=str))
 
 
 if __name__ == "__main__":
     sys.setrecursionlimit(10000)
-    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:])
+    main(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))

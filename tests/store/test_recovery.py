@@ -106,3 +106,26 @@ def test_repair_with_no_good_version_says_rebuild(copy):
     with pytest.raises(IndexCorruptError, match="no committed version verifies") as err:
         store.repair()
     assert "--repair" not in str(err.value) and "sfxkit index build" in str(err.value)
+
+
+def test_a_rebuild_over_a_corrupt_version_keeps_the_intact_one_behind_it(two_versions, copy):
+    lib, _, _ = two_versions
+    _flip(copy, "rows.parquet")  # version 2 corrupt, version 1 intact
+    build_index(lib, copy, models="tiny", progress=False)
+    store = IndexStore(copy)
+    assert [p.name for p in store.versions()] == ["v000001", "v000003"]
+    assert load_index(copy).manifest.get("previous")["version"] == 1
+    proc = sfxkit("index", "rollback", str(copy))
+    assert proc.returncode == 0, proc.stderr
+    idx = load_index(copy)
+    assert idx.version == 1 and len(idx.rows) == 3 and not store.verify()
+
+
+def test_a_rebuild_over_an_old_current_put_back_keeps_the_newest_intact_version(two_versions, copy):
+    lib, _, old_current = two_versions
+    (copy / "CURRENT").write_bytes(old_current)
+    build_index(lib, copy, models="tiny", progress=False)
+    store = IndexStore(copy)
+    assert [p.name for p in store.versions()] == ["v000002", "v000003"]
+    assert load_index(copy).manifest.get("previous")["version"] == 2
+    assert not store.verify()

@@ -180,3 +180,12 @@ def test_a_second_build_says_whom_it_waits_for(tmp_path, capsys):
         assert "delete" not in str(err.value) and "remove" not in str(err.value)
     assert load_index(out).version == 1
     assert build_index(lib, out, models="tiny", progress=False).version == 2
+
+
+def test_a_build_that_cannot_wait_still_says_whom_it_waited_for(tmp_path, capsys):
+    lib = small_library(tmp_path / "lib", n=1)
+    out = tmp_path / "idx"
+    build_index(lib, out, models="tiny", progress=False)
+    with build_in_progress(out) as pid, pytest.raises(IndexLockedError):
+        build_index(lib, out, models="tiny", progress=False, lock_timeout=0)
+    assert f"waiting for another process (pid {pid}" in capsys.readouterr().err
