@@ -43,7 +43,7 @@ CANDIDATES = {
 }
 
 
-def clustered(n: int, dim: int, clusters: int, seed: int, spread: float = 0.12) -> np.ndarray:
+def clustered(n: int, dim: int, clusters: int, seed: int, spread: float = 0.6) -> np.ndarray:
     """Points around ``clusters`` random centres on the sphere, normalised (cosine data)."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, dim), dtype=np.float32)
@@ -54,7 +54,8 @@ def clustered(n: int, dim: int, clusters: int, seed: int, spread: float = 0.12) 
         m = min(step, n - i)
         c = rng.integers(0, clusters, m)
         # per-point spread varies so clusters have dense cores and sparse edges
-        s = spread * rng.uniform(0.5, 1.5, (m, 1)).astype(np.float32)
+        # noise norm ~spread against unit centres (0.12 per dim, as first run, is ~2.7: near uniform)
+        s = spread / np.sqrt(dim) * rng.uniform(0.5, 1.5, (m, 1)).astype(np.float32)
         block = centres[c] + s * rng.standard_normal((m, dim), dtype=np.float32)
         out[i : i + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
@@ -276,7 +277,7 @@ def main() -> None:
         "dim": args.dim,
         "clusters": clusters,
         "queries": args.queries,
-        "data": "mixture of Gaussian clusters on the unit sphere, spread 0.12 x U(0.5,1.5)",
+        "data": "mixture of Gaussian clusters on the unit sphere: unit centres + noise of norm 0.6 x U(0.5,1.5)",
         "threads_single_query": 1,
         "threads_build_and_batch": args.threads,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared "
