@@ -15,6 +15,7 @@ model changed, they are dropped and the report says so (retrain with ``sfxkit br
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +27,13 @@ import numpy as np
 from sfxkit._progress import track
 from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL, get_settings
 from sfxkit.errors import InputError
+from sfxkit.pipeline import CpuPool, decode_batch, measure_batch
 
 # Long ambiences are embedded from their first minute: CLAP sees 10 s windows anyway, and this
 # bounds memory and time per file. Documented in the README.
 MAX_EMBED_SECONDS = 60.0
 AUDIO_BATCH = 16
+MEASURE_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ def build_index(
     seconds: dict[str, float] = {}
     notes: list[str] = []
 
-    with store.writer(timeout=lock_timeout) as writer:
+    with store.writer(timeout=lock_timeout) as writer, contextlib.ExitStack() as stack:
         previous = _open_previous(store, notes)
         model_ids = resolve_models(models, previous.manifest.models if previous else None)
         recorded_sfx = model_ids.pop("sfx", None)
@@ -201,9 +204,11 @@ def build_index(
         if describer is None:
             describer = _recorded_describer(previous)
 
+        pool = stack.enter_context(CpuPool())
         t0 = time.perf_counter()
         result = ingest(
             folder,
+            measured=premeasure(folder, prev_items, pool),
             sidecar=sidecar,
             previous=prev_items,
             licence=licence,
@@ -237,7 +242,7 @@ def build_index(
         t0 = time.perf_counter()
         for spec in specs:
             vecs, n_new, dropped = _embed_view(
-                spec, items, previous, model_ids[spec.role], encoders, device, progress
+                spec, items, previous, model_ids[spec.role], encoders, device, progress, pool
             )
             if dropped:
                 # an item whose audio vanished or broke since ingest: report and drop everywhere
@@ -403,6 +408,7 @@ def _embed_view(
     encoders: dict[str, Any],
     device: str | None,
     progress: bool | None,
+    pool: CpuPool | None = None,
 ) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
     """Vectors for every item in one view, reusing the previous version's where valid."""
     reuse = _reusable(spec, items, previous, model_id)
@@ -413,7 +419,9 @@ def _embed_view(
     if todo:
         enc = _get_encoder(spec.role, model_id, encoders, device)
         if spec.tower == "audio":
-            out_new, dropped = _embed_audio(enc, [items[i] for i in todo], progress, spec.name)
+            out_new, dropped = _embed_audio(
+                enc, [items[i] for i in todo], progress, spec.name, pool or CpuPool(0)
+            )
             for local, vec in out_new.items():
                 out[todo[local]] = vec
             dropped = [(todo[local], reason) for local, reason in dropped]
@@ -463,36 +471,35 @@ def _reusable(
 
 
 def _embed_audio(
-    enc: Any, items: Sequence[Any], progress: bool | None, view: str
+    enc: Any, items: Sequence[Any], progress: bool | None, view: str, pool: CpuPool
 ) -> tuple[dict[int, np.ndarray], list[tuple[int, str]]]:
-    from sfxkit.errors import MediaError
-    from sfxkit.media.audio import load_audio
-
     out: dict[int, np.ndarray] = {}
     dropped: list[tuple[int, str]] = []
     batches = [
         list(range(s, min(s + AUDIO_BATCH, len(items)))) for s in range(0, len(items), AUDIO_BATCH)
     ]
-    for batch in track(
-        batches, total=len(batches), desc=f"embedding {view}", unit="batch", enabled=progress
+    # worker processes decode the next batches while this process embeds the current one
+    decoded = pool.map(
+        decode_batch,
+        ([items[i].path for i in batch] for batch in batches),
+        enc.sample_rate,
+        MAX_EMBED_SECONDS,
+        parallel=len(batches) > 1,
+    )
+    for batch, results in track(
+        zip(batches, decoded, strict=True),
+        total=len(batches),
+        desc=f"embedding {view}",
+        unit="batch",
+        enabled=progress,
     ):
         waves: list[np.ndarray] = []
         ok: list[int] = []
-        for i in batch:
-            try:
-                audio = load_audio(
-                    items[i].path,
-                    sample_rate=enc.sample_rate,
-                    mono=True,
-                    duration=MAX_EMBED_SECONDS,
-                )
-            except MediaError as exc:
-                dropped.append((i, exc.reason))
+        for i, (samples, reason) in zip(batch, results, strict=True):
+            if samples is None:
+                dropped.append((i, reason))
                 continue
-            except Exception as exc:  # noqa: BLE001 - one odd file must not abort the build
-                dropped.append((i, f"{type(exc).__name__}: {exc}"))
-                continue
-            waves.append(audio.samples[0])
+            waves.append(samples)
             ok.append(i)
         if waves:
             try:
@@ -506,6 +513,33 @@ def _embed_audio(
                 if v is not None:
                     out[i] = v
     return out, dropped
+
+
+def premeasure(folder: Path, prev_items: Sequence[Any], pool: CpuPool) -> dict[str, Any]:
+    """Measure the files ingest would decode (new or changed), in the pool's worker processes."""
+    import os
+
+    from sfxkit.catalog.ingest import _previous_index, file_stamp, walk_audio
+
+    if pool.workers <= 0:
+        return {}
+    files, _ = walk_audio(os.path.abspath(folder))
+    prev = _previous_index(prev_items)
+    todo = []
+    for path in files:
+        try:
+            hit = prev.get(path)
+            if hit is None or hit[0] != file_stamp(path):
+                todo.append(path)
+        except OSError:
+            continue  # ingest reports it
+    if len(todo) < 2 * MEASURE_BATCH:
+        return {}  # starting worker processes costs more than it saves
+    chunks = [todo[s : s + MEASURE_BATCH] for s in range(0, len(todo), MEASURE_BATCH)]
+    out: dict[str, Any] = {}
+    for chunk, results in zip(chunks, pool.map(measure_batch, chunks), strict=True):
+        out.update(zip(chunk, results, strict=True))
+    return out
 
 
 def _embed_one_by_one(enc: Any, waves: list[np.ndarray]) -> tuple[list[Any], list[tuple[int, str]]]:
