@@ -24,10 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from sfxkit._progress import track
 from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL, get_settings
 from sfxkit.errors import InputError
-from sfxkit.pipeline import CpuPool, decode_batch, measure_batch
 
 # Long ambiences are embedded from their first minute: CLAP sees 10 s windows anyway, and this
 # bounds memory and time per file. Documented in the README.
@@ -167,6 +165,8 @@ def build_index(
     lock_timeout: float | None = None,
     encoders: dict[str, Any] | None = None,
     sfx_model: str | None = "auto",
+    engine: str = "local",
+    address: str | None = None,
 ) -> BuildReport:
     """Build (or incrementally update) the index at ``out`` from the sound files under ``folder``.
 
@@ -179,11 +179,16 @@ def build_index(
     Every model's weights are checked before any file is read. A file that fails to decode is
     reported in
     ``BuildReport.failures`` and skipped; the build goes on. Nothing is replaced until the new
-    version is complete.
+    version is complete. ``engine``: ``"local"`` (worker processes on this machine, see
+    :mod:`sfxkit.pipeline`) or ``"ray"`` (Ray Data on the cluster at ``address``, or a local Ray
+    runtime; extra ``sfxkit[distributed]``); both give the same index.
     """
     from sfxkit.catalog.ingest import ingest
     from sfxkit.store import IndexStore
 
+    engine_name = engine
+    if engine_name not in ENGINES:
+        raise InputError(f"engine {engine_name!r}: use one of {', '.join(ENGINES)}")
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise InputError(f"{folder}: not a directory; pass the folder holding your sound effects")
@@ -204,11 +209,12 @@ def build_index(
         if describer is None:
             describer = _recorded_describer(previous)
 
-        pool = stack.enter_context(CpuPool())
+        encoders = dict(encoders or {})
+        engine = stack.enter_context(make_engine(engine_name, address, encoders, device))
         t0 = time.perf_counter()
         result = ingest(
             folder,
-            measured=premeasure(folder, prev_items, pool),
+            measured=premeasure(folder, prev_items, engine),
             sidecar=sidecar,
             previous=prev_items,
             licence=licence,
@@ -236,13 +242,12 @@ def build_index(
                 )
             )
 
-        encoders = dict(encoders or {})
         vectors: dict[str, np.ndarray] = {}
         embedded: dict[str, int] = {}
         t0 = time.perf_counter()
         for spec in specs:
             vecs, n_new, dropped = _embed_view(
-                spec, items, previous, model_ids[spec.role], encoders, device, progress, pool
+                spec, items, previous, model_ids[spec.role], engine, progress
             )
             if dropped:
                 # an item whose audio vanished or broke since ingest: report and drop everywhere
@@ -387,28 +392,13 @@ def _previous_items(previous: Any) -> list[Any]:
     return list(table_to_items(previous.table))
 
 
-def _get_encoder(role: str, model_id: str, encoders: dict[str, Any], device: str | None) -> Any:
-    if role not in encoders:
-        from sfxkit.models import registry
-
-        loader = {
-            "frame": registry.load_frame_encoder,
-            "audio": registry.load_audio_encoder,
-            "sfx": registry.load_sfx_encoder,
-        }[role]
-        encoders[role] = loader(model_id, device=device)
-    return encoders[role]
-
-
 def _embed_view(
     spec: ViewSpec,
     items: Sequence[Any],
     previous: Any,
     model_id: str,
-    encoders: dict[str, Any],
-    device: str | None,
+    engine: Any,
     progress: bool | None,
-    pool: CpuPool | None = None,
 ) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
     """Vectors for every item in one view, reusing the previous version's where valid."""
     reuse = _reusable(spec, items, previous, model_id)
@@ -417,26 +407,32 @@ def _embed_view(
     out: dict[int, np.ndarray] = dict(reuse)
     dropped: list[tuple[int, str]] = []
     if todo:
-        enc = _get_encoder(spec.role, model_id, encoders, device)
         if spec.tower == "audio":
-            out_new, dropped = _embed_audio(
-                enc, [items[i] for i in todo], progress, spec.name, pool or CpuPool(0)
+            results = engine.embed_audio(
+                spec.role,
+                model_id,
+                [items[i].path for i in todo],
+                batch=AUDIO_BATCH,
+                duration=MAX_EMBED_SECONDS,
+                progress=progress,
+                desc=f"embedding {spec.name}",
             )
-            for local, vec in out_new.items():
-                out[todo[local]] = vec
-            dropped = [(todo[local], reason) for local, reason in dropped]
+            for i, (vec, reason) in zip(todo, results, strict=True):
+                if vec is None:
+                    dropped.append((i, reason))
+                else:
+                    out[i] = vec
+                    dim = len(vec)
         else:
             groups = [spec.texts(items[i]) for i in todo]
-            embs = enc.encode_texts([t for g in groups for t in g])
-            starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
-            # prompt ensembling: an item's vector is the mean of its descriptions' vectors
-            sums = np.add.reduceat(embs, starts, axis=0)
-            sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-            for i, v in zip(todo, sums, strict=True):
+            vecs = engine.embed_texts(spec.role, model_id, groups)
+            for i, v in zip(todo, vecs, strict=True):
                 out[i] = v
-        dim = int(enc.dim)
+            dim = int(vecs.shape[1])
     if out:
         dim = dim or len(next(iter(out.values())))
+    if dim is None and todo:  # every new file vanished since ingest: keep the view's width
+        dim = engine.dim(spec.role, model_id)
     dead = {i for i, _ in dropped}
     arr = np.zeros((len(items), dim or 0), dtype=np.float32)
     for i, v in out.items():
@@ -470,58 +466,28 @@ def _reusable(
     return out
 
 
-def _embed_audio(
-    enc: Any, items: Sequence[Any], progress: bool | None, view: str, pool: CpuPool
-) -> tuple[dict[int, np.ndarray], list[tuple[int, str]]]:
-    out: dict[int, np.ndarray] = {}
-    dropped: list[tuple[int, str]] = []
-    batches = [
-        list(range(s, min(s + AUDIO_BATCH, len(items)))) for s in range(0, len(items), AUDIO_BATCH)
-    ]
-    # worker processes decode the next batches while this process embeds the current one
-    decoded = pool.map(
-        decode_batch,
-        ([items[i].path for i in batch] for batch in batches),
-        enc.sample_rate,
-        MAX_EMBED_SECONDS,
-        parallel=len(batches) > 1,
-    )
-    for batch, results in track(
-        zip(batches, decoded, strict=True),
-        total=len(batches),
-        desc=f"embedding {view}",
-        unit="batch",
-        enabled=progress,
-    ):
-        waves: list[np.ndarray] = []
-        ok: list[int] = []
-        for i, (samples, reason) in zip(batch, results, strict=True):
-            if samples is None:
-                dropped.append((i, reason))
-                continue
-            waves.append(samples)
-            ok.append(i)
-        if waves:
-            try:
-                embs = list(enc.encode_audio(waves, sample_rate=enc.sample_rate))
-            except Exception as batch_exc:  # noqa: BLE001 - find the file that breaks the batch
-                embs, failed = _embed_one_by_one(enc, waves)
-                if len(failed) == len(waves):
-                    raise batch_exc  # every file fails: the encoder is broken, not the files
-                dropped.extend((ok[j], reason) for j, reason in failed)
-            for i, v in zip(ok, embs, strict=True):
-                if v is not None:
-                    out[i] = v
-    return out, dropped
+ENGINES = ("local", "ray")
 
 
-def premeasure(folder: Path, prev_items: Sequence[Any], pool: CpuPool) -> dict[str, Any]:
-    """Measure the files ingest would decode (new or changed), in the pool's worker processes."""
+def make_engine(
+    name: str, address: str | None, encoders: dict[str, Any], device: str | None
+) -> Any:
+    if name == "ray":
+        from sfxkit.engine_ray import RayEngine
+
+        return RayEngine(encoders, device, address=address)
+    from sfxkit.pipeline import LocalEngine
+
+    return LocalEngine(encoders, device)
+
+
+def premeasure(folder: Path, prev_items: Sequence[Any], engine: Any) -> dict[str, Any]:
+    """Measure the files ingest would decode (new or changed) on the engine's CPU workers."""
     import os
 
     from sfxkit.catalog.ingest import _previous_index, file_stamp, walk_audio
 
-    if pool.workers <= 0:
+    if not engine.parallel:
         return {}
     files, _ = walk_audio(os.path.abspath(folder))
     prev = _previous_index(prev_items)
@@ -535,23 +501,8 @@ def premeasure(folder: Path, prev_items: Sequence[Any], pool: CpuPool) -> dict[s
             continue  # ingest reports it
     if len(todo) < 2 * MEASURE_BATCH:
         return {}  # starting worker processes costs more than it saves
-    chunks = [todo[s : s + MEASURE_BATCH] for s in range(0, len(todo), MEASURE_BATCH)]
-    out: dict[str, Any] = {}
-    for chunk, results in zip(chunks, pool.map(measure_batch, chunks), strict=True):
-        out.update(zip(chunk, results, strict=True))
+    out = engine.measure(todo, MEASURE_BATCH)
     return out
-
-
-def _embed_one_by_one(enc: Any, waves: list[np.ndarray]) -> tuple[list[Any], list[tuple[int, str]]]:
-    embs: list[Any] = []
-    failed: list[tuple[int, str]] = []
-    for j, wave in enumerate(waves):
-        try:
-            embs.append(enc.encode_audio([wave], sample_rate=enc.sample_rate)[0])
-        except Exception as exc:  # noqa: BLE001
-            embs.append(None)
-            failed.append((j, f"the audio encoder failed on it ({type(exc).__name__}: {exc})"))
-    return embs, failed
 
 
 def _write_version(

@@ -132,3 +132,123 @@ class CpuPool:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def embed_wave_batch(enc: Any, waves: list[np.ndarray]) -> list[tuple[np.ndarray | None, str]]:
+    """Per wave: (vector, "") or (None, why the encoder failed on it).
+
+    A batch that fails is retried one clip at a time to find the file that breaks it; when every
+    clip fails, the encoder is broken, not the files, and the batch's error is raised.
+    """
+    try:
+        return [(v, "") for v in enc.encode_audio(waves, sample_rate=enc.sample_rate)]
+    except Exception as batch_exc:  # noqa: BLE001 - find the file that breaks the batch
+        out: list[tuple[np.ndarray | None, str]] = []
+        for wave in waves:
+            try:
+                out.append((enc.encode_audio([wave], sample_rate=enc.sample_rate)[0], ""))
+            except Exception as exc:  # noqa: BLE001
+                why = f"the audio encoder failed on it ({type(exc).__name__}: {exc})"
+                out.append((None, why))
+        if all(v is None for v, _ in out):
+            raise batch_exc from None
+        return out
+
+
+def embed_audio_results(
+    enc: Any, decoded: Sequence[tuple[np.ndarray | None, str]]
+) -> list[tuple[np.ndarray | None, str]]:
+    """Embed the decoded clips of one batch; failed decodes keep their reason."""
+    ok = [j for j, (samples, _) in enumerate(decoded) if samples is not None]
+    out = list(decoded)
+    if ok:
+        embedded = embed_wave_batch(enc, [decoded[j][0] for j in ok])  # type: ignore[misc]
+        for j, res in zip(ok, embedded, strict=True):
+            out[j] = res
+    return out
+
+
+def embed_text_groups(enc: Any, groups: Sequence[Sequence[str]]) -> np.ndarray:
+    """One unit vector per group of texts: the mean of its texts' vectors (prompt ensembling)."""
+    embs = enc.encode_texts([t for g in groups for t in g])
+    starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
+    sums = np.add.reduceat(embs, starts, axis=0)
+    sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return sums.astype(np.float32)
+
+
+def load_encoder(role: str, model_id: str, device: str | None) -> Any:
+    from sfxkit.models import registry
+
+    loader = {
+        "frame": registry.load_frame_encoder,
+        "audio": registry.load_audio_encoder,
+        "sfx": registry.load_sfx_encoder,
+    }[role]
+    return loader(model_id, device=device)
+
+
+class LocalEngine:
+    """Runs the build's stages on this machine: CPU stages in :class:`CpuPool`, models here.
+
+    ``encoders`` (role → encoder) is filled as models load, so the caller sees what was used.
+    """
+
+    name = "local"
+
+    def __init__(self, encoders: dict[str, Any], device: str | None) -> None:
+        self.encoders = encoders
+        self.device = device
+        self.pool = CpuPool()
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.__exit__(*exc)
+
+    @property
+    def parallel(self) -> bool:
+        return self.pool.workers > 0
+
+    def encoder(self, role: str, model_id: str) -> Any:
+        if role not in self.encoders:
+            self.encoders[role] = load_encoder(role, model_id, self.device)
+        return self.encoders[role]
+
+    def measure(self, paths: Sequence[str], batch: int) -> dict[str, Any]:
+        chunks = [list(paths[s : s + batch]) for s in range(0, len(paths), batch)]
+        out: dict[str, Any] = {}
+        for chunk, results in zip(chunks, self.pool.map(measure_batch, chunks), strict=True):
+            out.update(zip(chunk, results, strict=True))
+        return out
+
+    def embed_audio(
+        self,
+        role: str,
+        model_id: str,
+        paths: Sequence[str],
+        *,
+        batch: int,
+        duration: float | None,
+        progress: bool | None,
+        desc: str,
+    ) -> list[tuple[np.ndarray | None, str]]:
+        from sfxkit._progress import track
+
+        enc = self.encoder(role, model_id)
+        chunks = [list(paths[s : s + batch]) for s in range(0, len(paths), batch)]
+        # worker processes decode the next batches while this process embeds the current one
+        decoded = self.pool.map(
+            decode_batch, chunks, enc.sample_rate, duration, parallel=len(chunks) > 1
+        )
+        out: list[tuple[np.ndarray | None, str]] = []
+        for results in track(decoded, total=len(chunks), desc=desc, unit="batch", enabled=progress):
+            out.extend(embed_audio_results(enc, results))
+        return out
+
+    def embed_texts(self, role: str, model_id: str, groups: Sequence[Sequence[str]]) -> np.ndarray:
+        return embed_text_groups(self.encoder(role, model_id), groups)
+
+    def dim(self, role: str, model_id: str) -> int:
+        return int(self.encoder(role, model_id).dim)
