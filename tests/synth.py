@@ -271,3 +271,121 @@ def make_indexed_video(
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+# --- added for shot-transition tests ------------------------------------------------------------
+
+
+def texture(seed: int, width: int = 160, height: int = 90, *, cell: int = 10) -> np.ndarray:
+    """A smooth, colourful HxWx3 uint8 texture (bilinear-upsampled random grid) that differs
+    from seed to seed in layout and mean colour: a stand-in for a real scene."""
+    rng = np.random.default_rng(seed)
+    gh, gw = height // cell + 2, width // cell + 2
+    grid = rng.uniform(0, 255, (gh, gw, 3)) * 0.6 + rng.uniform(0, 255, 3) * 0.4
+    ys = np.linspace(0, gh - 1.001, height)
+    xs = np.linspace(0, gw - 1.001, width)
+    y0, x0 = ys.astype(int), xs.astype(int)
+    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    top = grid[y0][:, x0] * (1 - fx) + grid[y0][:, x0 + 1] * fx
+    bottom = grid[y0 + 1][:, x0] * (1 - fx) + grid[y0 + 1][:, x0 + 1] * fx
+    return np.clip(top * (1 - fy) + bottom * fy, 0, 255).astype(np.uint8)
+
+
+def with_square(img: np.ndarray, i: int, n: int) -> np.ndarray:
+    """``img`` with a small white square moved left to right over ``n`` frames (frame ``i``),
+    so a shot has motion inside it, far below a change of scene."""
+    out = img.copy()
+    h, w = out.shape[:2]
+    x0 = int((w - 8) * i / max(n - 1, 1))
+    out[h // 2 - 4 : h // 2 + 4, x0 : x0 + 8] = 255
+    return out
+
+
+def write_video_frames(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25) -> Path:
+    """Encode HxWx3 uint8 RGB frames (even width and height) as an H.264 MP4."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.options = {"preset": "ultrafast", "crf": "18"}
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+TRANSITIONS = ("cut", "fade", "dissolve", "flash", "flash2", "pan")
+
+
+def transition_frames(
+    kind: str,
+    *,
+    fps: int = 25,
+    width: int = 160,
+    height: int = 90,
+    shot: float = 1.6,
+    length: float = 1.0,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], list[float]]:
+    """Frames of a short clip with one known transition, and the true shot boundaries (seconds,
+    mid-transition for gradual ones; none for a flash or a pan).
+
+    - ``cut``: scene A for ``shot`` s, then scene B for ``shot`` s.
+    - ``fade``: A, a fade to black over ``length / 2`` s, then up from black into B.
+    - ``dissolve``: A, a cross-dissolve A -> B over ``length`` s, then B.
+    - ``flash`` / ``flash2``: A with one / two white frames in the middle (not a cut).
+    - ``pan``: a camera pan across a textured image three frames wide (not a cut).
+    """
+    n_shot = int(round(shot * fps))
+    n_tr = int(round(length * fps))
+    a, b = texture(2 * seed + 1, width, height), texture(2 * seed + 2, width, height)
+    frames: list[np.ndarray] = []
+    if kind == "cut":
+        frames = [with_square(a, i, n_shot) for i in range(n_shot)]
+        frames += [with_square(b, i, n_shot) for i in range(n_shot)]
+        return frames, [n_shot / fps]
+    if kind in {"fade", "dissolve"}:
+        total = 2 * n_shot + n_tr
+        for i in range(total):
+            if i < n_shot:
+                frames.append(with_square(a, i, total))
+                continue
+            if i >= n_shot + n_tr:
+                frames.append(with_square(b, i, total))
+                continue
+            t = (i - n_shot + 0.5) / n_tr  # 0 -> 1 across the transition
+            fa, fb = with_square(a, i, total).astype(float), with_square(b, i, total).astype(float)
+            if kind == "dissolve":
+                mix = (1 - t) * fa + t * fb
+            else:
+                mix = fa * max(0.0, 1 - 2 * t) + fb * max(0.0, 2 * t - 1)
+            frames.append(np.clip(np.round(mix), 0, 255).astype(np.uint8))
+        return frames, [(n_shot + n_tr / 2) / fps]
+    if kind in {"flash", "flash2"}:
+        total = 2 * n_shot
+        white = {n_shot} if kind == "flash" else {n_shot, n_shot + 1}
+        for i in range(total):
+            f = with_square(a, i, total)
+            frames.append(np.full_like(f, 255) if i in white else f)
+        return frames, []
+    if kind == "pan":
+        wide = texture(2 * seed + 1, 3 * width, height, cell=10)
+        total = 2 * n_shot
+        for i in range(total):
+            x = int(round((2 * width) * i / (total - 1)))
+            frames.append(np.ascontiguousarray(wide[:, x : x + width]))
+        return frames, []
+    raise ValueError(f"unknown transition {kind!r}; one of {', '.join(TRANSITIONS)}")
+
+
+def make_transition_video(path: str | Path, kind: str, **kwargs: float) -> tuple[Path, list[float]]:
+    """:func:`transition_frames` encoded as an H.264 MP4: (path, true boundaries)."""
+    fps = int(kwargs.get("fps", 25))
+    frames, truth = transition_frames(kind, **kwargs)  # type: ignore[arg-type]
+    return write_video_frames(path, frames, fps=fps), truth

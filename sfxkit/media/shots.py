@@ -1,21 +1,49 @@
-"""Shot (cut) detection by frame differences, with one keyframe per shot.
+"""Shot detection: where a video's shots begin and end, across hard cuts, fades through black and
+cross-dissolves, with one keyframe per shot.
 
-The method, kept simple on purpose:
+Three detectors run over the same analysed frames (``detectors``; all three by default):
 
-1. Sample frames at ``analysis_fps`` (default 10), downscaled to ``max_side`` pixels.
-2. Score each step between consecutive samples by the mean absolute difference of their pixels
-   over six channels, H, S, V and R, G, B (0..255 scale, hue circular). HSV alone (PySceneDetect's
-   content score) barely sees a cut between two equally bright, saturated colours (red -> blue
-   scores ~28); RGB alone over-reacts to lighting. Both react to a change of picture far more
-   than to motion inside one.
-3. A step is a cut when its score is at least ``threshold`` *and* at least ``ADAPTIVE_RATIO``
-   times the median score of its neighbours (``ADAPTIVE_WINDOW`` steps each side). The ratio
-   test adapts to the video: handheld or busy footage has high scores everywhere, a cut stands
-   out. The median (not the mean) keeps two cuts close together from hiding each other.
-4. Each cut is refined to the exact source frame by decoding the frames between the two
-   samples and taking the largest step.
-5. Cuts closer than ``min_shot`` seconds to the previous one (or to the end) are dropped, so
-   flashes and flicker do not make tiny shots. A video with no cut is one shot.
+- ``"adaptive"``, hard cuts: PySceneDetect's :class:`~scenedetect.AdaptiveDetector` (HSV content
+  score of consecutive frames against the mean of its neighbours, so handheld or busy footage
+  does not cut everywhere), followed by a flash check: a "cut" whose picture comes back within
+  ``flash_frames`` frames (a photographer's flash, a lightning frame, one or two white frames) is
+  not a cut.
+- ``"fade"``, fades to and from black: PySceneDetect's :class:`~scenedetect.ThresholdDetector`
+  (mean level below ``fade_level``), with the boundary in the middle of the black.
+- ``"dissolve"``, cross-dissolves: PySceneDetect has no dissolve detector, and measured on
+  synthetic 1 s dissolves neither its adaptive nor its content detector fires (each step of a
+  dissolve changes the picture by 1/25 of the whole change). sfxkit's own windowed test compares
+  frames ``dissolve_window`` seconds apart: around frame ``c`` (``w`` frames each side) a
+  dissolve changes the picture a lot (``D = |F[c-w] - F[c+w]| >= dissolve_threshold``), in
+  small steps (no single step above half of ``D``), and *linearly*: the middle frame is close to
+  the average of the two ends (``|F[c] - (F[c-w] + F[c+w]) / 2| <= dissolve_linearity * D``).
+  A pan or moving objects fail the linearity test (the average of two shifted pictures is a
+  double image, not the middle picture); a cut or flash fails the small-steps test; a fade or a
+  lighting change (the same picture at another gain) fails the change test once both ends are
+  scaled to the same mean, so fades are left to the fade detector. The boundary is the middle
+  of the run of frames that pass, which is the middle of the dissolve.
+
+Boundaries closer than ``min_shot`` seconds to the previous one (or to either end) are merged:
+a fade wins over a cut and a cut over a dissolve at the same place (a fade's two halves can look
+like short dissolves), otherwise the first one stays. ``detectors=("content",)`` is the previous
+hard-cut-only detector (sfxkit's six-channel frame difference sampled at 10 fps, refined to the
+exact frame), kept for comparison; see :func:`content_scores`.
+
+Decoding: frames come from :func:`sfxkit.media.frames.frames_at`, not from PySceneDetect's own
+``open_video(..., backend="pyav")``. Both decode with PyAV, but PySceneDetect times frames from
+the container's timestamps and headers, so a hostile MP4 that claims ten hours (a huge stts
+delta, a zero timescale) would be timed, and its boundaries placed, by what it claims; sfxkit's
+path times the frames by what they fill (:class:`~sfxkit.media.frames.VideoTimingWarning`) and
+reads ``ANALYSIS_CHUNK`` frames at a time, so memory stays bounded by the chunk (plus a ring of
+``dissolve_window`` seconds of frames), not by the video's length or what its header claims.
+The detectors are fed frame by frame through their ``process_frame`` API with frame numbers on
+sfxkit's timeline. Frames are analysed at the video's own rate (``analysis_fps``, at most
+``MAX_ANALYSIS_FPS``) and downscaled to ``max_side`` pixels; a lower ``analysis_fps`` is faster
+and places cuts by a second decode of the frames around each (``refine``).
+
+PySceneDetect needs OpenCV (``cv2``) at import; the ``scenedetect`` package brings
+``opencv-python`` (which needs ``libGL.so.1`` on Linux). On a server without it, install the
+``scenedetect-headless`` package (same module, ``opencv-python-headless``) instead.
 
 Keyframe: the analysed frame nearest the middle of the shot (simple and predictable; a shot's
 middle is rarely mid-transition).
@@ -23,41 +51,65 @@ middle is rarely mid-transition).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from sfxkit.errors import InputError
+from sfxkit.errors import ConfigError, InputError
+
+DETECTORS: tuple[str, ...] = ("adaptive", "fade", "dissolve")
+"""The default detectors; ``"content"`` (the previous hard-cut detector) runs alone."""
+KNOWN_DETECTORS: tuple[str, ...] = (*DETECTORS, "content")
 
 DEFAULT_THRESHOLD = 27.0
-"""Minimum content score (mean abs difference over H, S, V, R, G, B on 0..255) for a cut."""
+"""Minimum content score (mean abs difference over H, S, V, R, G, B on 0..255) for a cut by the
+``"content"`` detector."""
+ADAPTIVE_MIN_CONTENT = 15.0
+"""Minimum HSV content score for a cut by the ``"adaptive"`` detector (PySceneDetect's default)."""
 ADAPTIVE_RATIO = 3.0
 ADAPTIVE_WINDOW = 2
+FADE_LEVEL = 12.0
+"""Mean 8-bit level below which a frame is black (PySceneDetect's ThresholdDetector default)."""
+DISSOLVE_THRESHOLD = 20.0
+"""Minimum mean abs RGB difference (0..255) across a dissolve window."""
+DISSOLVE_LINEARITY = 0.25
+DISSOLVE_WINDOW = 1.0
+"""Seconds between the frames a dissolve is measured across (dissolves up to about this long
+are seen whole; longer ones by their linear middle)."""
+FLASH_FRAMES = 3
+MAX_ANALYSIS_FPS = 30.0
 ANALYSIS_CHUNK = 600
-"""Analysis frames decoded per pass (60 s at 10 fps; about 10 MB at 96 px)."""
+"""Analysis frames decoded per pass (24 s at 25 fps; about 9 MB at 96 px)."""
+
+_PRIORITY = {"fade": 3, "cut": 2, "dissolve": 1}
 
 
 @dataclass(frozen=True)
 class Shot:
-    """One shot: ``[start, end)`` in seconds, and the time of its representative frame."""
+    """One shot: ``[start, end)`` in seconds, the time of its representative frame, and how it
+    begins (``"start"`` for the first shot, else ``"cut"``, ``"fade"`` or ``"dissolve"``)."""
 
     index: int
     start: float
     end: float
     keyframe_time: float
+    transition: str = "cut"
 
     @property
     def duration(self) -> float:
         return self.end - self.start
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | str]:
         return {
             "shot": self.index,
             "start": self.start,
             "end": self.end,
             "keyframe_time": self.keyframe_time,
+            "transition": self.transition,
         }
 
 
@@ -109,52 +161,287 @@ def _cut_steps(scores: np.ndarray, threshold: float) -> list[int]:
 def detect_shots(
     video: str | Path,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    detectors: Sequence[str] = DETECTORS,
+    threshold: float | None = None,
+    adaptive_ratio: float = ADAPTIVE_RATIO,
+    fade_level: float = FADE_LEVEL,
+    dissolve_threshold: float = DISSOLVE_THRESHOLD,
+    dissolve_linearity: float = DISSOLVE_LINEARITY,
+    dissolve_window: float = DISSOLVE_WINDOW,
+    flash_frames: int = FLASH_FRAMES,
     min_shot: float = 0.5,
-    analysis_fps: float = 10.0,
+    analysis_fps: float | None = None,
     max_side: int = 96,
     refine: bool = True,
 ) -> list[Shot]:
-    """Split a video into shots at hard cuts; see the module docstring for the method.
+    """Split a video into shots at cuts, fades and dissolves; see the module docstring.
 
-    ``refine=False`` skips the exact-frame refinement (boundaries are then accurate to one
-    analysis step, ``1 / analysis_fps`` seconds).
+    ``detectors``: any of ``"adaptive"`` (hard cuts), ``"fade"`` (through black), ``"dissolve"``;
+    or ``("content",)`` alone, the previous hard-cut detector. ``threshold``: the minimum content
+    score of a hard cut (default 15 for ``"adaptive"``, PySceneDetect's; 27 for ``"content"``).
+    ``adaptive_ratio``: how far a cut's score must stand above its neighbours' mean.
+    ``fade_level``: the mean 8-bit level that counts as black. ``dissolve_threshold``,
+    ``dissolve_linearity``, ``dissolve_window``: the dissolve test. ``flash_frames``: a picture
+    that comes back within this many frames was a flash, not a cut. ``analysis_fps``: frames
+    analysed per second (default: the video's rate, at most ``MAX_ANALYSIS_FPS``; 10 for
+    ``"content"``). ``refine=False`` leaves cuts found at a lower analysis rate accurate to one
+    analysis step instead of decoding the frames around each.
     """
     from sfxkit.media.frames import video_info
 
-    if analysis_fps <= 0:
+    chosen = tuple(dict.fromkeys(detectors))
+    unknown = [d for d in chosen if d not in KNOWN_DETECTORS]
+    if unknown or not chosen or ("content" in chosen and len(chosen) > 1):
+        raise InputError(
+            f"unknown or mixed shot detectors {list(detectors)!r}; pick any of "
+            f"{', '.join(DETECTORS)}, or 'content' alone (the previous hard-cut detector)"
+        )
+    legacy = chosen == ("content",)
+    if analysis_fps is not None and not analysis_fps > 0:
         raise InputError(f"analysis_fps must be > 0, got {analysis_fps}")
     if min_shot < 0:
         raise InputError(f"min_shot must be >= 0 seconds, got {min_shot}")
+    if dissolve_window <= 0 or flash_frames < 0:
+        raise InputError(
+            f"dissolve_window must be > 0 s and flash_frames >= 0, got {dissolve_window} "
+            f"and {flash_frames}"
+        )
     info = video_info(video)
-    # Same times as sample_frames(video, analysis_fps).
-    n = int(np.floor(info.duration * analysis_fps + 1e-6))
-    times = np.arange(n, dtype=np.float64) / analysis_fps
-    scores = _scores_in_chunks(video, times, max_side)
-    steps = _cut_steps(scores, threshold)
+    if analysis_fps is None:
+        rate = 10.0 if legacy else min(info.fps, MAX_ANALYSIS_FPS)
+    else:
+        rate = float(analysis_fps)
+    # Same times as sample_frames(video, rate).
+    n = int(np.floor(info.duration * rate + 1e-6))
+    times = np.arange(n, dtype=np.float64) / rate
 
-    cut_times: list[float] = []
-    if steps:
-        if refine and info.fps > 0:
-            cut_times = _refine(video, steps, times, info.fps, max_side)
-        else:
-            cut_times = [float(times[i + 1]) for i in steps]
+    found: list[tuple[int, str]]  # (index of the shot's first analysed frame, transition)
+    if legacy:
+        scores = _scores_in_chunks(video, times, max_side)
+        found = [(i + 1, "cut") for i in _cut_steps(scores, threshold or DEFAULT_THRESHOLD)]
+    else:
+        analyser = _Transitions(
+            chosen,
+            rate=rate,
+            threshold=ADAPTIVE_MIN_CONTENT if threshold is None else threshold,
+            adaptive_ratio=adaptive_ratio,
+            fade_level=fade_level,
+            dissolve_threshold=dissolve_threshold,
+            dissolve_linearity=dissolve_linearity,
+            half_window=max(1, int(round(dissolve_window * rate / 2))),
+            flash_frames=flash_frames,
+        )
+        from sfxkit.media.frames import frames_at
 
-    kept: list[float] = []
-    last = 0.0
-    for c in cut_times:
-        if c - last >= min_shot and info.duration - c >= min_shot:
-            kept.append(c)
-            last = c
-    bounds = [0.0, *kept, info.duration]
+        for lo in range(0, n, ANALYSIS_CHUNK):
+            for frame in frames_at(video, times[lo : lo + ANALYSIS_CHUNK], max_side=max_side):
+                analyser.push(frame)
+        found = analyser.finish()
+
+    # A boundary as a time: exact source frames for cuts found between sparser samples.
+    bounds: list[tuple[float, str]] = []
+    cut_steps = [k - 1 for k, kind in found if kind == "cut"]
+    exact: dict[int, float] = {}
+    if cut_steps and refine and info.fps > rate * (1 + 1e-6):
+        refined = _refine(video, cut_steps, times, info.fps, max_side)
+        exact = dict(zip(cut_steps, refined, strict=True))
+    for k, kind in found:
+        bounds.append(
+            (exact.get(k - 1, float(times[k])) if kind == "cut" else float(times[k]), kind)
+        )
+    kept = _merge(sorted(bounds), min_shot, info.duration)
+
+    edges = [(0.0, "start"), *kept, (info.duration, "")]
     shots = []
-    for k in range(len(bounds) - 1):
-        start, end = bounds[k], bounds[k + 1]
+    for k in range(len(edges) - 1):
+        (start, kind), end = edges[k], edges[k + 1][0]
         inside = np.nonzero((times >= start - 1e-9) & (times < end))[0]
         mid = 0.5 * (start + end)
         key = float(times[inside[np.argmin(np.abs(times[inside] - mid))]]) if inside.size else mid
-        shots.append(Shot(index=k, start=start, end=end, keyframe_time=key))
+        shots.append(Shot(index=k, start=start, end=end, keyframe_time=key, transition=kind))
     return shots
+
+
+def _merge(
+    bounds: list[tuple[float, str]], min_shot: float, duration: float
+) -> list[tuple[float, str]]:
+    """Boundaries at least ``min_shot`` apart and from both ends; of two too close, a fade wins
+    over a cut and a cut over a dissolve, else the first stays."""
+    kept: list[tuple[float, str]] = []
+    for t, kind in bounds:
+        if duration - t < min_shot:
+            continue
+        last = kept[-1][0] if kept else 0.0
+        if t - last >= min_shot:
+            kept.append((t, kind))
+            continue
+        before = kept[-2][0] if len(kept) > 1 else 0.0
+        if kept and _PRIORITY[kind] > _PRIORITY[kept[-1][1]] and t - before >= min_shot:
+            kept[-1] = (t, kind)
+    return kept
+
+
+def _scenedetect() -> Any:
+    try:
+        import scenedetect
+    except ImportError as exc:  # cv2 missing, or opencv-python without libGL.so.1
+        raise ConfigError(
+            f"shot detection needs PySceneDetect and OpenCV, which failed to import ({exc}); "
+            "install them with: pip install 'scenedetect>=0.7,<0.8' (on a server without "
+            "libGL, pip install scenedetect-headless instead)"
+        ) from exc
+    return scenedetect
+
+
+class _Transitions:
+    """Feeds analysed frames, one at a time, to the chosen detectors; ``finish`` returns the
+    boundaries as (index of the first analysed frame of the new shot, transition kind).
+
+    Holds ``2 * half_window + 1`` frames (the dissolve window; at least the few frames the flash
+    check looks back), so memory does not grow with the video."""
+
+    def __init__(
+        self,
+        detectors: tuple[str, ...],
+        *,
+        rate: float,
+        threshold: float,
+        adaptive_ratio: float,
+        fade_level: float,
+        dissolve_threshold: float,
+        dissolve_linearity: float,
+        half_window: int,
+        flash_frames: int,
+    ) -> None:
+        sd = _scenedetect()
+        self._timecode = sd.FrameTimecode
+        self.rate = rate
+        self.threshold = threshold
+        self.flash_frames = flash_frames
+        # PySceneDetect's own minimum scene length only needs to outlast a flash (whose return
+        # step would otherwise be a second cut); min_shot is applied to all kinds afterwards.
+        self.adaptive = (
+            sd.AdaptiveDetector(
+                adaptive_threshold=adaptive_ratio,
+                min_scene_len=flash_frames + 1,
+                window_width=ADAPTIVE_WINDOW,
+                min_content_val=threshold,
+            )
+            if "adaptive" in detectors
+            else None
+        )
+        self.fade = (
+            sd.ThresholdDetector(threshold=fade_level, min_scene_len=0, fade_bias=0.0)
+            if "fade" in detectors
+            else None
+        )
+        self.fade_level = fade_level
+        self.dissolve = "dissolve" in detectors
+        self.d_threshold = dissolve_threshold
+        self.d_linearity = dissolve_linearity
+        self.w = half_window
+        self.frames: deque[np.ndarray] = deque(maxlen=max(2 * half_window + 1, ADAPTIVE_WINDOW + 2))
+        self.steps: deque[float] = deque(maxlen=2 * half_window)
+        self.index = -1
+        self.found: list[tuple[int, str]] = []
+        self.starts_black = False
+        # Cuts waiting for their flash check: (index, the frame before it).
+        self.pending: list[tuple[int, np.ndarray]] = []
+        self.run: list[int] = []  # consecutive dissolve centres
+        self.gap = 0
+
+    def push(self, rgb: np.ndarray) -> None:
+        self.index += 1
+        k = self.index
+        frame = rgb.astype(np.float32)
+        if self.frames:
+            self.steps.append(float(np.abs(frame - self.frames[-1]).mean()))
+        self.frames.append(frame)
+        self._check_flashes(k, frame)
+        if self.adaptive is not None or self.fade is not None:
+            tc = self._timecode(k, fps=self.rate)
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            if self.adaptive is not None:
+                for cut in self.adaptive.process_frame(tc, bgr):
+                    self._candidate(int(cut.frame_num))
+            if self.fade is not None:
+                if k == 0:
+                    self.starts_black = float(bgr.mean()) < self.fade_level
+                for cut in self.fade.process_frame(tc, bgr):
+                    if self.starts_black:
+                        # The first fade-in of a video that opens on black starts its first
+                        # shot; it is not a boundary between two.
+                        self.starts_black = False
+                        continue
+                    self.found.append((int(cut.frame_num), "fade"))
+        if self.dissolve and len(self.frames) == 2 * self.w + 1:
+            self._dissolve_step(k - self.w)
+
+    def _candidate(self, k: int) -> None:
+        back = self.index - k + 2  # frames[-back] is frame k - 1
+        if self.flash_frames == 0 or k < 1 or back > len(self.frames):
+            self.found.append((k, "cut"))
+            return
+        self.pending.append((k, self.frames[-back].copy()))
+        # Frames after k already seen (the adaptive detector answers a few frames late).
+        for j in range(back - 2, 0, -1):
+            self._check_flashes(self.index - j + 1, self.frames[-j], only=k)
+
+    def _check_flashes(self, index: int, frame: np.ndarray, only: int | None = None) -> None:
+        keep: list[tuple[int, np.ndarray]] = []
+        for k, before in self.pending:
+            if (only is not None and k != only) or index <= k:
+                keep.append((k, before))
+            elif float(content_scores(np.stack([before, frame]).astype(np.uint8))[0]) < (
+                self.threshold / 2
+            ):
+                pass  # the picture came back: a flash
+            elif index >= k + self.flash_frames:
+                self.found.append((k, "cut"))
+            else:
+                keep.append((k, before))
+        self.pending = keep
+
+    def _dissolve_step(self, c: int) -> None:
+        first, mid, last = self.frames[0], self.frames[self.w], self.frames[-1]
+        change = float(np.abs(first - last).mean())
+        ok = change >= self.d_threshold and max(self.steps) <= 0.5 * change
+        if ok:
+            ok = float(np.abs(mid - 0.5 * (first + last)).mean()) <= self.d_linearity * change
+        if ok:
+            # The same picture at another gain (a fade, a light change) is not a dissolve.
+            m0, m1 = float(first.mean()), float(last.mean())
+            if min(m0, m1) < self.fade_level:
+                ok = False
+            else:
+                scale = 0.5 * (m0 + m1)
+                ok = float(np.abs(first * (scale / m0) - last * (scale / m1)).mean()) >= (
+                    self.d_threshold
+                )
+        if ok:
+            self.run.append(c)
+            self.gap = 0
+        elif self.run:
+            self.gap += 1
+            if self.gap > 2:  # codec noise may break a run for a frame or two
+                self._close_run()
+
+    def _close_run(self) -> None:
+        if len(self.run) >= 2:
+            self.found.append(((self.run[0] + self.run[-1] + 1) // 2, "dissolve"))
+        self.run, self.gap = [], 0
+
+    def finish(self) -> list[tuple[int, str]]:
+        if self.run:
+            self._close_run()
+        # Cuts too near the end for a full flash check: keep them unless the picture came back.
+        self.found.extend((k, "cut") for k, _ in self.pending)
+        self.pending = []
+        if self.fade is not None:
+            tc = self._timecode(max(self.index, 0), fps=self.rate)
+            self.found.extend((int(c.frame_num), "fade") for c in self.fade.post_process(tc))
+        n = self.index + 1
+        return sorted((k, kind) for k, kind in self.found if 0 < k < n)
 
 
 def check_shots(video: str | Path, shots: Sequence[Shot], duration: float) -> list[Shot]:
