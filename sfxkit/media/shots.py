@@ -13,7 +13,8 @@ Three detectors run over the same analysed frames (``detectors``; all three by d
 - ``"dissolve"``, cross-dissolves: PySceneDetect has no dissolve detector, and measured on
   synthetic 1 s dissolves neither its adaptive nor its content detector fires (each step of a
   dissolve changes the picture by 1/25 of the whole change). sfxkit's own windowed test compares
-  frames ``dissolve_window`` seconds apart: around frame ``c`` (``w`` frames each side) a
+  frames ``dissolve_window`` seconds apart, and twice that apart (a 2 s dissolve changes the
+  picture by only half its whole change across 1 s): around frame ``c`` (``w`` frames each side) a
   dissolve changes the picture a lot (``D = |F[c-w] - F[c+w]| >= dissolve_threshold``), in
   small steps (no single step above half of ``D``), and *linearly*: the middle frame is close to
   the average of the two ends (``|F[c] - (F[c-w] + F[c+w]) / 2| <= dissolve_linearity * D``).
@@ -78,8 +79,9 @@ DISSOLVE_THRESHOLD = 20.0
 """Minimum mean abs RGB difference (0..255) across a dissolve window."""
 DISSOLVE_LINEARITY = 0.25
 DISSOLVE_WINDOW = 1.0
-"""Seconds between the frames a dissolve is measured across (dissolves up to about this long
-are seen whole; longer ones by their linear middle)."""
+"""Seconds between the frames a dissolve is measured across (also twice this: dissolves up to
+about twice this long are seen whole, longer ones by their linear middle). A dissolve within
+twice this of either end of the video is not looked for."""
 FLASH_FRAMES = 3
 MAX_ANALYSIS_FPS = 30.0
 ANALYSIS_CHUNK = 600
@@ -297,7 +299,7 @@ class _Transitions:
     """Feeds analysed frames, one at a time, to the chosen detectors; ``finish`` returns the
     boundaries as (index of the first analysed frame of the new shot, transition kind).
 
-    Holds ``2 * half_window + 1`` frames (the dissolve window; at least the few frames the flash
+    Holds ``4 * half_window + 1`` frames (twice the dissolve window; at least the few frames the flash
     check looks back), so memory does not grow with the video."""
 
     def __init__(
@@ -340,8 +342,8 @@ class _Transitions:
         self.d_threshold = dissolve_threshold
         self.d_linearity = dissolve_linearity
         self.w = half_window
-        self.frames: deque[np.ndarray] = deque(maxlen=max(2 * half_window + 1, ADAPTIVE_WINDOW + 2))
-        self.steps: deque[float] = deque(maxlen=2 * half_window)
+        self.frames: deque[np.ndarray] = deque(maxlen=max(4 * half_window + 1, ADAPTIVE_WINDOW + 2))
+        self.steps: deque[float] = deque(maxlen=4 * half_window)
         self.index = -1
         self.found: list[tuple[int, str]] = []
         self.starts_black = False
@@ -374,8 +376,8 @@ class _Transitions:
                         self.starts_black = False
                         continue
                     self.found.append((int(cut.frame_num), "fade"))
-        if self.dissolve and len(self.frames) == 2 * self.w + 1:
-            self._dissolve_step(k - self.w)
+        if self.dissolve and len(self.frames) == 4 * self.w + 1:
+            self._dissolve_step(k - 2 * self.w)
 
     def _candidate(self, k: int) -> None:
         back = self.index - k + 2  # frames[-back] is frame k - 1
@@ -403,21 +405,12 @@ class _Transitions:
         self.pending = keep
 
     def _dissolve_step(self, c: int) -> None:
-        first, mid, last = self.frames[0], self.frames[self.w], self.frames[-1]
-        change = float(np.abs(first - last).mean())
-        ok = change >= self.d_threshold and max(self.steps) <= 0.5 * change
-        if ok:
-            ok = float(np.abs(mid - 0.5 * (first + last)).mean()) <= self.d_linearity * change
-        if ok:
-            # The same picture at another gain (a fade, a light change) is not a dissolve.
-            m0, m1 = float(first.mean()), float(last.mean())
-            if min(m0, m1) < self.fade_level:
-                ok = False
-            else:
-                scale = 0.5 * (m0 + m1)
-                ok = float(np.abs(first * (scale / m0) - last * (scale / m1)).mean()) >= (
-                    self.d_threshold
-                )
+        """Whether frame ``c`` (the middle of the ring) is inside a dissolve, at the window and
+        at twice it (a long dissolve changes the picture too little across the short one)."""
+        frames, steps, mid = self.frames, list(self.steps), 2 * self.w
+        ok = self._linear_change(
+            frames[mid - self.w], frames[mid], frames[mid + self.w], steps[self.w : 3 * self.w]
+        ) or self._linear_change(frames[0], frames[mid], frames[-1], steps)
         if ok:
             self.run.append(c)
             self.gap = 0
@@ -425,6 +418,21 @@ class _Transitions:
             self.gap += 1
             if self.gap > 2:  # codec noise may break a run for a frame or two
                 self._close_run()
+
+    def _linear_change(
+        self, first: np.ndarray, mid: np.ndarray, last: np.ndarray, steps: list[float]
+    ) -> bool:
+        change = float(np.abs(first - last).mean())
+        if change < self.d_threshold or max(steps) > 0.5 * change:
+            return False
+        if float(np.abs(mid - 0.5 * (first + last)).mean()) > self.d_linearity * change:
+            return False
+        # The same picture at another gain (a fade, a light change) is not a dissolve.
+        m0, m1 = float(first.mean()), float(last.mean())
+        if min(m0, m1) < self.fade_level:
+            return False
+        scale = 0.5 * (m0 + m1)
+        return float(np.abs(first * (scale / m0) - last * (scale / m1)).mean()) >= self.d_threshold
 
     def _close_run(self) -> None:
         if len(self.run) >= 2:

@@ -56,7 +56,9 @@ def test_unrefined_boundaries_within_one_analysis_frame(three_shot_video):
 def test_no_cut_is_one_shot_even_with_motion(tmp_path):
     video = make_video(tmp_path / "one.mp4", [("checker", 2.0)], fps=FPS, moving=True)
     shots = detect_shots(video)
-    assert shots == [Shot(index=0, start=0.0, end=pytest.approx(2.0), keyframe_time=1.0)]
+    assert shots == [
+        Shot(index=0, start=0.0, end=pytest.approx(2.0), keyframe_time=1.0, transition="start")
+    ]
 
 
 def test_cuts_closer_than_min_shot_merge(tmp_path):
