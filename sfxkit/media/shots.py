@@ -320,12 +320,13 @@ class _Transitions:
         self.rate = rate
         self.threshold = threshold
         self.flash_frames = flash_frames
-        # PySceneDetect's own minimum scene length only needs to outlast a flash (whose return
-        # step would otherwise be a second cut); min_shot is applied to all kinds afterwards.
+        # min_shot is applied to all kinds afterwards, and a flash's return step is dropped in
+        # _candidate (PySceneDetect 0.7.0 measures its own min_scene_len from a later frame
+        # than 0.7.2 does, so it cannot be relied on for that).
         self.adaptive = (
             sd.AdaptiveDetector(
                 adaptive_threshold=adaptive_ratio,
-                min_scene_len=flash_frames + 1,
+                min_scene_len=1,
                 window_width=ADAPTIVE_WINDOW,
                 min_content_val=threshold,
             )
@@ -349,6 +350,7 @@ class _Transitions:
         self.starts_black = False
         # Cuts waiting for their flash check: (index, the frame before it).
         self.pending: list[tuple[int, np.ndarray]] = []
+        self.last_candidate: int | None = None
         self.run: list[int] = []  # consecutive dissolve centres
         self.gap = 0
 
@@ -380,6 +382,9 @@ class _Transitions:
             self._dissolve_step(k - 2 * self.w)
 
     def _candidate(self, k: int) -> None:
+        if self.last_candidate is not None and k - self.last_candidate <= self.flash_frames:
+            return  # the step back from a flash, or a cut right after a cut
+        self.last_candidate = k
         back = self.index - k + 2  # frames[-back] is frame k - 1
         if self.flash_frames == 0 or k < 1 or back > len(self.frames):
             self.found.append((k, "cut"))
