@@ -5,7 +5,7 @@ Audio arrays are float32 (channels, samples), as everywhere in sfxkit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -301,18 +301,23 @@ def with_square(img: np.ndarray, i: int, n: int) -> np.ndarray:
     return out
 
 
-def write_video_frames(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25) -> Path:
-    """Encode HxWx3 uint8 RGB frames (even width and height) as an H.264 MP4."""
+def write_video_frames(path: str | Path, frames: Iterable[np.ndarray], fps: int = 25) -> Path:
+    """Encode HxWx3 uint8 RGB frames (even width and height; any iterable, so a long video need
+    not be held in memory) as an H.264 MP4."""
+    import itertools
+
     import av
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    it = iter(frames)
+    first = next(it)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.options = {"preset": "ultrafast", "crf": "18"}
-        stream.height, stream.width = frames[0].shape[:2]
+        stream.height, stream.width = first.shape[:2]
         stream.pix_fmt = "yuv420p"
-        for f in frames:
+        for f in itertools.chain([first], it):
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode(None):
@@ -332,6 +337,7 @@ def transition_frames(
     shot: float = 1.6,
     length: float = 1.0,
     seed: int = 0,
+    pan: float = 0.0,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Frames of a short clip with one known transition, and the true shot boundaries (seconds,
     mid-transition for gradual ones; none for a flash or a pan).
@@ -340,27 +346,44 @@ def transition_frames(
     - ``fade``: A, a fade to black over ``length / 2`` s, then up from black into B.
     - ``dissolve``: A, a cross-dissolve A -> B over ``length`` s, then B.
     - ``flash`` / ``flash2``: A with one / two white frames in the middle (not a cut).
-    - ``pan``: a camera pan across a textured image three frames wide (not a cut).
+    - ``pan``: a camera pan across a textured image (4 px a frame unless ``pan`` says; not a cut).
+
+    Scenes show a small moving square; with ``pan`` > 0 the camera pans across each scene at
+    ``pan`` pixels a frame instead (a harder case for the gradual transitions).
     """
     n_shot = int(round(shot * fps))
     n_tr = int(round(length * fps))
-    a, b = texture(2 * seed + 1, width, height), texture(2 * seed + 2, width, height)
+    total = {"cut": 2 * n_shot, "fade": 2 * n_shot + n_tr, "dissolve": 2 * n_shot + n_tr}.get(
+        kind, 2 * n_shot
+    )
+    if kind == "pan" and pan <= 0:
+        pan = 4.0
+    scenes = (2 * seed + 1, 2 * seed + 2)
+    if pan > 0:
+        wide = [texture(sd, width + int(np.ceil(pan * total)) + 1, height) for sd in scenes]
+    else:
+        still = [texture(sd, width, height) for sd in scenes]
+
+    def scene(which: int, i: int) -> np.ndarray:
+        if pan > 0:
+            x = int(round(pan * i))
+            return np.ascontiguousarray(wide[which][:, x : x + width])
+        return with_square(still[which], i, total)
+
     frames: list[np.ndarray] = []
     if kind == "cut":
-        frames = [with_square(a, i, n_shot) for i in range(n_shot)]
-        frames += [with_square(b, i, n_shot) for i in range(n_shot)]
+        frames = [scene(0 if i < n_shot else 1, i) for i in range(total)]
         return frames, [n_shot / fps]
     if kind in {"fade", "dissolve"}:
-        total = 2 * n_shot + n_tr
         for i in range(total):
             if i < n_shot:
-                frames.append(with_square(a, i, total))
+                frames.append(scene(0, i))
                 continue
             if i >= n_shot + n_tr:
-                frames.append(with_square(b, i, total))
+                frames.append(scene(1, i))
                 continue
             t = (i - n_shot + 0.5) / n_tr  # 0 -> 1 across the transition
-            fa, fb = with_square(a, i, total).astype(float), with_square(b, i, total).astype(float)
+            fa, fb = scene(0, i).astype(float), scene(1, i).astype(float)
             if kind == "dissolve":
                 mix = (1 - t) * fa + t * fb
             else:
@@ -368,19 +391,13 @@ def transition_frames(
             frames.append(np.clip(np.round(mix), 0, 255).astype(np.uint8))
         return frames, [(n_shot + n_tr / 2) / fps]
     if kind in {"flash", "flash2"}:
-        total = 2 * n_shot
         white = {n_shot} if kind == "flash" else {n_shot, n_shot + 1}
         for i in range(total):
-            f = with_square(a, i, total)
+            f = scene(0, i)
             frames.append(np.full_like(f, 255) if i in white else f)
         return frames, []
     if kind == "pan":
-        wide = texture(2 * seed + 1, 3 * width, height, cell=10)
-        total = 2 * n_shot
-        for i in range(total):
-            x = int(round((2 * width) * i / (total - 1)))
-            frames.append(np.ascontiguousarray(wide[:, x : x + width]))
-        return frames, []
+        return [scene(0, i) for i in range(total)], []
     raise ValueError(f"unknown transition {kind!r}; one of {', '.join(TRANSITIONS)}")
 
 

@@ -7,7 +7,8 @@ Three detectors run over the same analysed frames (``detectors``; all three by d
   score of consecutive frames against the mean of its neighbours, so handheld or busy footage
   does not cut everywhere), followed by a flash check: a "cut" whose picture comes back within
   ``flash_frames`` frames (a photographer's flash, a lightning frame, one or two white frames) is
-  not a cut.
+  not a cut. "Comes back" is relative: closer to the frame before the cut than half the cut's
+  own change, so a flash during a pan (where nothing comes back exactly) is still a flash.
 - ``"fade"``, fades to and from black: PySceneDetect's :class:`~scenedetect.ThresholdDetector`
   (mean level below ``fade_level``), with the boundary in the middle of the black.
 - ``"dissolve"``, cross-dissolves: PySceneDetect has no dissolve detector, and measured on
@@ -83,6 +84,9 @@ DISSOLVE_WINDOW = 1.0
 about twice this long are seen whole, longer ones by their linear middle). A dissolve within
 twice this of either end of the video is not looked for."""
 FLASH_FRAMES = 3
+FLASH_RATIO = 0.5
+"""A cut is a flash when a frame within ``flash_frames`` after it differs from the frame before
+it by less than this fraction of the cut's own change."""
 MAX_ANALYSIS_FPS = 30.0
 ANALYSIS_CHUNK = 600
 """Analysis frames decoded per pass (24 s at 25 fps; about 9 MB at 96 px)."""
@@ -295,6 +299,11 @@ def _scenedetect() -> Any:
     return scenedetect
 
 
+def _score(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`content_scores` of two frames (float arrays holding 0..255 values)."""
+    return float(content_scores(np.stack([a, b]).astype(np.uint8))[0])
+
+
 class _Transitions:
     """Feeds analysed frames, one at a time, to the chosen detectors; ``finish`` returns the
     boundaries as (index of the first analysed frame of the new shot, transition kind).
@@ -348,8 +357,8 @@ class _Transitions:
         self.index = -1
         self.found: list[tuple[int, str]] = []
         self.starts_black = False
-        # Cuts waiting for their flash check: (index, the frame before it).
-        self.pending: list[tuple[int, np.ndarray]] = []
+        # Cuts waiting for their flash check: (index, the frame before it, the cut's score).
+        self.pending: list[tuple[int, np.ndarray, float]] = []
         self.last_candidate: int | None = None
         self.run: list[int] = []  # consecutive dissolve centres
         self.gap = 0
@@ -389,24 +398,25 @@ class _Transitions:
         if self.flash_frames == 0 or k < 1 or back > len(self.frames):
             self.found.append((k, "cut"))
             return
-        self.pending.append((k, self.frames[-back].copy()))
+        before = self.frames[-back].copy()
+        jump = _score(before, self.frames[-back + 1])
+        self.pending.append((k, before, jump))
         # Frames after k already seen (the adaptive detector answers a few frames late).
         for j in range(back - 2, 0, -1):
             self._check_flashes(self.index - j + 1, self.frames[-j], only=k)
 
     def _check_flashes(self, index: int, frame: np.ndarray, only: int | None = None) -> None:
-        keep: list[tuple[int, np.ndarray]] = []
-        for k, before in self.pending:
+        keep: list[tuple[int, np.ndarray, float]] = []
+        for k, before, jump in self.pending:
             if (only is not None and k != only) or index <= k:
-                keep.append((k, before))
-            elif float(content_scores(np.stack([before, frame]).astype(np.uint8))[0]) < (
-                self.threshold / 2
-            ):
-                pass  # the picture came back: a flash
+                keep.append((k, before, jump))
+            elif _score(before, frame) < FLASH_RATIO * jump:
+                # The picture came back (give or take what the camera moved meanwhile): a flash.
+                pass
             elif index >= k + self.flash_frames:
                 self.found.append((k, "cut"))
             else:
-                keep.append((k, before))
+                keep.append((k, before, jump))
         self.pending = keep
 
     def _dissolve_step(self, c: int) -> None:
@@ -448,7 +458,7 @@ class _Transitions:
         if self.run:
             self._close_run()
         # Cuts too near the end for a full flash check: keep them unless the picture came back.
-        self.found.extend((k, "cut") for k, _ in self.pending)
+        self.found.extend((k, "cut") for k, _, _ in self.pending)
         self.pending = []
         if self.fade is not None:
             tc = self._timecode(max(self.index, 0), fps=self.rate)

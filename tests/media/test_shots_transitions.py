@@ -65,6 +65,13 @@ def test_a_flash_is_not_a_cut(clips, kind: str) -> None:
     assert len(detect_shots(video, flash_frames=0)) == 2
 
 
+def test_while_the_camera_pans_a_cut_is_found_and_a_flash_is_not(tmp_path) -> None:
+    cut, truth = synth.make_transition_video(tmp_path / "cut.mp4", "cut", pan=1.5)
+    assert starts(detect_shots(cut)) == pytest.approx(truth, abs=FRAME / 2)
+    flash, _ = synth.make_transition_video(tmp_path / "flash.mp4", "flash2", pan=1.5)
+    assert len(detect_shots(flash)) == 1
+
+
 def test_a_slow_pan_is_not_a_cut(clips) -> None:
     video, _ = clips["pan"]
     assert len(detect_shots(video)) == 1
