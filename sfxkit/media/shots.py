@@ -167,7 +167,7 @@ def _cut_steps(scores: np.ndarray, threshold: float) -> list[int]:
 def detect_shots(
     video: str | Path,
     *,
-    detectors: Sequence[str] = DETECTORS,
+    detectors: str | Sequence[str] = DETECTORS,
     threshold: float | None = None,
     adaptive_ratio: float = ADAPTIVE_RATIO,
     fade_level: float = FADE_LEVEL,
@@ -195,7 +195,7 @@ def detect_shots(
     """
     from sfxkit.media.frames import video_info
 
-    chosen = tuple(dict.fromkeys(detectors))
+    chosen = tuple(dict.fromkeys([detectors] if isinstance(detectors, str) else detectors))
     unknown = [d for d in chosen if d not in KNOWN_DETECTORS]
     if unknown or not chosen or ("content" in chosen and len(chosen) > 1):
         raise InputError(
@@ -224,7 +224,10 @@ def detect_shots(
     found: list[tuple[int, str]]  # (index of the shot's first analysed frame, transition)
     if legacy:
         scores = _scores_in_chunks(video, times, max_side)
-        found = [(i + 1, "cut") for i in _cut_steps(scores, threshold or DEFAULT_THRESHOLD)]
+        found = [
+            (i + 1, "cut")
+            for i in _cut_steps(scores, DEFAULT_THRESHOLD if threshold is None else threshold)
+        ]
     else:
         analyser = _Transitions(
             chosen,

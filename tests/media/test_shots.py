@@ -46,8 +46,19 @@ def test_three_scenes_give_three_shots_at_the_cuts(three_shot_video):
         assert s.duration == pytest.approx(s.end - s.start)
 
 
+def test_same_cuts_as_the_previous_detector(three_shot_video):
+    new = detect_shots(three_shot_video)
+    previous = detect_shots(three_shot_video, detectors=("content",))
+    assert [s.start for s in new] == pytest.approx([s.start for s in previous], abs=1e-9)
+    assert [s.transition for s in new] == ["start", "cut", "cut"]
+
+
 def test_unrefined_boundaries_within_one_analysis_frame(three_shot_video):
     shots = detect_shots(three_shot_video, refine=False, analysis_fps=10.0)
+    assert len(shots) == 3
+    for shot, cut in zip(shots[1:], _cut_times(SCENES), strict=True):
+        assert abs(shot.start - cut) <= 0.1 + 1e-9
+    shots = detect_shots(three_shot_video, detectors=("content",), refine=False)
     assert len(shots) == 3
     for shot, cut in zip(shots[1:], _cut_times(SCENES), strict=True):
         assert abs(shot.start - cut) <= 0.1 + 1e-9
