@@ -22,8 +22,12 @@ Three detectors run over the same analysed frames (``detectors``; all three by d
   A pan or moving objects fail the linearity test (the average of two shifted pictures is a
   double image, not the middle picture); a cut or flash fails the small-steps test; a fade or a
   lighting change (the same picture at another gain) fails the change test once both ends are
-  scaled to the same mean, so fades are left to the fade detector. The boundary is the middle
-  of the run of frames that pass, which is the middle of the dissolve.
+  scaled to the same mean, so fades are left to the fade detector. A dissolve while the camera
+  moves fails the linearity test too, so a second test stands in for it: the middle of a mix of
+  two pictures has less local contrast than they have, everywhere in the frame (each quartile of
+  its 8x8-block variances at 20-80 % of the ends' mean, ``DISSOLVE_DIP``), which a pan does not
+  (its contrast stays) and a pan onto a blank wall does only where the wall is. The boundary is
+  the middle of the run of frames that pass, which is the middle of the dissolve.
 
 Boundaries closer than ``min_shot`` seconds to the previous one (or to either end) are merged:
 a fade wins over a cut and a cut over a dissolve at the same place (a fade's two halves can look
@@ -83,6 +87,9 @@ DISSOLVE_WINDOW = 1.0
 """Seconds between the frames a dissolve is measured across (also twice this: dissolves up to
 about twice this long are seen whole, longer ones by their linear middle). A dissolve within
 twice this of either end of the video is not looked for."""
+DISSOLVE_DIP = (0.2, 0.8)
+"""Under camera motion, a dissolve's middle frame has this range of fractions of its ends' local
+contrast (each quartile of the 8x8-block grey variances; about half for two unrelated pictures)."""
 FLASH_FRAMES = 3
 FLASH_RATIO = 0.5
 """A cut is a flash when a frame within ``flash_frames`` after it differs from the frame before
@@ -302,6 +309,17 @@ def _scenedetect() -> Any:
     return scenedetect
 
 
+def _contrast(frame: np.ndarray, block: int = 8) -> np.ndarray:
+    """Quartiles (25, 50, 75 %) of the grey-level variances of ``frame``'s ``block``-pixel
+    squares (a float HxWx3 array)."""
+    grey = frame.mean(axis=-1)
+    h, w = (grey.shape[0] // block) * block, (grey.shape[1] // block) * block
+    if h == 0 or w == 0:
+        return np.full(3, float(grey.var()))
+    tiles = grey[:h, :w].reshape(h // block, block, w // block, block)
+    return np.quantile(tiles.var(axis=(1, 3)), [0.25, 0.5, 0.75])
+
+
 def _score(a: np.ndarray, b: np.ndarray) -> float:
     """:func:`content_scores` of two frames (float arrays holding 0..255 values)."""
     return float(content_scores(np.stack([a, b]).astype(np.uint8))[0])
@@ -443,14 +461,22 @@ class _Transitions:
         change = float(np.abs(first - last).mean())
         if change < self.d_threshold or max(steps) > 0.5 * change:
             return False
-        if float(np.abs(mid - 0.5 * (first + last)).mean()) > self.d_linearity * change:
-            return False
         # The same picture at another gain (a fade, a light change) is not a dissolve.
         m0, m1 = float(first.mean()), float(last.mean())
         if min(m0, m1) < self.fade_level:
             return False
         scale = 0.5 * (m0 + m1)
-        return float(np.abs(first * (scale / m0) - last * (scale / m1)).mean()) >= self.d_threshold
+        if float(np.abs(first * (scale / m0) - last * (scale / m1)).mean()) < self.d_threshold:
+            return False
+        if float(np.abs(mid - 0.5 * (first + last)).mean()) <= self.d_linearity * change:
+            return True
+        # While the camera moves the middle is no average of the ends, but a mix of two
+        # pictures has less contrast than they have (variance of a*A + (1-a)*B), everywhere in
+        # the frame: a dip in every quantile of the local (8x8 block) variances. A pan keeps its
+        # contrast; a pan onto a blank wall loses it only where the wall is (low quantiles).
+        q0, q1, qm = _contrast(first), _contrast(last), _contrast(mid)
+        ratio = qm / np.maximum(0.5 * (q0 + q1), 1e-6)
+        return bool(np.all((ratio >= DISSOLVE_DIP[0]) & (ratio <= DISSOLVE_DIP[1])))
 
     def _close_run(self) -> None:
         if len(self.run) >= 2:

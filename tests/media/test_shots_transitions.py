@@ -72,6 +72,25 @@ def test_while_the_camera_pans_a_cut_is_found_and_a_flash_is_not(tmp_path) -> No
     assert len(detect_shots(flash)) == 1
 
 
+def test_dissolve_while_the_camera_pans(tmp_path) -> None:
+    video, truth = synth.make_transition_video(tmp_path / "d.mp4", "dissolve", pan=1.5, seed=1)
+    shots = detect_shots(video)
+    assert [s.transition for s in shots] == ["start", "dissolve"]
+    assert abs(shots[1].start - truth[0]) <= 3 * FRAME
+    # The contrast test is what finds it: the middle is no average of the ends.
+    assert len(detect_shots(video, detectors=("adaptive", "fade"))) == 1
+
+
+def test_a_pan_past_a_blank_wall_is_not_a_dissolve(tmp_path) -> None:
+    # The middle of the pan shows only the wall: contrast dips there, but not everywhere at
+    # once as in a dissolve.
+    wide = synth.texture(5, 160 * 3 + 400, 90)
+    wide[:, 260:420] = wide[:, 260:420].mean(axis=(0, 1))
+    frames = [np.ascontiguousarray(wide[:, 4 * i : 4 * i + 160]) for i in range(180)]
+    video = synth.write_video_frames(tmp_path / "wall.mp4", frames)
+    assert len(detect_shots(video)) == 1
+
+
 def test_a_slow_pan_is_not_a_cut(clips) -> None:
     video, _ = clips["pan"]
     assert len(detect_shots(video)) == 1
