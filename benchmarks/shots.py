@@ -1,12 +1,12 @@
 """Shot detection on synthetic transitions: boundary precision/recall and cost.
 
 Builds (in a temporary folder) a set of short 160x90, 25 fps H.264 clips with one known
-transition each (tests/synth.py ``transition_frames``): hard cuts, fades through black
-(0.5 and 1 s), cross-dissolves (0.4, 1 and 2 s), one- and two-frame white flashes and slow pans
-(the last two must give no boundary), and cuts, fades, dissolves, flashes while the camera pans
-(1.5 px a frame) and a fast pan (8 px a frame), each over ``--seeds`` different scene pairs.
-Then scores,
-per transition kind and overall, the boundaries found by:
+transition each (tests/synth.py ``transition_frames``): hard cuts, fades through black (0.5 and
+1 s), cross-dissolves (0.4, 1 and 2 s), one- and two-frame white flashes, a two-frame dip to
+black and slow pans (the last four must give no boundary); then cuts, fades, dissolves and
+flashes while the camera pans (1.5 px a frame) and a fast pan (8 px a frame); each over
+``--seeds`` different scene pairs. Then scores, per transition kind and overall, the boundaries
+found by:
 
 - ``new``: :func:`sfxkit.media.shots.detect_shots` with its defaults (PySceneDetect's adaptive
   and threshold detectors, sfxkit's dissolve test, the flash check);
@@ -57,6 +57,7 @@ CASES: list[tuple[str, dict[str, float]]] = [
     ("dissolve", {"length": 2.0}),
     ("flash", {}),
     ("flash2", {}),
+    ("dip", {}),
     ("pan", {}),
     # The camera moving (1.5 px a frame across each scene), and faster pans.
     ("cut", {"pan": 1.5}),

@@ -325,7 +325,7 @@ def write_video_frames(path: str | Path, frames: Iterable[np.ndarray], fps: int 
     return path
 
 
-TRANSITIONS = ("cut", "fade", "dissolve", "flash", "flash2", "pan")
+TRANSITIONS = ("cut", "fade", "dissolve", "flash", "flash2", "dip", "pan")
 
 
 def transition_frames(
@@ -346,6 +346,7 @@ def transition_frames(
     - ``fade``: A, a fade to black over ``length / 2`` s, then up from black into B.
     - ``dissolve``: A, a cross-dissolve A -> B over ``length`` s, then B.
     - ``flash`` / ``flash2``: A with one / two white frames in the middle (not a cut).
+    - ``dip``: A with two black frames in the middle (not a cut either).
     - ``pan``: a camera pan across a textured image (4 px a frame unless ``pan`` says; not a cut).
 
     Scenes show a small moving square; with ``pan`` > 0 the camera pans across each scene at
@@ -390,11 +391,11 @@ def transition_frames(
                 mix = fa * max(0.0, 1 - 2 * t) + fb * max(0.0, 2 * t - 1)
             frames.append(np.clip(np.round(mix), 0, 255).astype(np.uint8))
         return frames, [(n_shot + n_tr / 2) / fps]
-    if kind in {"flash", "flash2"}:
-        white = {n_shot} if kind == "flash" else {n_shot, n_shot + 1}
+    if kind in {"flash", "flash2", "dip"}:
+        odd = {n_shot} if kind == "flash" else {n_shot, n_shot + 1}
         for i in range(total):
             f = scene(0, i)
-            frames.append(np.full_like(f, 255) if i in white else f)
+            frames.append(np.full_like(f, 0 if kind == "dip" else 255) if i in odd else f)
         return frames, []
     if kind == "pan":
         return [scene(0, i) for i in range(total)], []

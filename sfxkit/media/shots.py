@@ -7,7 +7,7 @@ Three detectors run over the same analysed frames (``detectors``; all three by d
   score of consecutive frames against the mean of its neighbours, so handheld or busy footage
   does not cut everywhere), followed by a flash check: a "cut" whose picture comes back within
   ``flash_frames`` frames (a photographer's flash, a lightning frame, one or two white frames) is
-  not a cut. "Comes back" is relative: closer to the frame before the cut than half the cut's
+  not a cut; nor is a dip to black that short. "Comes back" is relative: closer to the frame before the cut than half the cut's
   own change, so a flash during a pan (where nothing comes back exactly) is still a flash.
 - ``"fade"``, fades to and from black: PySceneDetect's :class:`~scenedetect.ThresholdDetector`
   (mean level below ``fade_level``), with the boundary in the middle of the black.
@@ -37,11 +37,12 @@ exact frame), kept for comparison; see :func:`content_scores`.
 
 Decoding: frames come from :func:`sfxkit.media.frames.frames_at`, not from PySceneDetect's own
 ``open_video(..., backend="pyav")``. Both decode with PyAV, but PySceneDetect times frames from
-the container's timestamps and headers, so a hostile MP4 that claims ten hours (a huge stts
-delta, a zero timescale) would be timed, and its boundaries placed, by what it claims; sfxkit's
-path times the frames by what they fill (:class:`~sfxkit.media.frames.VideoTimingWarning`) and
+the container's timestamps and headers: on the test suite's hostile MP4s (two seconds of frames,
+a cut at 1 s) its own backend reports 36000 s or 30720 s of video and places the cut at 18000 s
+or 15360 s (measured with 0.7.2). sfxkit's path times the frames by what they fill (the cut at
+1.0 s, with a :class:`~sfxkit.media.frames.VideoTimingWarning`) and
 reads ``ANALYSIS_CHUNK`` frames at a time, so memory stays bounded by the chunk (plus a ring of
-``dissolve_window`` seconds of frames), not by the video's length or what its header claims.
+twice ``dissolve_window`` seconds of frames), not by the video's length or what its header claims.
 The detectors are fed frame by frame through their ``process_frame`` API with frame numbers on
 sfxkit's timeline. Frames are analysed at the video's own rate (``analysis_fps``, at most
 ``MAX_ANALYSIS_FPS``) and downscaled to ``max_side`` pixels; a lower ``analysis_fps`` is faster
@@ -325,6 +326,18 @@ def _score(a: np.ndarray, b: np.ndarray) -> float:
     return float(content_scores(np.stack([a, b]).astype(np.uint8))[0])
 
 
+@dataclass
+class _Pending:
+    """A boundary waiting for its flash check: it is dropped if a frame after ``after`` (and
+    within ``flash_frames`` of it) is closer to ``before`` than ``FLASH_RATIO * jump``."""
+
+    after: int
+    before: np.ndarray
+    jump: float
+    boundary: int
+    kind: str
+
+
 class _Transitions:
     """Feeds analysed frames, one at a time, to the chosen detectors; ``finish`` returns the
     boundaries as (index of the first analysed frame of the new shot, transition kind).
@@ -378,8 +391,9 @@ class _Transitions:
         self.index = -1
         self.found: list[tuple[int, str]] = []
         self.starts_black = False
-        # Cuts waiting for their flash check: (index, the frame before it, the cut's score).
-        self.pending: list[tuple[int, np.ndarray, float]] = []
+        # Cuts and short dips to black waiting for their flash check.
+        self.pending: list[_Pending] = []
+        self.dark_since: int | None = None  # first frame of the current run of black frames
         self.last_candidate: int | None = None
         self.run: list[int] = []  # consecutive dissolve centres
         self.gap = 0
@@ -399,17 +413,38 @@ class _Transitions:
                 for cut in self.adaptive.process_frame(tc, bgr):
                     self._candidate(int(cut.frame_num))
             if self.fade is not None:
-                if k == 0:
-                    self.starts_black = float(bgr.mean()) < self.fade_level
-                for cut in self.fade.process_frame(tc, bgr):
-                    if self.starts_black:
-                        # The first fade-in of a video that opens on black starts its first
-                        # shot; it is not a boundary between two.
-                        self.starts_black = False
-                        continue
-                    self.found.append((int(cut.frame_num), "fade"))
+                self._fade(k, bgr)
         if self.dissolve and len(self.frames) == 4 * self.w + 1:
             self._dissolve_step(k - 2 * self.w)
+
+    def _fade(self, k: int, bgr: np.ndarray) -> None:
+        assert self.fade is not None
+        dark = float(bgr.mean()) < int(self.fade_level)  # ThresholdDetector's own test
+        if k == 0:
+            self.starts_black = dark
+        out = self.dark_since
+        self.dark_since = (k if out is None else out) if dark else None
+        for cut in self.fade.process_frame(self._timecode(k, fps=self.rate), bgr):
+            split = int(cut.frame_num)
+            if self.starts_black:
+                # The first fade-in of a video that opens on black starts its first shot; it is
+                # not a boundary between two.
+                self.starts_black = False
+                continue
+            short = (
+                self.flash_frames > 0
+                and out is not None
+                and out >= 1
+                and k - out <= self.flash_frames
+            )
+            if short and out is not None and k - out + 2 <= len(self.frames):
+                # A dip to black of a frame or two: a flash too, if the picture comes back.
+                before = self.frames[-(k - out + 2)].copy()  # frame out - 1
+                dip = _Pending(k - 1, before, _score(before, self.frames[-2]), split, "fade")
+                self.pending.append(dip)
+                self._check_flashes(k, self.frames[-1], only=dip)
+                continue
+            self.found.append((split, "fade"))
 
     def _candidate(self, k: int) -> None:
         if self.last_candidate is not None and k - self.last_candidate <= self.flash_frames:
@@ -420,24 +455,24 @@ class _Transitions:
             self.found.append((k, "cut"))
             return
         before = self.frames[-back].copy()
-        jump = _score(before, self.frames[-back + 1])
-        self.pending.append((k, before, jump))
+        cut = _Pending(k, before, _score(before, self.frames[-back + 1]), k, "cut")
+        self.pending.append(cut)
         # Frames after k already seen (the adaptive detector answers a few frames late).
         for j in range(back - 2, 0, -1):
-            self._check_flashes(self.index - j + 1, self.frames[-j], only=k)
+            self._check_flashes(self.index - j + 1, self.frames[-j], only=cut)
 
-    def _check_flashes(self, index: int, frame: np.ndarray, only: int | None = None) -> None:
-        keep: list[tuple[int, np.ndarray, float]] = []
-        for k, before, jump in self.pending:
-            if (only is not None and k != only) or index <= k:
-                keep.append((k, before, jump))
-            elif _score(before, frame) < FLASH_RATIO * jump:
+    def _check_flashes(self, index: int, frame: np.ndarray, only: _Pending | None = None) -> None:
+        keep: list[_Pending] = []
+        for p in self.pending:
+            if (only is not None and p is not only) or index <= p.after:
+                keep.append(p)
+            elif _score(p.before, frame) < FLASH_RATIO * p.jump:
                 # The picture came back (give or take what the camera moved meanwhile): a flash.
                 pass
-            elif index >= k + self.flash_frames:
-                self.found.append((k, "cut"))
+            elif index >= p.after + self.flash_frames:
+                self.found.append((p.boundary, p.kind))
             else:
-                keep.append((k, before, jump))
+                keep.append(p)
         self.pending = keep
 
     def _dissolve_step(self, c: int) -> None:
@@ -487,7 +522,7 @@ class _Transitions:
         if self.run:
             self._close_run()
         # Cuts too near the end for a full flash check: keep them unless the picture came back.
-        self.found.extend((k, "cut") for k, _, _ in self.pending)
+        self.found.extend((p.boundary, p.kind) for p in self.pending)
         self.pending = []
         if self.fade is not None:
             tc = self._timecode(max(self.index, 0), fps=self.rate)

@@ -57,7 +57,7 @@ def test_dissolve_needs_the_dissolve_detector(clips) -> None:
     assert len(detect_shots(video, detectors=("adaptive", "fade"))) == 1
 
 
-@pytest.mark.parametrize("kind", ["flash", "flash2"])
+@pytest.mark.parametrize("kind", ["flash", "flash2", "dip"])
 def test_a_flash_is_not_a_cut(clips, kind: str) -> None:
     video, _ = clips[kind]
     assert len(detect_shots(video)) == 1
