@@ -7,8 +7,9 @@ Three detectors run over the same analysed frames (``detectors``; all three by d
   score of consecutive frames against the mean of its neighbours, so handheld or busy footage
   does not cut everywhere), followed by a flash check: a "cut" whose picture comes back within
   ``flash_frames`` frames (a photographer's flash, a lightning frame, one or two white frames) is
-  not a cut; nor is a dip to black that short. "Comes back" is relative: closer to the frame before the cut than half the cut's
-  own change, so a flash during a pan (where nothing comes back exactly) is still a flash.
+  not a cut; nor is a dip to black that short. "Comes back" is relative: closer to the frame
+  before the cut than half the cut's own change, so a flash during a pan (where nothing comes
+  back exactly) is still a flash.
 - ``"fade"``, fades to and from black: PySceneDetect's :class:`~scenedetect.ThresholdDetector`
   (mean level below ``fade_level``), with the boundary in the middle of the black.
 - ``"dissolve"``, cross-dissolves: PySceneDetect has no dissolve detector, and measured on
@@ -342,8 +343,8 @@ class _Transitions:
     """Feeds analysed frames, one at a time, to the chosen detectors; ``finish`` returns the
     boundaries as (index of the first analysed frame of the new shot, transition kind).
 
-    Holds ``4 * half_window + 1`` frames (twice the dissolve window; at least the few frames the flash
-    check looks back), so memory does not grow with the video."""
+    Holds ``4 * half_window + 1`` frames (twice the dissolve window; at least the few frames
+    the flash check looks back), so memory does not grow with the video."""
 
     def __init__(
         self,
