@@ -149,3 +149,16 @@ def test_bad_detector_choices_are_input_errors(clips) -> None:
         detect_shots(video, detectors=("content", "fade"))
     with pytest.raises(InputError):
         detect_shots(video, dissolve_window=0)
+
+
+def test_missing_pyscenedetect_is_a_clear_error(clips, monkeypatch) -> None:
+    import sys
+
+    from sfxkit.errors import ConfigError
+
+    video, _ = clips["cut"]
+    monkeypatch.setitem(sys.modules, "scenedetect", None)  # import fails as without cv2/libGL
+    with pytest.raises(ConfigError, match="pip install .*scenedetect"):
+        detect_shots(video)
+    # The previous detector needs no PySceneDetect.
+    assert len(detect_shots(video, detectors=("content",))) == 2
