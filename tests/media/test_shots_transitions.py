@@ -141,6 +141,20 @@ def test_sparser_analysis_still_places_cuts_on_their_frame(clips) -> None:
     assert starts(shots) == pytest.approx(truth, abs=FRAME / 2)
 
 
+@pytest.mark.parametrize("kind", ["cut", "dissolve"])
+def test_fifty_fps_is_analysed_at_thirty_and_cuts_still_land_on_their_frame(
+    tmp_path, kind: str
+) -> None:
+    # 81 frames a scene: the cut (1.62 s) falls between two 30 fps samples.
+    video, truth = synth.make_transition_video(tmp_path / "f.mp4", kind, fps=50, shot=1.62)
+    shots = detect_shots(video)
+    assert [s.transition for s in shots] == ["start", kind]
+    if kind == "cut":  # refined to the exact 50 fps frame
+        assert shots[1].start == pytest.approx(truth[0], abs=0.5 / 50)
+    else:
+        assert abs(shots[1].start - truth[0]) <= 2 / 30
+
+
 def test_bad_detector_choices_are_input_errors(clips) -> None:
     video, _ = clips["cut"]
     with pytest.raises(InputError, match="adaptive, fade, dissolve"):
