@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("SFXKIT_PROGRESS", "0")
 os.environ.setdefault("SFXKIT_OFFLINE", "1")
 
-from sfxkit.policy import STAGES  # noqa: E402
+from sfxkit.editorial.options import STAGES  # noqa: E402
 from tests import synth  # noqa: E402
 
 SCENES = ("red", "checker", "circle", "stripes", "green", "noise", "blue")
@@ -96,7 +96,7 @@ def main() -> None:
     import torch
 
     from sfxkit import build_index
-    from sfxkit.policy import soundtrack
+    from sfxkit.editorial import soundtrack
     from sfxkit.recommender import Recommender
 
     with tempfile.TemporaryDirectory(prefix="sfxkit-bench-") as tmp:

@@ -1,7 +1,7 @@
 """`sfxkit soundtrack VIDEO_OR_DIR --index IDX --out DIR` and `sfxkit compare VIDEO --index IDX`.
 
 The flags are :func:`sfxkit.soundtrack`'s and :func:`sfxkit.compare`'s arguments. A folder runs
-:func:`sfxkit.policy.soundtrack_batch` (resumable; a bad video is reported and the rest go on; the
+:func:`sfxkit.soundtrack_batch` (resumable; a bad video is reported and the rest go on; the
 exit code is 1 when any video failed).
 """
 
@@ -36,8 +36,8 @@ _Seed = Annotated[int, typer.Option("--seed", help="Generation seed (plus shot n
 
 
 def _overrides(values: list[str]) -> dict[int, str]:
+    from sfxkit.editorial.options import FORCED
     from sfxkit.errors import InputError
-    from sfxkit.policy import FORCED
 
     out: dict[int, str] = {}
     for item in values:
@@ -66,8 +66,8 @@ def _preflight(
         generator_advice,
         resolve_variant,
     )
+    from sfxkit.editorial.options import POLICIES
     from sfxkit.errors import InputError
-    from sfxkit.policy import POLICIES
 
     if policy not in POLICIES:  # input mistakes first: they need no model to be named
         raise InputError(f"unknown policy {policy!r}; use one of: {', '.join(POLICIES)}")
@@ -133,10 +133,10 @@ def soundtrack_cmd(
 ) -> None:
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
     or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
-    from sfxkit.policy import soundtrack, soundtrack_batch
+    from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
 
     variant = _preflight("soundtrack", index, models, variant, policy, force)
-    kw: dict[str, Any] = dict(
+    knobs: dict[str, Any] = dict(
         policy=policy,
         k=k,
         target_lufs=target,
@@ -158,7 +158,8 @@ def soundtrack_cmd(
             raise InputError(
                 "--force and --choices name shots of one video; they cannot apply to a folder"
             )
-        report = soundtrack_batch(video, index, out, device=device, progress=show, **kw)
+        options = SoundtrackOptions(**knobs)
+        report = soundtrack_batch(video, index, out, options=options, device=device, progress=show)
         if as_json:
             print_json(report.to_dict())
         else:
@@ -179,16 +180,8 @@ def soundtrack_cmd(
             names = ", ".join(str(i.video) for i in report.failed)
             raise SfxkitError(f"{len(report.failed)} video(s) failed: {names}; see {report.report}")
         return
-    result = soundtrack(
-        video,
-        index,
-        out=out,
-        overrides=_overrides(force),
-        device=device,
-        progress=show,
-        choices=choices,
-        **kw,
-    )
+    options = SoundtrackOptions(**knobs, overrides=_overrides(force), choices=choices)
+    result = soundtrack(video, index, options, out=out, device=device, progress=show)
     exports = result.exports
     if as_json:
         print_json(
