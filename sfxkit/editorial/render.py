@@ -141,15 +141,40 @@ class LazyGenerator:
         video goes on (material for the crossfade into the next shot). Each shot gets its own
         seed (``seed + shot.index``) so equal prompts do not give equal noise."""
         duration = min(shot.duration + max(tail, 0.0), video_duration - shot.start)
-        return self.loaded.generate(
+        return self.for_span(
             video,
-            start=shot.start,
-            duration=duration,
+            shot.start,
+            duration,
             prompt=prompt,
             negative_prompt=negative_prompt,
             steps=steps,
             cfg_strength=cfg_strength,
             seed=seed + shot.index,
+        )
+
+    def for_span(
+        self,
+        video: str | Path,
+        start: float,
+        duration: float,
+        *,
+        prompt: str,
+        negative_prompt: str,
+        steps: int,
+        cfg_strength: float,
+        seed: int,
+    ) -> GeneratedSound:
+        """A sound for ``duration`` seconds of ``video`` from ``start``, conditioned on those
+        frames (a scene's bed, a spot's event); ``seed`` is used as given."""
+        return self.loaded.generate(
+            video,
+            start=start,
+            duration=duration,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            cfg_strength=cfg_strength,
+            seed=seed,
             progress=False,
         )
 

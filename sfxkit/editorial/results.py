@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ShotDecision:
-    """What was decided for one shot, why, and from what."""
+    """What was decided for one cue, why, and from what. Per-shot cues (``role="shot"``) are the
+    shot's own; a bed's ``shot`` is the first shot of its scene and a spot's the shot its event
+    is in, with the cue number and its ``span`` (start, end seconds) beside it."""
 
     shot: Shot
     decision: str
@@ -32,10 +34,16 @@ class ShotDecision:
     candidates: list[Recommendation]
     prompt: str
     negative_prompt: str
+    role: str = "shot"
+    cue: int | None = None
+    span: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        layered = {} if self.role == "shot" else {"cue": self.cue, "cue_span": self.span}
         return {
             **self.shot.to_dict(),
+            "role": self.role,
+            **layered,
             "decision": self.decision,
             "reason": self.reason,
             "numbers": self.numbers,
