@@ -595,7 +595,15 @@ SPOT_FADE_SECONDS = 0.01
 
 
 def _stem(
-    x: np.ndarray, role: str, head: int, span: int, tail: int, half: int, gain: float, sr: int
+    x: np.ndarray,
+    role: str,
+    head: int,
+    span: int,
+    tail: int,
+    half: int,
+    gain: float,
+    sr: int,
+    end_fade: int,
 ) -> np.ndarray:
     """``x`` (starting at the cue start) at ``gain`` in a buffer from ``head`` samples before the
     cue to ``tail`` after it, faded as its role meets its neighbours (see :func:`mix_timeline`)."""
@@ -614,7 +622,9 @@ def _stem(
     if tail:
         _fade_out(stem, tail + min(half, span))
     elif x.shape[1] > span:
-        _fade_out(stem, min(max(half, 1), span))
+        # The video ends here: a short anti-click fade (the shot crossfade's half), even for a
+        # bed, whose own crossfade would fade the last half second away.
+        _fade_out(stem, min(max(end_fade, 1), span))
     return stem
 
 
@@ -694,7 +704,7 @@ def mix_timeline(
         else:
             gain = gain_to(in_cue, sr, target_lufs + cue.gain_db)
 
-        where = (cue.role, head, s1 - s0, tail, half, float(gain), sr)
+        where = (cue.role, head, s1 - s0, tail, half, float(gain), sr, halves["shot"])
         stem = _stem(sound, *where)
         kinds: dict[str, np.ndarray] = {}
         for layer, part in zip(cue.layers, parts, strict=True):

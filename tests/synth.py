@@ -278,7 +278,8 @@ def make_indexed_video(
 
 def draw_place(kind: str, size: int = 112) -> np.ndarray:
     """A drawn 'place' bigger than a frame, so that several shots can frame it differently:
-    'street' (warm gradient, white kerb stripes) or 'sea' (blue waves, a sun)."""
+    'street' (warm gradient, white kerb stripes), 'sea' (blue waves, a sun), 'forest' (dark
+    trunks on green) or 'room' (grey walls, a bright window)."""
     h = w = size
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.zeros((h, w, 3), dtype=np.uint8)
@@ -292,6 +293,13 @@ def draw_place(kind: str, size: int = 112) -> np.ndarray:
         img[..., 1] = (120 + 60 * np.sin(xx / 6)).astype(np.uint8)
         img[..., 0] = 20
         img[(xx - w * 0.7) ** 2 + (yy - h * 0.3) ** 2 < (h / 8) ** 2] = (250, 240, 120)
+    elif kind == "forest":
+        img[..., 1] = (90 + 80 * yy / h).astype(np.uint8)
+        img[..., 0] = 30
+        img[(xx % 23) < 6] = (70, 45, 20)
+    elif kind == "room":
+        img[...] = (150 + 40 * np.cos(xx / 20))[..., None].astype(np.uint8)
+        img[h // 5 : h // 2, w // 3 : 2 * w // 3] = (255, 250, 230)
     else:
         raise ValueError(f"unknown place {kind!r}")
     return img

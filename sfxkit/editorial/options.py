@@ -43,11 +43,14 @@ BLEND_MODES: tuple[str, ...] = ("layer", "crossfade")
 DEFAULT_NEGATIVE_PROMPT = "speech, music"
 DEFAULT_VARIANT = "large_44k_v2"
 DEFAULT_SAMPLE_RATE = 48_000
-DEFAULT_SCENE_THRESHOLD = 0.80
-"""Cosine similarity of two shots' CLIP keyframe embeddings at and above which they are one
-place (one scene, one bed). Calibrated on drawn scenes (tests/editorial): shots of one drawn
-place under camera shake and lighting changes sit at 0.9+ with the pretrained ViT-B-32, shots of
-different places at 0.5-0.75; see ``benchmarks/soundtrack.py`` for the measured spread."""
+DEFAULT_SCENE_THRESHOLD = 0.90
+"""Cosine similarity (CLIP image space) of a shot's keyframe to its scene's mean at and above
+which the shot stays in the scene. Calibrated on drawn places with the tiny encoder
+(:func:`~sfxkit.editorial.plan.calibrate_scene_threshold`; ``benchmarks/soundtrack.py`` records
+the numbers): shots framing one place differently sit at 0.95-1.0, consecutive shots of
+different places at 0.65-0.89, so 0.90 splits them. Not yet measured with the pretrained
+ViT-B-32 (no weights on the build machine): recalibrate with ``--scene-threshold`` on real
+footage, where similar-looking places may need a higher value."""
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

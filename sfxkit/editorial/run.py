@@ -105,13 +105,13 @@ def soundtrack(
     from sfxkit._progress import track
 
     layer_info: dict[str, Any] = {}
+    decisions: list[ShotDecision] = []
+    cues: list[Cue] = []
     if opts.layers == "auto":
         cues, decisions, layer_info = _layer_cues(
             video, rec, found, opts, gen, clock, filters=filters, progress=progress
         )
     else:
-        decisions: list[ShotDecision] = []
-        cues: list[Cue] = []
         for shot, cands in track(
             list(zip(shot_list, found.candidates, strict=True)),
             total=len(shot_list),
@@ -445,8 +445,14 @@ def _layer_cues(
             glayer = generated_layer(sound, gain_db=g_gain if decision == "blend" else 0.0)
             with clock("mix"):
                 total = span + (opts.bed_crossfade / 2 if role == "bed" else 0.0)
-                mode = "loop" if role == "bed" and glayer.duration < total else "trim"
-                x = fit_to_shot(glayer.waveform, glayer.sample_rate, total, mode=mode, align=False)
+                looped = role == "bed" and glayer.duration < total
+                x = fit_to_shot(
+                    glayer.waveform,
+                    glayer.sample_rate,
+                    total,
+                    mode="loop" if looped else "trim",
+                    align=False,
+                )
                 layers.append(dataclasses.replace(glayer, waveform=x))
         if opts.pan and role == "spot" and layers:
             from sfxkit.media.motion import motion_profile
