@@ -69,8 +69,9 @@ class SoundtrackOptions:
     Generation: ``prompt`` (default: from the best candidates), ``negative_prompt``, MMAudio
     ``variant``, ``steps``, ``cfg_strength``, ``seed`` (plus the cue number).
     Blend: ``blend_mode`` (layer or crossfade), ``blend_gains_db`` (retrieved, generated dB).
-    Fitting: ``fit`` (auto, trim, loop), ``align`` onsets to motion, ``follow_motion`` (loudness),
-    ``pan`` (position).
+    Fitting: ``fit`` (auto, trim, loop; a bed loops when its sound is shorter than its scene),
+    ``align`` onsets to motion, ``follow_motion`` (loudness follows motion; per-shot cues only:
+    beds are steady, spots are events), ``pan`` (position; per-shot cues and spots).
     Layers: ``layers="shot"`` gives one sound per shot (cut to cut, as sfxkit always did);
     ``layers="auto"`` gives a sound editor's layers: one ambience ``bed`` per scene (shots whose
     keyframes are at least ``scene_threshold`` cosine-similar in CLIP image space), crossfaded over
