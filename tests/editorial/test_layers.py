@@ -35,6 +35,13 @@ def test_one_bed_per_scene_spans_its_shots(layered: Layered, auto) -> None:
     assert beds[0].start == 0.0 and beds[0].end == pytest.approx(layered.cuts[1], abs=1e-6)
     assert beds[1].start == pytest.approx(layered.cuts[1], abs=1e-6)
     assert beds[1].end == pytest.approx(auto.timeline.duration, abs=1e-6)
+    # The beds crossfade (1 s, equal power) only at the scene change: the first carries on half
+    # a second past it, the second's stem begins half a second before it.
+    sr = auto.timeline.sample_rate
+    stems = {s.cue_index: s for s in auto.stems if s.role == "bed"}
+    change = int(round(layered.cuts[1] * sr))
+    assert stems[0].offset == 0 and stems[0].offset + stems[0].audio.shape[1] == change + sr // 2
+    assert stems[1].offset == change - sr // 2 and stems[1].head == sr // 2
     # Ambience queries prefer long sounds filed as AMB.
     for bed in beds:
         assert bed.layers[0].source["category"] == "AMB", bed.reason
