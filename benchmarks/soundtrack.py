@@ -1,15 +1,20 @@
-"""Where the time goes in `sfxkit.soundtrack`: a 60 s video with the tiny models, per stage.
+"""Where the time goes in `sfxkit.soundtrack`: a 60 s video with the tiny models, per stage,
+with layers (``layers="auto"``: a bed per scene, a spot per event) against today's per-shot mode
+(``layers="shot"``) in the same run.
 
-Builds (in a temporary folder) a small synthesised SFX catalog and its index with the tiny
-untrained encoders, and a 60 s H.264 video of ``--shots`` drawn shots with moving squares. Then
-runs :func:`sfxkit.soundtrack` ``--warmup`` times unmeasured (default 0: model loading has its
-own stage) and ``--repeat`` times measured (median), and reports the seconds per stage as
-soundtrack records them:
+Builds (in a temporary folder) a small synthesised SFX catalog (ambiences filed as AMB, and
+one-shots) and its index with the tiny untrained encoders, and a 60 s H.264 video of ``--shots``
+drawn shots framing four drawn places (three shots each: four scenes) with squares appearing in
+every third shot (``--events`` visible events each). Then runs :func:`sfxkit.soundtrack` in each
+mode ``--warmup`` times unmeasured (default 0: model loading has its own stage) and ``--repeat``
+times measured (median), and reports the seconds per stage as soundtrack records them:
 
 - ``load``: building the models (the encoders are already cached by the index build);
-- ``decode``: shot detection, keyframes, motion profiles, reading catalog sounds;
-- ``encode``: CLIP on the keyframes; ``search``: FAISS;
-- ``generate``: MMAudio (tiny variant, ``--steps`` sampler steps) for each generated shot;
+- ``decode``: shot detection, keyframes, motion profiles (every shot's, for events, in layer
+  mode), event frames, reading catalog sounds;
+- ``encode``: CLIP on the keyframes (and event frames); ``search``: FAISS;
+- ``plan``: grouping scenes, rescoring bed/spot candidates (layer mode only);
+- ``generate``: MMAudio (tiny variant, ``--steps`` sampler steps) for each generated cue;
 - ``mix``: fitting/shaping layers, the timeline mix (loudness, limiter), measuring;
 - ``export``: stems, mix, muxed video, cue sheets, provenance.
 
@@ -44,10 +49,12 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("SFXKIT_PROGRESS", "0")
 os.environ.setdefault("SFXKIT_OFFLINE", "1")
 
-from sfxkit.policy import STAGES  # noqa: E402
+from sfxkit.editorial.options import STAGES  # noqa: E402
 from tests import synth  # noqa: E402
 
-SCENES = ("red", "checker", "circle", "stripes", "green", "noise", "blue")
+PLACES = ("street", "sea", "forest", "room")
+# Where each of a place's three shots frames it (x, y) in the 112 px drawing.
+FRAMINGS = ((0, 0), (40, 30), (20, 44))
 
 
 def make_catalog(root: Path) -> Path:
@@ -65,7 +72,53 @@ def make_catalog(root: Path) -> Path:
     synth.write_audio(lib / "glass" / "glass_break.wav", synth.noise(1.0, seed=4, amp=0.9))
     synth.write_audio(lib / "hum" / "room_hum.wav", synth.tone(60, 10.0, amp=0.2))
     synth.write_audio(lib / "birds" / "chirps.wav", synth.tone(3000, 2.0, amp=0.3))
+    synth.write_audio(lib / "amb" / "city_distant.wav", synth.noise(12.0, band=(80, 1500), seed=8))
+    synth.write_audio(lib / "amb" / "forest_air.wav", synth.noise(12.0, band=(1500, 6000), seed=9))
+    (lib / "sfxkit.csv").write_text(
+        "file,title,licence,category\n"
+        "amb/city_distant.wav,City ambience distant,CC0,AMB\n"
+        "amb/forest_air.wav,Forest air ambience,CC0,AMB\n"
+        "hum/room_hum.wav,Room tone hum,CC0,AMB\n"
+    )
     return lib
+
+
+def make_film(path: Path, seconds: float, shots: int, events: int, fps: int = 25) -> Path:
+    """``shots`` shots over four places (three consecutive shots per place, then the next
+    place), ``events`` squares appearing in every third shot."""
+    n = int(round(seconds * fps / shots))
+    plan = [(PLACES[(i // 3) % len(PLACES)], *FRAMINGS[i % 3], n) for i in range(shots)]
+    marks = [
+        (i, int((j + 1) * n / (events + 1))) for i in range(1, shots, 3) for j in range(events)
+    ]
+    video, _, _ = synth.make_layered_video(path, fps=fps, shots=plan, events=marks)
+    return video
+
+
+def scene_calibration(video: Path, rec: object, scene_seconds: float) -> dict:
+    """Similarities of consecutive shots (keyframe to keyframe, tiny CLIP image space) within a
+    drawn place and across a place change, and the threshold that separates them."""
+    import numpy as np
+
+    from sfxkit.editorial.options import DEFAULT_SCENE_THRESHOLD
+    from sfxkit.editorial.plan import calibrate_scene_threshold, group_scenes, shot_candidates
+
+    found = shot_candidates(video, rec, k=1)  # type: ignore[arg-type]
+    e = found.embeddings / np.linalg.norm(found.embeddings, axis=1, keepdims=True)
+    place = [int(s.keyframe_time // scene_seconds) for s in found.shots]
+    same, different = [], []
+    for i in range(1, len(found.shots)):
+        (same if place[i] == place[i - 1] else different).append(float(e[i] @ e[i - 1]))
+    threshold = calibrate_scene_threshold(same, different)
+    return {
+        "within_place": [round(min(same), 4), round(max(same), 4)],
+        "across_places": [round(min(different), 4), round(max(different), 4)],
+        "calibrated_threshold": round(threshold, 4),
+        "default_threshold": DEFAULT_SCENE_THRESHOLD,
+        "scenes_at_default": len(
+            group_scenes(found.shots, found.embeddings, DEFAULT_SCENE_THRESHOLD)
+        ),
+    }
 
 
 def raw_decode_seconds(video: Path) -> tuple[float, int]:
@@ -83,7 +136,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--shots", type=int, default=12)
-    ap.add_argument("--size", type=int, default=128, help="video width = height in pixels")
+    ap.add_argument("--events", type=int, default=3, help="events in every third shot")
     ap.add_argument("--policy", default="blend")
     ap.add_argument("--variant", default="tiny_16k")
     ap.add_argument("--steps", type=int, default=25)
@@ -96,7 +149,7 @@ def main() -> None:
     import torch
 
     from sfxkit import build_index
-    from sfxkit.policy import soundtrack
+    from sfxkit.editorial import soundtrack
     from sfxkit.recommender import Recommender
 
     with tempfile.TemporaryDirectory(prefix="sfxkit-bench-") as tmp:
@@ -105,13 +158,7 @@ def main() -> None:
         lib = make_catalog(root)
         build_index(lib, root / "index", models="tiny", progress=False)
         build_s = time.perf_counter() - t0
-        per = args.seconds / args.shots
-        video = synth.make_video(
-            root / "film.mp4",
-            [(SCENES[i % len(SCENES)], per) for i in range(args.shots)],
-            moving=True,
-            size=args.size,
-        )
+        video = make_film(root / "film.mp4", args.seconds, args.shots, args.events)
         rec = Recommender(root / "index", device=args.device)
         kw = dict(
             policy=args.policy,
@@ -120,30 +167,50 @@ def main() -> None:
             device=args.device,
             progress=False,
         )
-        for w in range(args.warmup):
-            soundtrack(video, rec, out=root / f"warm{w}", **kw)
-        runs = []
-        for r in range(args.repeat):
-            t0 = time.perf_counter()
-            res = soundtrack(video, rec, out=root / f"run{r}", **kw)
-            runs.append((time.perf_counter() - t0, res.stats))
+        runs: dict[str, list[tuple[float, dict]]] = {"shot": [], "auto": []}
+        for mode in runs:
+            for w in range(args.warmup):
+                soundtrack(video, rec, out=root / f"warm-{mode}{w}", layers=mode, **kw)
+            for r in range(args.repeat):
+                t0 = time.perf_counter()
+                res = soundtrack(video, rec, out=root / f"run-{mode}{r}", layers=mode, **kw)
+                runs[mode].append((time.perf_counter() - t0, res.stats))
         raw_s, frames = min(raw_decode_seconds(video) for _ in range(3))
+        scenes = scene_calibration(video, rec, args.seconds / args.shots * 3)
 
-    stages = {s: statistics.median(st["seconds"][s] for _, st in runs) for s in STAGES}
-    total = statistics.median(t for t, _ in runs)
-    slowest = max(stages, key=stages.__getitem__)
-    stats = runs[-1][1]
+    def summary(mode: str) -> dict:
+        done = runs[mode]
+        stages = {s: statistics.median(st["seconds"].get(s, 0.0) for _, st in done) for s in STAGES}
+        total = statistics.median(t for t, _ in done)
+        stats = done[-1][1]
+        return {
+            "cues": stats["cues"],
+            "scenes": stats["scenes"],
+            "decisions": stats["decisions"],
+            "total_seconds": round(total, 3),
+            "stages_seconds": {s: round(v, 4) for s, v in stages.items()},
+            "stage_share": {s: round(v / total, 4) for s, v in stages.items()} if total else {},
+            "slowest_stage": max(stages, key=stages.__getitem__),
+            "realtime_factor": round(total / args.seconds, 4),
+            "decode_vs_raw_pyav": round(stages["decode"] / raw_s, 2) if raw_s else None,
+            "mix_loudness": round(stats["loudness"], 2),
+            "mix_true_peak_dbtp": round(stats["true_peak_dbtp"], 2),
+        }
+
+    shot, auto = summary("shot"), summary("auto")
     doc = {
-        "what": "sfxkit.soundtrack wall time per stage, tiny untrained models (not quality)",
+        "what": "sfxkit.soundtrack wall time per stage, tiny untrained models (not quality): "
+        "layers='auto' (beds + spots) against layers='shot' (one sound per shot), same run",
         "video": {
             "seconds": args.seconds,
             "shots_made": args.shots,
-            "shots_detected": stats["shots"],
-            "size": args.size,
+            "shots_detected": runs["shot"][-1][1]["shots"],
+            "scenes_made": -(-args.shots // 3),
+            "events_made": args.events * len(range(1, args.shots, 3)),
+            "size": 64,
             "frames": frames,
         },
         "policy": args.policy,
-        "decisions": stats["decisions"],
         "variant": args.variant,
         "steps": args.steps,
         "device": str(args.device or "auto"),
@@ -153,15 +220,15 @@ def main() -> None:
         "index_build_seconds": round(build_s, 3),
         "warmup": args.warmup,
         "repeat": args.repeat,
-        "total_seconds": round(total, 3),
-        "stages_seconds": {s: round(v, 4) for s, v in stages.items()},
-        "stage_share": {s: round(v / total, 4) for s, v in stages.items()} if total else {},
-        "slowest_stage": slowest,
-        "realtime_factor": round(total / args.seconds, 4),
         "raw_pyav_decode_seconds": round(raw_s, 4),
-        "decode_vs_raw_pyav": round(stages["decode"] / raw_s, 2) if raw_s else None,
-        "mix_loudness": round(stats["loudness"], 2),
-        "mix_true_peak_dbtp": round(stats["true_peak_dbtp"], 2),
+        "scene_threshold": scenes,
+        "layers_shot": shot,
+        "layers_auto": auto,
+        "auto_vs_shot_total": round(auto["total_seconds"] / shot["total_seconds"], 3),
+        "auto_vs_shot_per_stage": {
+            s: round(auto["stages_seconds"][s] / v, 3) if v > 0 else None
+            for s, v in shot["stages_seconds"].items()
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")

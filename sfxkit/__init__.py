@@ -30,7 +30,9 @@ _LAZY: dict[str, str] = {
     "load_index": "sfxkit.store",
     "generate": "sfxkit.generation",
     "GeneratedSound": "sfxkit.generation",
-    "soundtrack": "sfxkit.policy",
+    "soundtrack": "sfxkit.editorial.run",
+    "soundtrack_batch": "sfxkit.editorial.batch",
+    "SoundtrackOptions": "sfxkit.editorial.options",
     "compare": "sfxkit.report",
 }
 
@@ -38,9 +40,11 @@ __all__ = [*_LAZY, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.build import build_index as build_index
+    from sfxkit.editorial.batch import soundtrack_batch as soundtrack_batch
+    from sfxkit.editorial.options import SoundtrackOptions as SoundtrackOptions
+    from sfxkit.editorial.run import soundtrack as soundtrack
     from sfxkit.generation import GeneratedSound as GeneratedSound
     from sfxkit.generation import generate as generate
-    from sfxkit.policy import soundtrack as soundtrack
     from sfxkit.recommender import Recommendation as Recommendation
     from sfxkit.recommender import Recommendations as Recommendations
     from sfxkit.recommender import Recommender as Recommender

@@ -53,8 +53,8 @@ NC_NOTICE = (
     "contains sounds under a non-commercial licence (e.g. generated with CC-BY-NC weights); "
     "do not use commercially without clearing them"
 )
-_STEM_FILE = re.compile(r"^shot_\d{3,}_(retrieve|generate|blend|silence)\.wav$")
-_LAYER_FILE = re.compile(r"^shot_\d{3,}_L\d+_(retrieved|generated)\.wav$")
+_STEM_FILE = re.compile(r"^(shot|bed|spot)_\d{3,}_(retrieve|generate|blend|silence)\.wav$")
+_LAYER_FILE = re.compile(r"^(shot|bed|spot)_\d{3,}_L\d+_(retrieved|generated)\.wav$")
 _VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv"}
 
 
@@ -206,6 +206,9 @@ def _cue_metadata(cue: Cue, stem_name: str) -> dict[str, Any]:
         json.dumps(
             {
                 "shot": cue.index,
+                "role": cue.role,
+                "scene": cue.scene,
+                "shots": list(cue.shots),
                 "decision": cue.decision,
                 "reason": cue.reason,
                 "numbers": cue.numbers,
@@ -236,13 +239,26 @@ def _otio_text(timeline: Timeline, fps: float, stems: dict[int, Stem], title: st
         "channels": timeline.channels,
         "non_commercial": timeline.non_commercial,
     }
-    track = otio.schema.Track(name="SFX", kind=otio.schema.TrackKind.Audio)
-    tl.tracks.append(track)
-    cursor = 0.0
+    # One track per role (and another lane where cues of a role overlap, as spots may): an OTIO
+    # track is a sequence, so overlapping cues cannot share one.
+    lanes: list[tuple[Any, list[float]]] = []
     for cue in timeline.cues:
         stem = stems.get(cue.index)
         if stem is None:
             continue
+        name = "SFX" if cue.role == "shot" else {"bed": "BG", "spot": "FX"}.get(cue.role, "SFX")
+        for track, cursors in lanes:
+            if track.name.split(" ")[0] == name and cue.start >= cursors[0] - 1e-9:
+                break
+        else:
+            count = sum(1 for t, _ in lanes if t.name.split(" ")[0] == name)
+            track = otio.schema.Track(
+                name=name if not count else f"{name} {count + 1}", kind=otio.schema.TrackKind.Audio
+            )
+            tl.tracks.append(track)
+            cursors = [0.0]
+            lanes.append((track, cursors))
+        cursor = cursors[0]
         if cue.start > cursor + 1e-9:
             track.append(otio.schema.Gap(source_range=tr(0.0, cue.start - cursor)))
         ref = otio.schema.ExternalReference(
@@ -256,7 +272,7 @@ def _otio_text(timeline: Timeline, fps: float, stems: dict[int, Stem], title: st
         )
         clip.metadata["sfxkit"] = _cue_metadata(cue, stem.name)
         track.append(clip)
-        cursor = cue.end
+        cursors[0] = cue.end
     return otio.adapters.write_to_string(tl, "otio_json")
 
 

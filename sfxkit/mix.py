@@ -5,7 +5,9 @@ and line its onset up with the visual onset (:func:`fit_to_shot`), shape it by v
 (:func:`motion_envelope`, :func:`pan_by_motion`, loudness over time as in Tri-Ergon but done in
 post), layer or crossfade retrieved and generated sounds at matched loudness
 (:func:`blend_layers`), and mix the cues into one track at a target integrated loudness
-(ITU-R BS.1770, EBU R128 −23 LUFS by default) under a true-peak ceiling (:func:`mix_timeline`).
+(ITU-R BS.1770, EBU R128 −23 LUFS by default) under a true-peak ceiling (:func:`mix_timeline`):
+per-shot cues crossfade at cuts, a scene's ambience bed runs unbroken under its shots and
+crossfades at scene changes, spot effects sit on their onsets.
 Measurement itself lives in :mod:`sfxkit.media.loudness`.
 
 Audio is float32 ``(channels, samples)``; 1-D input is taken as mono.
@@ -13,8 +15,8 @@ Audio is float32 ``(channels, samples)``; 1-D input is taken as mono.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from sfxkit.media.motion import MotionProfile
-    from sfxkit.timeline import Layer, Timeline
+    from sfxkit.timeline import Cue, Layer, Timeline
 
 FitMode = Literal["trim", "loop"]
 BlendMode = Literal["layer", "crossfade"]
@@ -463,21 +465,16 @@ def equal_power_crossfade(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def blend_layers(
+def blend_parts(
     layers: Sequence[np.ndarray],
     sr: int,
     *,
     mode: BlendMode = "layer",
     gains_db: Sequence[float] | None = None,
     crossfade: float | None = None,
-) -> np.ndarray:
-    """Several sounds for one shot made into one, after matching their loudness to each other.
-
-    Each layer is first brought to the mean level of the layers (so none dominates by accident),
-    then ``gains_db`` is applied per layer. ``layer`` sums them; ``crossfade`` passes from one to
-    the next with equal-power fades centred on equal divisions of the shot, each ``crossfade``
-    seconds long (default: as long as a division, a continuous morph). Layers of different length
-    are padded with silence; mono layers meet stereo ones as dual mono.
+) -> list[np.ndarray]:
+    """Each layer's share of :func:`blend_layers`' result (same length and channels); their sum
+    is the blend. Lets a mix say how much of a blended cue was retrieved and how much generated.
     """
     if not layers:
         raise InputError("blend_layers needs at least one layer")
@@ -499,14 +496,14 @@ def blend_layers(
                 c * _db(common - v) if v > SILENCE_DB else c
                 for c, v in zip(clips, levels, strict=True)
             ]
-    clips = [c * _db(g) for c, g in zip(clips, gains, strict=True)]
+    clips = [(c * _db(g)).astype(np.float32) for c, g in zip(clips, gains, strict=True)]
     if mode == "layer" or len(clips) == 1:
-        return np.sum(clips, axis=0).astype(np.float32)
+        return clips
     count = len(clips)
     division = n / count
     width = division if crossfade is None else min(crossfade * sr, division)
     s = np.arange(n, dtype=np.float64) + 0.5
-    out = np.zeros((ch, n), dtype=np.float32)
+    parts = []
     for i, clip in enumerate(clips):
         w = np.ones(n)
         if i > 0:
@@ -515,8 +512,31 @@ def blend_layers(
         if i < count - 1:
             b = (i + 1) * division
             w *= np.cos(np.clip((s - (b - width / 2)) / max(width, 1.0), 0, 1) * np.pi / 2)
-        out += clip * w.astype(np.float32)
-    return out
+        parts.append(clip * w.astype(np.float32))
+    return parts
+
+
+def blend_layers(
+    layers: Sequence[np.ndarray],
+    sr: int,
+    *,
+    mode: BlendMode = "layer",
+    gains_db: Sequence[float] | None = None,
+    crossfade: float | None = None,
+) -> np.ndarray:
+    """Several sounds for one shot made into one, after matching their loudness to each other.
+
+    Each layer is first brought to the mean level of the layers (so none dominates by accident),
+    then ``gains_db`` is applied per layer. ``layer`` sums them; ``crossfade`` passes from one to
+    the next with equal-power fades centred on equal divisions of the shot, each ``crossfade``
+    seconds long (default: as long as a division, a continuous morph). Layers of different length
+    are padded with silence; mono layers meet stereo ones as dual mono.
+    """
+    parts = blend_parts(layers, sr, mode=mode, gains_db=gains_db, crossfade=crossfade)
+    out = parts[0].copy()
+    for part in parts[1:]:
+        out += part
+    return out.astype(np.float32)
 
 
 # ---- the timeline mix -------------------------------------------------------------------------
@@ -526,8 +546,12 @@ def blend_layers(
 class Stem:
     """One cue's sound as placed in the mix: ``audio`` starts at sample ``offset`` of the track.
 
-    ``audio`` includes the crossfade head and tail around the shot (``head`` samples before the cue
-    start), at the gain used in the mix (before the true-peak limiter).
+    ``audio`` includes the crossfade head and tail around the cue (``head`` samples before the
+    cue start), at the gain used in the mix (before the true-peak limiter). ``role`` is the cue's
+    (``shot``, ``bed`` or ``spot``), so delivery can group stems by type. ``by_kind`` splits
+    ``audio`` by where the sound came from: ``{"retrieved": ..., "generated": ...}``, each the
+    same shape as ``audio`` and placed the same way, summing to it; a blended cue has both, so
+    its generated share can go to a generated-material stem and its catalog share to its role's.
     """
 
     cue_index: int
@@ -537,6 +561,8 @@ class Stem:
     head: int
     audio: np.ndarray
     sample_rate: int
+    role: str = "shot"
+    by_kind: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def start(self) -> float:
@@ -558,34 +584,98 @@ class MixStats:
     ceiling_dbtp: float
 
 
+Placer = Callable[[np.ndarray, "Cue", int], np.ndarray]
+"""Maps one layer's audio (``(channels, samples)`` at the timeline rate) of a cue onto the
+timeline's channel count; the default copies mono to every channel and folds several to mono.
+Where a 5.1 timeline wants sounds placed (ambience in the surrounds, spots by screen position),
+pass a placer here."""
+
+# A spot whose sound runs past its cue is cut with a fade this long, not a click.
+SPOT_FADE_SECONDS = 0.01
+
+
+def _stem(
+    x: np.ndarray,
+    role: str,
+    head: int,
+    span: int,
+    tail: int,
+    half: int,
+    gain: float,
+    sr: int,
+    end_fade: int,
+) -> np.ndarray:
+    """``x`` (starting at the cue start) at ``gain`` in a buffer from ``head`` samples before the
+    cue to ``tail`` after it, faded as its role meets its neighbours (see :func:`mix_timeline`)."""
+    length = head + span + tail
+    stem = np.zeros((x.shape[0], length), dtype=np.float32)
+    body = x[:, : length - head] * np.float32(gain)
+    stem[:, head : head + body.shape[1]] = body
+    if role == "spot":
+        if x.shape[1] > span:
+            _fade_out(stem, min(max(int(SPOT_FADE_SECONDS * sr), 1), span))
+        return stem
+    # Fades: equal-power over the 2*half samples around each boundary with a neighbour, a
+    # short anti-click fade at the very end of the video.
+    if head:
+        _fade_in(stem, head + min(half, span))
+    if tail:
+        _fade_out(stem, tail + min(half, span))
+    elif x.shape[1] > span:
+        # The video ends here: a short anti-click fade (the shot crossfade's half), even for a
+        # bed, whose own crossfade would fade the last half second away.
+        _fade_out(stem, min(max(end_fade, 1), span))
+    return stem
+
+
+def _default_place(audio: np.ndarray, cue: Cue, channels: int) -> np.ndarray:
+    return _to_channels(audio, channels)
+
+
 def mix_timeline(
     timeline: Timeline,
     *,
     target_lufs: float = DEFAULT_TARGET_LUFS,
     true_peak: float = DEFAULT_TRUE_PEAK,
     crossfade: float = 0.02,
+    bed_crossfade: float = 1.0,
     short_peak_db: float | None = None,
+    place: Placer | None = None,
 ) -> tuple[np.ndarray, tuple[Stem, ...]]:
     """Mix every cue of ``timeline`` into one track; returns ``(mix, stems)``.
 
-    Each cue's layers (resampled to the timeline rate and channel count, loudness-matched and
-    blended as the cue says) start at the cue start; the cue is levelled to ``target_lufs``
-    (clips under 400 ms by sample peak, ``short_peak_db`` dBFS, default target + 12 dB).
-    Neighbouring cues overlap by ``crossfade`` seconds centred on each shot boundary, with
-    equal-power (cos/sin) fades. An incoming sound starts in sync at its cut (it has no material
-    before it), so its fade begins there at -3 dB: its attack survives, power is constant after
-    the cut, and before the cut the outgoing sound (continuing with its own material past its
-    shot where the layer has it) eases down by at most 3 dB. The sum is normalised to
-    ``target_lufs`` integrated loudness and limited to ``true_peak`` dBTP; the mix is exactly
-    ``timeline.samples`` long, the video duration to the sample.
+    Each cue's layers (resampled to the timeline rate, mapped to its channels by ``place``,
+    loudness-matched and blended as the cue says) start at the cue start; the cue is levelled to
+    ``target_lufs`` + its ``gain_db`` (clips under 400 ms by sample peak, ``short_peak_db``
+    dBFS, default target + 12 dB). How a cue meets its neighbours depends on its role:
+
+    - ``shot`` cues overlap their neighbours by ``crossfade`` seconds centred on each shot
+      boundary, with equal-power (cos/sin) fades. An incoming sound starts in sync at its cut (it
+      has no material before it), so its fade begins there at -3 dB: its attack survives, power
+      is constant after the cut, and before the cut the outgoing sound (continuing with its own
+      material past its shot where the layer has it) eases down by at most 3 dB.
+    - ``bed`` cues (a scene's ambience) do the same at scene changes with ``bed_crossfade``
+      seconds; inside the scene a bed is one continuous sound, so the cuts it spans do nothing
+      to it.
+    - ``spot`` cues start exactly at their cue start (the event's onset) with no fade, and end
+      with their own decay or a 10 ms fade where the sound runs past the cue.
+
+    Cues of different roles sum. The total is normalised to ``target_lufs`` integrated loudness
+    and limited to ``true_peak`` dBTP; the mix is exactly ``timeline.samples`` long, the video
+    duration to the sample.
     """
     sr, ch, total = timeline.sample_rate, timeline.channels, timeline.samples
-    half = max(0, int(round(crossfade * sr / 2)))
+    place = place or _default_place
+    halves = {
+        "shot": max(0, int(round(crossfade * sr / 2))),
+        "bed": max(0, int(round(bed_crossfade * sr / 2))),
+        "spot": 0,
+    }
     peak_target = (
         target_lufs + SHORT_CLIP_PEAK_OFFSET_DB if short_peak_db is None else short_peak_db
     )
     mix = np.zeros((ch, total), dtype=np.float32)
-    placed: list[tuple[int, str, str, int, int, np.ndarray]] = []
+    placed: list[tuple[Cue, int, int, np.ndarray, dict[str, np.ndarray]]] = []
     for cue in timeline.cues:
         if not cue.layers:
             continue
@@ -593,36 +683,35 @@ def mix_timeline(
         s1 = min(int(round(cue.end * sr)), total)
         if s1 <= s0:
             continue
+        half = halves.get(cue.role, halves["shot"])
         head = min(half, s0)
         tail = min(half, total - s1)
         length = head + (s1 - s0) + tail
         sounds = [
-            _to_channels(_resample(layer.waveform, layer.sample_rate, sr), ch)
-            for layer in cue.layers
+            place(_resample(layer.waveform, layer.sample_rate, sr), cue, ch) for layer in cue.layers
         ]
-        sound = blend_layers(
+        parts = blend_parts(
             sounds, sr, mode=cue.blend, gains_db=[layer.gain_db for layer in cue.layers]
         )
-        # Level the cue on the shot's own extent, as the viewer hears it.
-        in_shot = sound[:, : s1 - s0]
+        sound = parts[0].copy()
+        for part in parts[1:]:
+            sound += part
+        # Level the cue on its own extent, as the viewer hears it.
+        in_cue = sound[:, : s1 - s0]
         if (s1 - s0) / sr < MIN_GATED_SECONDS:
-            current = peak_dbfs(in_shot)
-            gain = _db(peak_target - current) if current > SILENCE_DB else 1.0
+            current = peak_dbfs(in_cue)
+            gain = _db(peak_target + cue.gain_db - current) if current > SILENCE_DB else 1.0
         else:
-            gain = gain_to(in_shot, sr, target_lufs)
-        stem = np.zeros((ch, length), dtype=np.float32)
-        body = sound[:, : length - head] * np.float32(gain)
-        stem[:, head : head + body.shape[1]] = body
-        # Fades: equal-power over the 2*half samples around each boundary with a neighbour, a
-        # short anti-click fade at the very end of the video.
-        if head:
-            _fade_in(stem, head + min(half, s1 - s0))
-        if tail:
-            _fade_out(stem, tail + min(half, s1 - s0))
-        elif sound.shape[1] > s1 - s0:
-            _fade_out(stem, min(max(half, 1), s1 - s0))
+            gain = gain_to(in_cue, sr, target_lufs + cue.gain_db)
+
+        where = (cue.role, head, s1 - s0, tail, half, float(gain), sr, halves["shot"])
+        stem = _stem(sound, *where)
+        kinds: dict[str, np.ndarray] = {}
+        for layer, part in zip(cue.layers, parts, strict=True):
+            share = _stem(part, *where)
+            kinds[layer.kind] = kinds[layer.kind] + share if layer.kind in kinds else share
         mix[:, s0 - head : s0 - head + length] += stem
-        placed.append((cue.index, cue.decision, cue.stem_name, s0 - head, head, stem))
+        placed.append((cue, s0 - head, head, stem, kinds))
 
     mix_gain = 1.0
     out = mix
@@ -637,17 +726,20 @@ def mix_timeline(
             if measured is None or measured <= SILENCE_DB or abs(measured - target_lufs) <= 0.1:
                 break
             gain = mix_gain * _db(target_lufs - measured)
+    g = np.float32(mix_gain)
     stems = tuple(
         Stem(
-            cue_index=index,
-            decision=decision,
-            name=name,
+            cue_index=cue.index,
+            decision=cue.decision,
+            name=cue.stem_name,
             offset=offset,
             head=head,
-            audio=(stem * np.float32(mix_gain)).astype(np.float32),
+            audio=(stem * g).astype(np.float32),
             sample_rate=sr,
+            role=cue.role,
+            by_kind={k: (v * g).astype(np.float32) for k, v in kinds.items()},
         )
-        for index, decision, name, offset, head, stem in placed
+        for cue, offset, head, stem, kinds in placed
     )
     return out.astype(np.float32), stems
 

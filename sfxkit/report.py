@@ -16,7 +16,7 @@ each to the shot as the soundtrack would, and scores them side by side:
 - **onset vs motion**: the sound's main onset as placed in the shot minus the strongest visual
   motion onset in the shot's first second (None when the shot has none).
 
-Plus the decision :func:`sfxkit.policy.decide` makes and its reason, and every licence (sounds
+Plus the decision :func:`sfxkit.editorial.decision` makes and its reason, and every licence (sounds
 under a non-commercial licence are flagged). The HTML is self-contained: keyframes and
 spectrograms are PNG data URIs, the sounds WAV data URIs (mono 16-bit previews at
 ``preview_rate``), no script, no external file, so it works when moved or mailed. Spectrograms
@@ -36,24 +36,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sfxkit.errors import InputError, SfxkitError
-from sfxkit.policy import (
-    DEFAULT_NEGATIVE_PROMPT,
+from sfxkit.editorial.decision import (
     DEFAULT_THRESHOLDS,
-    DEFAULT_VARIANT,
-    LazyGenerator,
-    StageClock,
     Thresholds,
     build_prompt,
     decide,
+    is_non_commercial,
+)
+from sfxkit.editorial.options import DEFAULT_NEGATIVE_PROMPT, DEFAULT_VARIANT
+from sfxkit.editorial.plan import open_recommender, shot_candidates
+from sfxkit.editorial.render import (
+    LazyGenerator,
     fit_mode,
     generated_layer,
-    is_non_commercial,
     motion_for,
-    open_recommender,
     retrieved_layer,
-    shot_candidates,
 )
+from sfxkit.editorial.results import StageClock
+from sfxkit.errors import InputError, SfxkitError
 
 if TYPE_CHECKING:
     from PIL import Image

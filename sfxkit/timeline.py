@@ -1,8 +1,12 @@
-"""The soundtrack timeline: what the policy decides per shot and what mixing and export read.
+"""The soundtrack timeline: what the policy decides per cue and what mixing and export read.
 
-A :class:`Timeline` is a list of :class:`Cue` (one per shot), each holding the :class:`Layer`
-sounds chosen for it (retrieved from the catalog, generated, or both) with their provenance and
-licence. The JSON form stores layer audio *by reference*: each layer names a WAV file relative to
+A :class:`Timeline` is a list of :class:`Cue`, each holding the :class:`Layer` sounds chosen for
+it (retrieved from the catalog, generated, or both) with their provenance and licence. A cue has
+a *role*, as on a sound editor's tracks: ``shot`` (one sound per shot, cut to cut: the per-shot
+mode), ``bed`` (a scene's ambience, running under all its shots) or ``spot`` (an effect placed on
+one visible event). Cues of one role follow each other; cues of different roles overlap freely
+(spots sit on top of the bed), and so may spots. The JSON form (schema 2; schema 1 files, which
+had only per-shot cues, still load) stores layer audio *by reference*: each layer names a WAV file relative to
 the JSON's directory (``layers/shot_003_L0_retrieved.wav``), never inline samples, so a timeline
 file stays small and diffable. :meth:`Timeline.save` / :meth:`Timeline.load` write and read the
 JSON together with those files; :meth:`Timeline.to_json` / :meth:`Timeline.from_json` are the
@@ -26,11 +30,16 @@ from sfxkit.errors import InputError, MediaError
 LayerKind = Literal["retrieved", "generated"]
 Decision = Literal["retrieve", "generate", "blend", "silence"]
 BlendMode = Literal["layer", "crossfade"]
+Role = Literal["shot", "bed", "spot"]
 
 LAYER_KINDS: tuple[str, ...] = ("retrieved", "generated")
 DECISIONS: tuple[str, ...] = ("retrieve", "generate", "blend", "silence")
 BLEND_MODES: tuple[str, ...] = ("layer", "crossfade")
-SCHEMA_VERSION = 1
+ROLES: tuple[str, ...] = ("shot", "bed", "spot")
+CHANNEL_COUNTS: tuple[int, ...] = (1, 2, 6)
+"""Mono, stereo, and 5.1 (L R C LFE Ls Rs, SMPTE order): placing sounds in 5.1 is delivery's."""
+SCHEMA_VERSION = 2
+READS_SCHEMAS: tuple[int, ...] = (1, 2)
 
 
 def _as_audio(waveform: Any) -> np.ndarray:
@@ -108,11 +117,16 @@ class Layer:
 
 @dataclass(frozen=True)
 class Cue:
-    """One shot of the video with the decision made for it and the sounds that realise it.
+    """One sound event of the soundtrack with the decision made for it and the sounds that
+    realise it.
 
-    ``start``/``end`` are seconds on the video's timeline. ``numbers`` carries the evidence the
-    policy used (scores, thresholds) so reports can show it. ``blend`` says how several layers
-    combine: summed (``layer``) or crossfaded one into the next (``crossfade``).
+    ``index`` is unique in the timeline (for per-shot cues it is the shot number). ``start``/
+    ``end`` are seconds on the video's timeline. ``numbers`` carries the evidence the policy used
+    (scores, thresholds) so reports can show it. ``blend`` says how several layers combine:
+    summed (``layer``) or crossfaded one into the next (``crossfade``). ``role`` is ``shot``,
+    ``bed`` or ``spot`` (see the module docstring); ``scene`` the scene number of a bed (and of
+    the shots a spot is in), ``shots`` the shot numbers the cue covers, and ``gain_db`` its level
+    relative to the mix's loudness target (beds sit under the spots).
     """
 
     index: int
@@ -123,8 +137,18 @@ class Cue:
     numbers: Mapping[str, Any] = field(default_factory=dict)
     layers: tuple[Layer, ...] = ()
     blend: BlendMode = "layer"
+    role: Role = "shot"
+    scene: int | None = None
+    shots: tuple[int, ...] = ()
+    gain_db: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise InputError(f"unknown cue role {self.role!r}; use one of: {', '.join(ROLES)}")
+        object.__setattr__(self, "shots", tuple(int(s) for s in self.shots))
+        object.__setattr__(self, "gain_db", float(self.gain_db))
+        if self.scene is not None:
+            object.__setattr__(self, "scene", int(self.scene))
         if self.decision not in DECISIONS:
             raise InputError(
                 f"unknown decision {self.decision!r} for cue {self.index}; use one of: {', '.join(DECISIONS)}"
@@ -152,12 +176,14 @@ class Cue:
 
     @property
     def stem_name(self) -> str:
-        """File name of this cue's mixed stem, e.g. ``shot_003_retrieve.wav``."""
-        return f"shot_{self.index:03d}_{self.decision}.wav"
+        """File name of this cue's mixed stem: its role, number and decision, e.g.
+        ``shot_003_retrieve.wav``, ``bed_000_retrieve.wav``, ``spot_004_blend.wav``."""
+        return f"{self.role}_{self.index:03d}_{self.decision}.wav"
 
     def layer_name(self, position: int) -> str:
         """Relative path that stores layer ``position``'s audio in a saved timeline."""
-        return f"layers/shot_{self.index:03d}_L{position}_{self.layers[position].kind}.wav"
+        kind = self.layers[position].kind
+        return f"layers/{self.role}_{self.index:03d}_L{position}_{kind}.wav"
 
 
 @dataclass(frozen=True)
@@ -181,13 +207,13 @@ class Timeline:
             raise InputError(f"timeline duration must be positive seconds, got {self.duration}")
         if int(self.sample_rate) <= 0:
             raise InputError(f"timeline sample_rate must be positive, got {self.sample_rate}")
-        if int(self.channels) not in (1, 2):
-            raise InputError(f"timeline channels must be 1 or 2, got {self.channels}")
+        if int(self.channels) not in CHANNEL_COUNTS:
+            raise InputError(f"timeline channels must be 1, 2 or 6 (5.1), got {self.channels}")
         cues = tuple(sorted(self.cues, key=lambda c: (c.start, c.index)))
         seen: set[int] = set()
         for cue in cues:
             if cue.index in seen:
-                raise InputError(f"two cues share index {cue.index}; give each shot its own index")
+                raise InputError(f"two cues share index {cue.index}; give each cue its own index")
             seen.add(cue.index)
             if cue.end > duration + 1e-6:
                 raise InputError(
@@ -211,6 +237,10 @@ class Timeline:
     def non_commercial(self) -> bool:
         return any(cue.non_commercial for cue in self.cues)
 
+    def by_role(self, role: str) -> tuple[Cue, ...]:
+        """The cues of one role (``shot``, ``bed`` or ``spot``), in time order."""
+        return tuple(c for c in self.cues if c.role == role)
+
     # ---- JSON (audio by reference) ----------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,6 +261,10 @@ class Timeline:
                     "reason": cue.reason,
                     "numbers": cue.numbers,
                     "blend": cue.blend,
+                    "role": cue.role,
+                    "scene": cue.scene,
+                    "shots": list(cue.shots),
+                    "gain_db": cue.gain_db,
                     "layers": [
                         {
                             "kind": layer.kind,
@@ -264,10 +298,10 @@ class Timeline:
             raise InputError(
                 f"timeline JSON is not valid JSON ({exc}); re-export the timeline"
             ) from exc
-        if data.get("schema") != SCHEMA_VERSION:
+        if data.get("schema") not in READS_SCHEMAS:
             raise InputError(
-                f"timeline JSON has schema {data.get('schema')!r}, this sfxkit reads {SCHEMA_VERSION}; "
-                "re-export it with this version"
+                f"timeline JSON has schema {data.get('schema')!r}, this sfxkit reads "
+                f"{', '.join(map(str, READS_SCHEMAS))}; re-export it with this version"
             )
         base = Path(base_dir)
         cues = []
@@ -314,6 +348,11 @@ class Timeline:
                     numbers=c.get("numbers", {}),
                     layers=tuple(layers),
                     blend=c.get("blend", "layer"),
+                    # Schema 1 had per-shot cues only, and no fields below.
+                    role=c.get("role", "shot"),
+                    scene=c.get("scene"),
+                    shots=tuple(c.get("shots", ())),
+                    gain_db=c.get("gain_db", 0.0),
                 )
             )
         return cls(

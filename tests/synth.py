@@ -407,3 +407,89 @@ def make_transition_video(path: str | Path, kind: str, **kwargs: float) -> tuple
     fps = int(kwargs.get("fps", 25))
     frames, truth = transition_frames(kind, **kwargs)  # type: ignore[arg-type]
     return write_video_frames(path, frames, fps=fps), truth
+
+
+# --- added for the layered soundtrack tests ----------------------------------------------------
+
+
+def draw_place(kind: str, size: int = 112) -> np.ndarray:
+    """A drawn 'place' bigger than a frame, so that several shots can frame it differently:
+    'street' (warm gradient, white kerb stripes), 'sea' (blue waves, a sun), 'forest' (dark
+    trunks on green) or 'room' (grey walls, a bright window)."""
+    h = w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w, 3), dtype=np.uint8)
+    if kind == "street":
+        img[..., 0] = (120 + 100 * xx / w).astype(np.uint8)
+        img[..., 1] = (60 + 60 * yy / h).astype(np.uint8)
+        img[..., 2] = 40
+        img[((xx // 10) % 3 == 0) & (yy > h // 2)] = (230, 230, 230)
+    elif kind == "sea":
+        img[..., 2] = (150 + 100 * yy / h).astype(np.uint8)
+        img[..., 1] = (120 + 60 * np.sin(xx / 6)).astype(np.uint8)
+        img[..., 0] = 20
+        img[(xx - w * 0.7) ** 2 + (yy - h * 0.3) ** 2 < (h / 8) ** 2] = (250, 240, 120)
+    elif kind == "forest":
+        img[..., 1] = (90 + 80 * yy / h).astype(np.uint8)
+        img[..., 0] = 30
+        img[(xx % 23) < 6] = (70, 45, 20)
+    elif kind == "room":
+        img[...] = (150 + 40 * np.cos(xx / 20))[..., None].astype(np.uint8)
+        img[h // 5 : h // 2, w // 3 : 2 * w // 3] = (255, 250, 230)
+    else:
+        raise ValueError(f"unknown place {kind!r}")
+    return img
+
+
+def make_layered_video(
+    path: str | Path,
+    *,
+    fps: int = 25,
+    size: int = 64,
+    shots: Sequence[tuple[str, int, int, int]] = (
+        ("street", 0, 0, 30),
+        ("street", 40, 30, 30),
+        ("sea", 0, 10, 50),
+        ("sea", 44, 40, 30),
+    ),
+    events: Sequence[tuple[int, int]] = ((2, 10), (2, 22), (2, 37)),
+) -> tuple[Path, list[float], list[float]]:
+    """Shots framing drawn places ``(place, x, y, frames)``, with visible events: at each
+    ``(shot, frame into the shot)`` a white square appears (and stays), a sudden change that
+    starts motion there. Defaults: 4 shots, 2 places (scenes), 3 events in shot 2.
+
+    Returns ``(path, cut times, event times)`` in seconds (exact frame times).
+    """
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    places: dict[str, np.ndarray] = {}
+    frames: list[np.ndarray] = []
+    cuts: list[float] = []
+    times: list[float] = []
+    for s_index, (place, x, y, n) in enumerate(shots):
+        if frames:
+            cuts.append(len(frames) / fps)
+        canvas = places.setdefault(place, draw_place(place))
+        img = canvas[y : y + size, x : x + size].copy()
+        mine = sorted(f for s, f in events if s == s_index)
+        for i in range(n):
+            for j, f in enumerate(mine):
+                if i == f:
+                    times.append((len(frames)) / fps)
+                if i >= f:
+                    x0 = 6 + 20 * j
+                    img[8 + 16 * j : 24 + 16 * j, x0 : x0 + 16] = 255
+            frames.append(img.copy())
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.options = {"preset": "ultrafast", "crf": "12"}
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path, cuts, times

@@ -1,7 +1,7 @@
 """`sfxkit soundtrack VIDEO_OR_DIR --index IDX --out DIR` and `sfxkit compare VIDEO --index IDX`.
 
 The flags are :func:`sfxkit.soundtrack`'s and :func:`sfxkit.compare`'s arguments. A folder runs
-:func:`sfxkit.policy.soundtrack_batch` (resumable; a bad video is reported and the rest go on; the
+:func:`sfxkit.soundtrack_batch` (resumable; a bad video is reported and the rest go on; the
 exit code is 1 when any video failed).
 """
 
@@ -36,8 +36,8 @@ _Seed = Annotated[int, typer.Option("--seed", help="Generation seed (plus shot n
 
 
 def _overrides(values: list[str]) -> dict[int, str]:
+    from sfxkit.editorial.options import FORCED
     from sfxkit.errors import InputError
-    from sfxkit.policy import FORCED
 
     out: dict[int, str] = {}
     for item in values:
@@ -58,6 +58,7 @@ def _preflight(
     variant: str | None,
     policy: str,
     force: list[str],
+    layers: str = "shot",
 ) -> str:
     """The MMAudio variant to use, once every model the command may need is known to load."""
     from sfxkit.cli.options import (
@@ -66,11 +67,13 @@ def _preflight(
         generator_advice,
         resolve_variant,
     )
+    from sfxkit.editorial.options import LAYER_MODES, POLICIES
     from sfxkit.errors import InputError
-    from sfxkit.policy import POLICIES
 
     if policy not in POLICIES:  # input mistakes first: they need no model to be named
         raise InputError(f"unknown policy {policy!r}; use one of: {', '.join(POLICIES)}")
+    if layers not in LAYER_MODES:
+        raise InputError(f"unknown --layers {layers!r}; use one of: {', '.join(LAYER_MODES)}")
     forced = _overrides(force) if command == "soundtrack" else {}
     name = resolve_variant(models, variant)
     check_index_models(index, models, command)
@@ -130,13 +133,28 @@ def soundtrack_cmd(
         Path | None,
         typer.Option("--choices", help="A review session file: per-shot decisions and sounds."),
     ] = None,
+    layers: Annotated[
+        str,
+        typer.Option(
+            "--layers",
+            help="shot: one sound per shot, cut to cut; auto: an ambience bed per scene and a "
+            "spot effect on each visible event.",
+        ),
+    ] = "shot",
+    scene_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--scene-threshold",
+            help="CLIP keyframe similarity (0-1) at which shots are one scene (--layers auto).",
+        ),
+    ] = None,
 ) -> None:
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
     or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
-    from sfxkit.policy import soundtrack, soundtrack_batch
+    from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
 
-    variant = _preflight("soundtrack", index, models, variant, policy, force)
-    kw: dict[str, Any] = dict(
+    variant = _preflight("soundtrack", index, models, variant, policy, force, layers)
+    knobs: dict[str, Any] = dict(
         policy=policy,
         k=k,
         target_lufs=target,
@@ -149,7 +167,10 @@ def soundtrack_cmd(
         blend_mode=blend_mode,
         follow_motion=follow_motion,
         pan=pan,
+        layers=layers,
     )
+    if scene_threshold is not None:
+        knobs["scene_threshold"] = scene_threshold
     show = None if progress else False
     if video.is_dir():
         if force or choices:
@@ -158,7 +179,8 @@ def soundtrack_cmd(
             raise InputError(
                 "--force and --choices name shots of one video; they cannot apply to a folder"
             )
-        report = soundtrack_batch(video, index, out, device=device, progress=show, **kw)
+        options = SoundtrackOptions(**knobs)
+        report = soundtrack_batch(video, index, out, options=options, device=device, progress=show)
         if as_json:
             print_json(report.to_dict())
         else:
@@ -179,16 +201,8 @@ def soundtrack_cmd(
             names = ", ".join(str(i.video) for i in report.failed)
             raise SfxkitError(f"{len(report.failed)} video(s) failed: {names}; see {report.report}")
         return
-    result = soundtrack(
-        video,
-        index,
-        out=out,
-        overrides=_overrides(force),
-        device=device,
-        progress=show,
-        choices=choices,
-        **kw,
-    )
+    options = SoundtrackOptions(**knobs, overrides=_overrides(force), choices=choices)
+    result = soundtrack(video, index, options, out=out, device=device, progress=show)
     exports = result.exports
     if as_json:
         print_json(
@@ -212,6 +226,8 @@ def soundtrack_cmd(
                         "end": d.shot.end,
                         "decision": d.decision,
                         "reason": d.reason,
+                        "role": d.role,
+                        **({"cue": d.cue, "cue_span": d.span} if d.span is not None else {}),
                     }
                     for d in result.decisions
                 ],
@@ -221,11 +237,12 @@ def soundtrack_cmd(
     if result.stats["untrained_index"] or result.stats["untrained_generator"]:
         untrained_banner()
     for d in result.decisions:
-        console.print(
-            f"shot {d.shot.index:>3} {d.shot.start:7.2f}-{d.shot.end:7.2f}s  {d.decision:<8} "
-            f"{d.reason}",
-            markup=False,
+        what, (t0, t1) = (
+            (f"shot {d.shot.index:>3}", (d.shot.start, d.shot.end))
+            if d.span is None
+            else (f"{d.role:<4} {d.cue:>3}", d.span)
         )
+        console.print(f"{what} {t0:7.2f}-{t1:7.2f}s  {d.decision:<8} {d.reason}", markup=False)
     s = result.stats
     console.print(
         f"mix: {s['loudness']:.1f} LUFS (target {s['target_lufs']:.1f}), true peak "

@@ -35,9 +35,18 @@ spec = json.loads(sys.argv[1])
 try:
     import sfxkit
     from sfxkit.errors import SfxkitError
-    fn = sfxkit.soundtrack if spec["kind"] == "soundtrack" else sfxkit.compare
-    out = spec["out"] if spec["kind"] == "soundtrack" else spec["out"] + "/report.html"
-    fn(spec["video"], spec["index"], out=out, progress=True, **spec["options"])
+    opts = dict(spec["options"])
+    if spec["kind"] == "soundtrack":
+        # The page's knobs become the one options object the CLI and the API build too.
+        device = opts.pop("device", None)
+        options = sfxkit.SoundtrackOptions.from_kwargs(**opts)
+        sfxkit.soundtrack(
+            spec["video"], spec["index"], options, out=spec["out"], device=device, progress=True
+        )
+    else:
+        sfxkit.compare(
+            spec["video"], spec["index"], out=spec["out"] + "/report.html", progress=True, **opts
+        )
 except SfxkitError as exc:
     print("SFXKIT_RESULT " + json.dumps({"error": str(exc)}), file=sys.stderr, flush=True)
     sys.exit(exc.exit_code)

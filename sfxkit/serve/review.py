@@ -38,7 +38,7 @@ def plain_reason(decision: str, numbers: dict[str, Any]) -> str:
 
 
 def shots_for(rec: Any, video: Path, k: int, policy: str) -> list[dict[str, Any]]:
-    from sfxkit.policy import decide
+    from sfxkit.editorial.decision import decide
 
     out = []
     for s in rec.recommend_video(video, k, filters={"exclude_flags": ["silent"]}):
@@ -64,7 +64,7 @@ def read_session(out: Path) -> dict[str, Any]:
 
 def write_session(out: Path, video: Path, shots: Any) -> Path:
     from sfxkit._atomic import atomic_write_text
-    from sfxkit.policy import load_choices
+    from sfxkit.editorial.decision import load_choices
 
     choices = load_choices({"shots": shots})  # refuse what `--choices` would refuse
     out.mkdir(parents=True, exist_ok=True)

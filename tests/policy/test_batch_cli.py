@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from sfxkit.cli import main
+from sfxkit.editorial import DONE_MARKER, soundtrack_batch
 from sfxkit.errors import WeightsMissingError
 from sfxkit.media.loudness import integrated_loudness, true_peak_dbtp
-from sfxkit.policy import DONE_MARKER, soundtrack_batch
 from tests import synth
 
 RETRIEVE = {"policy": "retrieve", "variant": "tiny_16k", "steps": 2}

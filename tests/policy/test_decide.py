@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.errors import InputError
-from sfxkit.generation.base import GeneratedSound
-from sfxkit.policy import (
+from sfxkit.editorial import (
     DEFAULT_THRESHOLDS,
     Thresholds,
     build_prompt,
@@ -19,6 +17,8 @@ from sfxkit.policy import (
     is_non_commercial,
     retrieved_layer,
 )
+from sfxkit.errors import InputError
+from sfxkit.generation.base import GeneratedSound
 from sfxkit.recommender import Recommendation
 from tests import synth
 

@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 
 import sfxkit
+from sfxkit.editorial import SoundtrackResult, soundtrack
 from sfxkit.errors import InputError
 from sfxkit.media.loudness import integrated_loudness, true_peak_dbtp
-from sfxkit.policy import SoundtrackResult, soundtrack
 from sfxkit.timeline import DECISIONS
 from tests import synth
 from tests.policy.conftest import make_late_motion_video

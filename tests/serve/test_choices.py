@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sfxkit.editorial import soundtrack
 from sfxkit.errors import InputError
-from sfxkit.policy import soundtrack
 from sfxkit.recommender import Recommender
 from tests.serve.conftest import sfxkit_exe
 

@@ -7,7 +7,7 @@ import json
 
 from starlette.testclient import TestClient
 
-from sfxkit.policy import load_choices
+from sfxkit.editorial import load_choices
 from sfxkit.serve import create_app
 from tests.serve.conftest import BASE, HEADERS
 

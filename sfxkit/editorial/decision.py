@@ -1,0 +1,409 @@
+"""Decision: retrieve, generate or blend for one cue's catalog candidates, and why.
+
+Owns the decision (:func:`decide`), its numbers (:class:`Thresholds`), the retrieval-augmented
+prompt for generation (:func:`build_prompt`), licence wording (:func:`is_non_commercial`) and the
+per-shot overrides and review choices that force a decision (:func:`load_choices`). The same
+rules decide every cue, whatever its role (a per-shot sound, a scene's ambience bed or a spot
+effect on a motion onset); only the candidates differ (see :mod:`sfxkit.editorial.plan`).
+
+The decision (policy ``"auto"``)
+--------------------------------
+Every cue's candidates come from :meth:`sfxkit.Recommender.search_frame_embeddings` (best first).
+The *strength* of the best candidate is measured on one of two scales:
+
+- **calibrated** — when the index has a calibration, ``Recommendation.confidence`` (a probability
+  that the sound fits). ``Thresholds.retrieve_confidence`` (default 0.70) and
+  ``Thresholds.generate_confidence`` (default 0.35) bound the three zones.
+- **raw** — without calibration (``confidence is None``) each view's cosine score is placed on its
+  own scale, 0 at that view's *generate-below* threshold and 1 at its *retrieve-at* threshold, and
+  the positions of the views the candidate was scored on are averaged. Defaults
+  (``Thresholds.raw``; heuristics for the pretrained models until an index is calibrated):
+
+  ============  ==============  =============  =====================================================
+  view          generate below  retrieve at    why
+  ============  ==============  =============  =====================================================
+  clip_text     0.20            0.27           CLIP ViT-B-32 image↔caption cosines: ~0.3 for a
+                                               fitting caption, ~0.15–0.2 for an unrelated one
+  bridge        0.30            0.50           trained heads spread matches and non-matches wider
+  clap_audio    0.25            0.45           CLAP text/audio cosines of a fitting pair
+  clap_text     0.25            0.45           as clap_audio
+  ============  ==============  =============  =====================================================
+
+Then, with ``margin`` = top-1 score − top-2 score (fused raw scores; ``Thresholds.min_margin``,
+default 0.01):
+
+- strength at or above *retrieve* and margin ≥ ``min_margin`` (or a single candidate) → ``retrieve``;
+- strength at or above *retrieve* but margin < ``min_margin`` → ``blend`` (a strong match that does
+  not stand out from the next one: the picture is close to many sounds, so a generated layer
+  made for this shot ties the retrieved sound to it);
+- strength below *generate* → ``generate`` (no confident match);
+- in between → ``blend``;
+- no candidate at all (empty index or filters too tight) → ``generate``.
+
+Policies ``retrieve``, ``generate`` and ``blend`` force the decision for every cue and
+``overrides={shot: decision}`` forces single shots (``silence`` is also allowed there); the auto
+verdict is still computed and kept in the numbers. A forced ``retrieve`` with no candidate, or none
+whose audio can be read, leaves the cue silent rather than generating behind the user's back.
+Every decision records its reason (one line) and its numbers (scores, thresholds, margin).
+
+Generation is retrieval-augmented: the prompt is built from the best candidates' titles and the
+top candidate's visual description (:func:`build_prompt`), the negative prompt defaults to
+``"speech, music"``; both can be overridden. Generated sounds are flagged non-commercial unless
+their weights' licence is known and allows commercial use (no MMAudio checkpoint does:
+CC-BY-NC 4.0; untrained tiny weights have no licence and are not cleared either).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sfxkit.errors import InputError
+
+if TYPE_CHECKING:
+    from sfxkit.recommender import Recommendation, Recommender
+
+POLICIES: tuple[str, ...] = ("auto", "retrieve", "generate", "blend")
+FORCED: tuple[str, ...] = ("retrieve", "generate", "blend", "silence")
+PROMPT_CANDIDATES = 3
+# CLIP's text tower reads 77 tokens; a prompt longer than this many words would be cut anyway.
+PROMPT_MAX_WORDS = 40
+
+RAW_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "clip_text": (0.20, 0.27),
+    "bridge": (0.30, 0.50),
+    "clap_audio": (0.25, 0.45),
+    "clap_text": (0.25, 0.45),
+}
+"""Per view: (generate below, retrieve at) raw cosine scores; see the module docstring."""
+
+# Licences whose text says the material may not be used commercially (CC-BY-NC-*, "NC", ...).
+_NON_COMMERCIAL = re.compile(r"(\bNC\b|non[-\s]?commercial)", re.IGNORECASE)
+# The describer's templates ("a photo of ...") help CLIP, not a sound prompt.
+_VISUAL_PREFIX = re.compile(
+    r"^(a photo of|a close-up of|a scene with|a video frame showing|a film still of|a wide shot of)\s+",
+    re.IGNORECASE,
+)
+
+
+# ---- thresholds and the decision --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers :func:`decide` uses (see the module docstring for how)."""
+
+    retrieve_confidence: float = 0.70
+    generate_confidence: float = 0.35
+    min_margin: float = 0.01
+    raw: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(RAW_THRESHOLDS))
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.generate_confidence <= self.retrieve_confidence <= 1.0:
+            raise InputError(
+                "thresholds need 0 <= generate_confidence <= retrieve_confidence <= 1, got "
+                f"{self.generate_confidence} and {self.retrieve_confidence}"
+            )
+        if self.min_margin < 0:
+            raise InputError(f"min_margin must be >= 0, got {self.min_margin}")
+        raw = {}
+        for view, pair in dict(self.raw).items():
+            lo, hi = (float(v) for v in pair)
+            if not lo < hi:
+                raise InputError(
+                    f"raw thresholds for view '{view}' need generate-below < retrieve-at, "
+                    f"got ({lo}, {hi})"
+                )
+            raw[view] = (lo, hi)
+        object.__setattr__(self, "raw", raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "retrieve_confidence": self.retrieve_confidence,
+            "generate_confidence": self.generate_confidence,
+            "min_margin": self.min_margin,
+            "raw": {v: list(p) for v, p in self.raw.items()},
+        }
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in POLICIES:
+        raise InputError(f"unknown policy {policy!r}; use one of: {', '.join(POLICIES)}")
+
+
+def _evidence(
+    recs: Sequence[Recommendation], th: Thresholds
+) -> tuple[str | None, str, dict[str, Any]]:
+    """(zone, wording, numbers) for the best candidate: zone is 'strong', 'middle', 'weak', or
+    None when no threshold applies to any of its views."""
+    top = recs[0]
+    numbers: dict[str, Any] = {
+        "candidates": len(recs),
+        "top_id": top.id,
+        "top_title": top.title,
+        "top_score": round(float(top.score), 6),
+        "view_scores": {v: round(float(s), 6) for v, s in top.view_scores.items()},
+        "second_score": round(float(recs[1].score), 6) if len(recs) > 1 else None,
+        "margin": round(float(top.score - recs[1].score), 6) if len(recs) > 1 else None,
+        "min_margin": th.min_margin,
+    }
+    if top.confidence is not None:
+        conf = float(top.confidence)
+        numbers.update(
+            scale="calibrated",
+            confidence=round(conf, 6),
+            retrieve_at=th.retrieve_confidence,
+            generate_below=th.generate_confidence,
+        )
+        wording = f"confidence {conf:.2f}"
+        if conf >= th.retrieve_confidence:
+            return "strong", f"{wording} >= {th.retrieve_confidence:.2f}", numbers
+        if conf < th.generate_confidence:
+            return "weak", f"{wording} < {th.generate_confidence:.2f}", numbers
+        return (
+            "middle",
+            f"{wording} between {th.generate_confidence:.2f} and {th.retrieve_confidence:.2f}",
+            numbers,
+        )
+    positions: dict[str, float] = {}
+    parts: list[str] = []
+    for view, score in top.view_scores.items():
+        pair = th.raw.get(view)
+        if pair is None:
+            continue
+        lo, hi = pair
+        positions[view] = (float(score) - lo) / (hi - lo)
+        parts.append(f"{view} {float(score):.3f} (generate < {lo:.2f}, retrieve >= {hi:.2f})")
+    numbers.update(
+        scale="raw",
+        confidence=None,
+        raw_thresholds={v: list(th.raw[v]) for v in positions},
+        positions={v: round(p, 6) for v, p in positions.items()},
+    )
+    if not positions:
+        numbers["strength"] = None
+        views = ", ".join(top.view_scores) or "none"
+        return (
+            None,
+            f"no raw thresholds for the views it was scored on ({views}); pass "
+            "thresholds=Thresholds(raw={...}) or calibrate the index",
+            numbers,
+        )
+    strength = float(np.mean(list(positions.values())))
+    numbers["strength"] = round(strength, 6)
+    wording = "; ".join(parts) + (f"; mean position {strength:.2f}" if len(parts) > 1 else "")
+    if strength >= 1.0:
+        return "strong", wording, numbers
+    if strength < 0.0:
+        return "weak", wording, numbers
+    return "middle", wording, numbers
+
+
+def _auto(recs: Sequence[Recommendation], th: Thresholds) -> tuple[str, str, dict[str, Any]]:
+    if not recs:
+        return (
+            "generate",
+            "no catalog sound passes the filters: nothing to retrieve",
+            {"candidates": 0},
+        )
+    zone, wording, numbers = _evidence(recs, th)
+    title = recs[0].title or recs[0].id
+    margin = numbers["margin"]
+    if zone == "strong":
+        if margin is None or margin >= th.min_margin:
+            extra = f", margin {margin:.3f} over #2" if margin is not None else ", only candidate"
+            return "retrieve", f"confident match '{title}': {wording}{extra}", numbers
+        second = recs[1].title or recs[1].id
+        return (
+            "blend",
+            f"strong but ambiguous match: '{title}' and '{second}' are {margin:.3f} apart "
+            f"(< {th.min_margin:.3f}); {wording}",
+            numbers,
+        )
+    if zone == "weak":
+        return "generate", f"no confident match: best '{title}' has {wording}", numbers
+    if zone is None:
+        return "blend", f"cannot grade '{title}': {wording}", numbers
+    return "blend", f"partial match '{title}': {wording}", numbers
+
+
+def decide(
+    recs: Sequence[Recommendation],
+    *,
+    policy: str = "auto",
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> tuple[str, str, dict[str, Any]]:
+    """``(decision, reason, numbers)`` for one shot's candidates (best first).
+
+    ``decision`` is ``retrieve``, ``generate``, ``blend`` or (a forced retrieve with nothing to
+    retrieve) ``silence``. The rules and thresholds are in the module docstring; ``numbers`` holds
+    everything the reason cites, plus ``policy`` and, for a forced policy, the ``auto_decision``.
+    """
+    _check_policy(policy)
+    auto, reason, numbers = _auto(list(recs), thresholds)
+    numbers = {**numbers, "policy": policy}
+    if policy == "auto":
+        return auto, reason, numbers
+    numbers["auto_decision"] = auto
+    if policy in ("retrieve", "blend") and not recs:
+        forced = "silence" if policy == "retrieve" else "generate"
+        why = "shot left silent" if forced == "silence" else "generating only"
+        return forced, f"policy '{policy}' but {reason}; {why}", numbers
+    return policy, f"policy '{policy}' (auto would {auto}: {reason})", numbers
+
+
+# ---- prompts, layers --------------------------------------------------------------------------
+
+
+def _visual_phrase(text: str) -> str:
+    first = text.split("|")[0].strip()
+    return _VISUAL_PREFIX.sub("", first).strip().rstrip(".")
+
+
+def build_prompt(candidates: Sequence[Recommendation], n: int = PROMPT_CANDIDATES) -> str:
+    """A generation prompt from the best ``n`` candidates: their titles (or descriptions) and the
+    top candidate's visual description without its "a photo of" template, deduplicated, in rank
+    order. Empty when there are no candidates."""
+    phrases: list[str] = []
+    seen: set[str] = set()
+
+    def add(text: str) -> None:
+        text = " ".join(text.split()).strip(" ,;.")
+        key = text.lower()
+        if text and key not in seen:
+            seen.add(key)
+            phrases.append(text)
+
+    for r in list(candidates)[: max(n, 0)]:
+        add(r.title or r.description)
+    if candidates:
+        add(_visual_phrase(candidates[0].visual_description))
+    words = ", ".join(phrases).split()
+    return " ".join(words[:PROMPT_MAX_WORDS])
+
+
+def is_non_commercial(licence: str | None) -> bool:
+    """Whether a licence text names a non-commercial restriction (CC-BY-NC-4.0, "NC", ...)."""
+    return bool(licence) and bool(_NON_COMMERCIAL.search(str(licence)))
+
+
+def check_overrides(overrides: Mapping[int, str] | None) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for key, value in dict(overrides or {}).items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise InputError(f"overrides keys are shot numbers, got {key!r}") from None
+        if value not in FORCED:
+            raise InputError(
+                f"override for shot {index} is {value!r}; use one of: {', '.join(FORCED)}"
+            )
+        out[index] = value
+    return out
+
+
+@dataclass(frozen=True)
+class ShotChoice:
+    """What a person chose for one shot (the review page's session file): ``decision``
+    (retrieve, generate, blend, silence; None keeps the policy's), the catalog ``sound`` id to
+    use instead of the best candidate, and ``gain_db`` and ``offset`` (seconds, later when
+    positive, within the shot) nudges of that sound."""
+
+    decision: str | None = None
+    sound: str | None = None
+    gain_db: float = 0.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.decision is not None and self.decision not in FORCED:
+            raise InputError(f"choice decision {self.decision!r}; use one of: {', '.join(FORCED)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "sound": self.sound,
+            "gain_db": self.gain_db,
+            "offset": self.offset,
+        }
+
+
+def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, ShotChoice]:
+    """Per-shot choices from a session file (JSON ``{"shots": {"2": {"decision": "retrieve",
+    "sound": ID, "gain_db": -3}}}``) or the same mapping; shot numbers as keys."""
+    if choices is None:
+        return {}
+    if isinstance(choices, (str, Path)):
+        path = Path(choices)
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such choices file") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a choices file ({exc})") from None
+    else:
+        doc = dict(choices)
+    shots = doc.get("shots", doc) if isinstance(doc, Mapping) else None
+    if not isinstance(shots, Mapping):
+        raise InputError('choices: expected {"shots": {"SHOT": {"decision": ..., "sound": ...}}}')
+    out: dict[int, ShotChoice] = {}
+    for key, value in shots.items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise InputError(f"choices keys are shot numbers, got {key!r}") from None
+        if isinstance(value, ShotChoice):
+            out[index] = value
+            continue
+        if not isinstance(value, Mapping):
+            raise InputError(f"choice for shot {index} must be an object, got {value!r}")
+        unknown = set(value) - {"decision", "sound", "gain_db", "offset"}
+        if unknown:
+            raise InputError(
+                f"choice for shot {index}: unknown key(s) {sorted(unknown)}; "
+                "use decision, sound, gain_db, offset"
+            )
+        out[index] = ShotChoice(
+            decision=value.get("decision"),
+            sound=value.get("sound"),
+            gain_db=float(value.get("gain_db") or 0.0),
+            offset=float(value.get("offset") or 0.0),
+        )
+    return out
+
+
+def chosen_sound(
+    rec: Recommender, cands: Sequence[Recommendation], sound: str, shot: int
+) -> Recommendation:
+    for r in cands:
+        if r.id == sound:
+            return r
+    rows = rec.index.rows
+    hit = rows.index[rows["id"] == sound]
+    if len(hit) == 0:
+        raise InputError(f"choices: shot {shot} names sound {sound!r}, which is not in this index")
+    fid = int(rows.loc[hit[0], "faiss_id"])
+    return rec._make(np.array([fid]), np.array([0.0], dtype=np.float32), {})[0]
+
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "FORCED",
+    "POLICIES",
+    "RAW_THRESHOLDS",
+    "ShotChoice",
+    "Thresholds",
+    "build_prompt",
+    "check_overrides",
+    "decide",
+    "is_non_commercial",
+    "load_choices",
+]

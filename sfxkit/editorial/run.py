@@ -1,0 +1,506 @@
+"""The one verb: :func:`soundtrack` runs plan → decide → render → mix → deliver for one video.
+
+``layers="shot"`` (the default) gives each shot one sound, cut to cut. ``layers="auto"`` works
+like a sound editor: an ambience bed per scene under all its shots and a spot effect on each
+visible event (see :mod:`sfxkit.editorial.plan`). Every cue is decided by the same rules
+(:mod:`sfxkit.editorial.decision`), fitted (:mod:`sfxkit.editorial.render`), mixed by
+:func:`sfxkit.mix.mix_timeline` and written by :func:`sfxkit.export.export_all`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sfxkit.editorial.decision import build_prompt, chosen_sound, decide, load_choices
+from sfxkit.editorial.options import FORCED, SoundtrackOptions
+from sfxkit.editorial.plan import open_recommender, shot_candidates
+from sfxkit.editorial.render import (
+    LazyGenerator,
+    first_readable,
+    fit_mode,
+    generated_layer,
+    motion_for,
+    nudged,
+)
+from sfxkit.editorial.results import ShotDecision, SoundtrackResult, StageClock
+from sfxkit.errors import InputError
+
+if TYPE_CHECKING:
+    from sfxkit.generation.base import Generator
+    from sfxkit.media.shots import Shot
+    from sfxkit.recommender import Recommendation, Recommender
+    from sfxkit.store import LoadedIndex
+    from sfxkit.timeline import Cue, Layer
+
+
+def soundtrack(
+    video: str | Path,
+    index: str | Path | LoadedIndex | Recommender,
+    options: SoundtrackOptions | None = None,
+    *,
+    out: str | Path | None = None,
+    device: str | None = None,
+    progress: bool | None = None,
+    shots: Sequence[Shot] | None = None,
+    generator: Generator | LazyGenerator | None = None,
+    **knobs: Any,
+) -> SoundtrackResult:
+    """Give ``video`` its sound effects from the index at ``index``, shot by shot.
+
+    Cuts the video into shots, recommends ``k`` sounds per shot and decides ``retrieve``,
+    ``generate`` or ``blend`` (``policy``; ``overrides={shot: decision}`` forces single shots;
+    rules in the module docstring). Retrieved sounds are fitted to their shot (trim/loop, onset
+    aligned to the visual motion onset when ``align``), optionally follow motion energy
+    (``follow_motion``) and position (``pan``); generated ones (MMAudio ``variant``, ``steps``,
+    ``cfg_strength``, ``seed`` + shot number) are prompted by ``prompt`` or, by default, by the
+    shot's best candidates. ``blend`` layers both (``blend_gains_db`` = retrieved, generated dB)
+    or crossfades (``blend_mode="crossfade"``). The mix is at ``target_lufs`` integrated loudness
+    under ``true_peak`` dBTP with equal-power ``crossfade`` s at shot boundaries. With ``out`` it
+    also writes the stems, mix, muxed video, CSV/EDL/OTIO cue sheets, provenance and
+    ``decisions.json`` there. Catalog sounds flagged ``silent`` are never used unless
+    ``filters`` says otherwise. ``choices`` (a review session file or mapping, see
+    :func:`load_choices`) override the decision, sound and gain of single shots.
+    """
+    from sfxkit.mix import mix_stats, mix_timeline, shape_layer
+    from sfxkit.timeline import Cue, Timeline
+
+    opts = SoundtrackOptions.from_kwargs(options, **knobs)
+    policy, thresholds, filters, fit = opts.policy, opts.thresholds, opts.filters, opts.fit
+    prompt, negative_prompt, variant = opts.prompt, opts.negative_prompt, opts.variant
+    steps, seed, cfg_strength = opts.steps, opts.seed, opts.cfg_strength
+    align, follow_motion, pan = opts.align, opts.follow_motion, opts.pan
+    target_lufs, true_peak, crossfade = opts.target_lufs, opts.true_peak, opts.crossfade
+    sample_rate, blend_mode, k = opts.sample_rate, opts.blend_mode, opts.k
+    forced = dict(opts.overrides)
+    chosen = load_choices(opts.choices)
+    forced.update({i: c.decision for i, c in chosen.items() if c.decision is not None})
+    video = Path(video)
+    clock = StageClock()
+    rec = open_recommender(index, device)
+    if filters is None:
+        filters = {"exclude_flags": ("silent",)}
+    from sfxkit._progress import stage
+
+    with stage(f"{video.name}: shots and catalog candidates", enabled=progress):
+        found = shot_candidates(video, rec, k=k, filters=filters, shots=shots, clock=clock)
+    info, shot_list = found.info, found.shots
+    bad = sorted(i for i in {*forced, *chosen} if not 0 <= i < len(shot_list))
+    if bad:
+        raise InputError(
+            f"overrides name shot(s) {bad} but {video} has {len(shot_list)} shot(s), "
+            f"numbered 0..{len(shot_list) - 1}"
+        )
+    gen = (
+        generator
+        if isinstance(generator, LazyGenerator)
+        else LazyGenerator(variant, device, generator)
+    )
+    handle = max(crossfade, 0.0) / 2.0
+    r_gain, g_gain = opts.blend_gains_db
+
+    from sfxkit._progress import track
+
+    layer_info: dict[str, Any] = {}
+    decisions: list[ShotDecision] = []
+    cues: list[Cue] = []
+    if opts.layers == "auto":
+        cues, decisions, layer_info = _layer_cues(
+            video, rec, found, opts, gen, clock, filters=filters, progress=progress
+        )
+    else:
+        for shot, cands in track(
+            list(zip(shot_list, found.candidates, strict=True)),
+            total=len(shot_list),
+            desc="soundtrack",
+            unit="shot",
+            enabled=progress,
+        ):
+            decision, reason, numbers = decide(cands, policy=policy, thresholds=thresholds)
+            if shot.index in forced:
+                if "auto_decision" not in numbers:
+                    numbers["auto_decision"] = decision
+                decision = forced[shot.index]
+                by = "the review choices" if shot.index in chosen else f"overrides[{shot.index}]"
+                reason = f"forced by {by} = '{decision}' (policy gave: {reason})"
+                numbers["override"] = decision
+            choice = chosen.get(shot.index)
+            if choice is not None and choice.sound is not None:
+                pick = chosen_sound(rec, cands, choice.sound, shot.index)
+                cands = [pick, *(c for c in cands if c.id != pick.id)]
+                numbers["chosen_sound"] = pick.id
+            shot_prompt = prompt if prompt is not None else build_prompt(cands)
+            layers: list[Layer] = []
+            profile = None
+            if decision in ("retrieve", "blend"):
+                nudge = choice.gain_db if choice is not None else 0.0
+                layer, skipped = first_readable(
+                    cands, (r_gain if decision == "blend" else 0.0) + nudge, clock
+                )
+                if skipped:
+                    numbers["unreadable_candidates"] = skipped
+                if layer is None:
+                    fallback = "silence" if decision == "retrieve" else "generate"
+                    why = "; ".join(s["reason"] for s in skipped) or "no candidates"
+                    reason += f" — no candidate sound could be used ({why}): {fallback} instead"
+                    decision = fallback
+                else:
+                    with clock("decode"):
+                        profile = (
+                            motion_for(video, shot) if (align or follow_motion or pan) else None
+                        )
+                    with clock("mix"):
+                        layers.append(
+                            shape_layer(
+                                layer,
+                                video,
+                                shot.start,
+                                shot.end,
+                                mode=fit_mode(layer, shot.duration, fit),  # type: ignore[arg-type]
+                                align=align,
+                                follow_motion=follow_motion,
+                                pan=pan,
+                                handle=handle,
+                                profile=profile,
+                            )
+                        )
+                        if choice is not None and choice.offset:
+                            layers[-1] = nudged(layers[-1], choice.offset)
+                            numbers["offset_nudge"] = choice.offset
+                    numbers["retrieved_id"] = layer.source.get("id")
+            if decision in ("generate", "blend"):
+                with clock("load"):
+                    gen.loaded  # noqa: B018 - load the model outside the generate timing
+                with clock("generate"):
+                    sound = gen.for_shot(
+                        video,
+                        shot,
+                        info.duration,
+                        tail=handle,
+                        prompt=shot_prompt,
+                        negative_prompt=negative_prompt,
+                        steps=steps,
+                        cfg_strength=cfg_strength,
+                        seed=seed,
+                    )
+                glayer = generated_layer(sound, gain_db=g_gain if decision == "blend" else 0.0)
+                if (follow_motion or pan) and profile is None:
+                    with clock("decode"):
+                        profile = motion_for(video, shot)
+                with clock("mix"):
+                    layers.append(
+                        shape_layer(
+                            glayer,
+                            video,
+                            shot.start,
+                            shot.end,
+                            mode="trim",
+                            align=False,  # generated from the shot's own frames: already in sync
+                            follow_motion=follow_motion,
+                            pan=pan,
+                            handle=handle,
+                            profile=profile,
+                        )
+                    )
+            numbers["decision"] = decision
+            decisions.append(
+                ShotDecision(
+                    shot=shot,
+                    decision=decision,
+                    reason=reason,
+                    numbers=numbers,
+                    candidates=list(cands),
+                    prompt=shot_prompt if decision in ("generate", "blend") else "",
+                    negative_prompt=negative_prompt if decision in ("generate", "blend") else "",
+                )
+            )
+            cues.append(
+                Cue(
+                    index=shot.index,
+                    start=shot.start,
+                    end=min(shot.end, info.duration),
+                    decision=decision,  # type: ignore[arg-type]
+                    reason=reason,
+                    numbers=numbers,
+                    layers=tuple(layers),
+                    blend=blend_mode if decision == "blend" else "layer",  # type: ignore[arg-type]
+                )
+            )
+
+    timeline = Timeline(
+        video=str(video),
+        duration=info.duration,
+        sample_rate=sample_rate,
+        channels=2,
+        cues=tuple(cues),
+        fps=info.fps or None,
+    )
+    with clock("mix"):
+        mix, stems = mix_timeline(
+            timeline,
+            target_lufs=target_lufs,
+            true_peak=true_peak,
+            crossfade=crossfade,
+            bed_crossfade=opts.bed_crossfade,
+        )
+        measured = mix_stats(mix, sample_rate, target_lufs=target_lufs, ceiling_dbtp=true_peak)
+    exports = None
+    if out is not None:
+        from sfxkit.export import export_all
+        from sfxkit.timeline import json_default, write_text
+
+        with clock("export"):
+            exports = export_all(
+                timeline,
+                mix,
+                stems,
+                out,
+                video=video,
+                target_lufs=target_lufs,
+                true_peak=true_peak,
+            )
+            write_text(
+                Path(out) / "decisions.json",
+                json.dumps(
+                    {
+                        "video": str(video),
+                        "policy": policy,
+                        "layers": opts.layers,
+                        "thresholds": thresholds.to_dict(),
+                        "untrained_index": rec.untrained,
+                        **layer_info,
+                        "shots": [d.to_dict() for d in decisions],
+                    },
+                    indent=2,
+                    default=json_default,
+                )
+                + "\n",
+            )
+    counts = Counter(d.decision for d in decisions)
+    generated = [
+        lay
+        for c in cues
+        for lay in c.layers
+        if lay.kind == "generated" and lay.source.get("untrained")
+    ]
+    stats = {
+        "shots": len(shot_list),
+        "layers": opts.layers,
+        "cues": dict(Counter(c.role for c in cues)),
+        "scenes": len(layer_info.get("scenes", ())) if layer_info else None,
+        "duration": info.duration,
+        "decisions": {d: counts.get(d, 0) for d in (*FORCED,)},
+        "target_lufs": target_lufs,
+        "loudness": measured.loudness,
+        "loudness_kind": measured.loudness_kind,
+        "true_peak_dbtp": measured.true_peak_dbtp,
+        "ceiling_dbtp": true_peak,
+        "non_commercial": timeline.non_commercial,
+        "untrained_index": rec.untrained,
+        "untrained_generator": bool(generated),
+        "seconds": {s: round(v, 4) for s, v in clock.seconds.items()},
+    }
+    return SoundtrackResult(
+        video=video,
+        timeline=timeline,
+        decisions=decisions,
+        mix=mix,
+        stems=tuple(stems),
+        exports=exports,
+        stats=stats,
+    )
+
+
+__all__ = ["soundtrack"]
+
+
+# ---- layers="auto": a bed per scene, a spot per event ------------------------------------------
+
+# MMAudio is trained on clips of about 8 s: a longer bed is generated this long and looped.
+BED_GENERATE_MAX_SECONDS = 8.0
+# A spot cue starts this much before its onset, so the fade into a head-cut sound ends before
+# the attack instead of on it.
+SPOT_PREROLL_SECONDS = 0.01
+
+
+def _layer_cues(
+    video: Path,
+    rec: Recommender,
+    found: Any,
+    opts: SoundtrackOptions,
+    gen: LazyGenerator,
+    clock: StageClock,
+    *,
+    filters: Any,
+    progress: bool | None,
+) -> tuple[list[Cue], list[ShotDecision], dict[str, Any]]:
+    """The cues of ``layers="auto"``: beds first (numbered by scene), then spots (numbered on)."""
+    import dataclasses
+
+    from sfxkit._progress import track
+    from sfxkit.editorial.plan import plan_layers
+    from sfxkit.mix import fit_to_shot, pan_by_motion
+    from sfxkit.timeline import Cue
+
+    plan = plan_layers(
+        video,
+        rec,
+        found,
+        k=opts.k,
+        filters=filters,
+        scene_threshold=opts.scene_threshold,
+        max_spots=opts.max_spots,
+        onset_rise=opts.onset_rise,
+        spot_gap=opts.spot_gap,
+        clock=clock,
+    )
+    info = found.info
+    shots = {s.index: s for s in found.shots}
+    scene_of = {i: sc.index for sc in plan.scenes for i in sc.shots}
+    r_gain, g_gain = opts.blend_gains_db
+    jobs: list[tuple[str, int, Any, list[Recommendation]]] = [
+        ("bed", sc.index, sc, c) for sc, c in zip(plan.scenes, plan.bed_candidates, strict=True)
+    ] + [
+        ("spot", len(plan.scenes) + j, ev, c)
+        for j, (ev, c) in enumerate(zip(plan.events, plan.spot_candidates, strict=True))
+    ]
+    cues: list[Cue] = []
+    decisions: list[ShotDecision] = []
+    for role, index, item, cands in track(
+        jobs, total=len(jobs), desc="soundtrack", unit="cue", enabled=progress
+    ):
+        if role == "bed":
+            start, end = item.start, min(item.end, info.duration)
+            shot = shots[item.shots[0]]
+            where = f"bed for scene {item.index} (shots {', '.join(map(str, item.shots))})"
+        else:
+            start = max(item.time - SPOT_PREROLL_SECONDS, 0.0)
+            end = min(item.time + opts.spot_length, info.duration)
+            shot = shots[item.shot]
+            where = f"spot on the motion onset at {item.time:.2f} s in shot {item.shot}"
+        decision, reason, numbers = decide(cands, policy=opts.policy, thresholds=opts.thresholds)
+        reason = f"{where}: {reason}"
+        numbers["role"] = role
+        if role == "bed":
+            numbers.update(scene=item.index, shots=list(item.shots), similarity=item.similarity)
+        else:
+            numbers.update(onset=round(item.time, 6), rise=round(item.rise, 6))
+        span = end - start
+        layers: list[Layer] = []
+        if decision in ("retrieve", "blend"):
+            layer, skipped = first_readable(cands, r_gain if decision == "blend" else 0.0, clock)
+            if skipped:
+                numbers["unreadable_candidates"] = skipped
+            if layer is None:
+                fallback = "silence" if decision == "retrieve" else "generate"
+                why = "; ".join(s["reason"] for s in skipped) or "no candidates"
+                reason += f" — no candidate sound could be used ({why}): {fallback} instead"
+                decision = fallback
+            else:
+                with clock("mix"):
+                    if role == "bed":
+                        # One sound under the whole scene: looped if short, never aligned or
+                        # shaped by motion (ambience does not follow the action), and carried
+                        # past the scene's end for the crossfade into the next bed.
+                        x = fit_to_shot(
+                            layer.waveform,
+                            layer.sample_rate,
+                            span + opts.bed_crossfade / 2,
+                            mode=fit_mode(layer, span, opts.fit),  # type: ignore[arg-type]
+                            align=False,
+                        )
+                    else:
+                        onset = item.time - start
+                        x = fit_to_shot(
+                            layer.waveform,
+                            layer.sample_rate,
+                            span,
+                            mode="trim",
+                            onset_at=onset,
+                            align=opts.align,
+                        )
+                    layers.append(dataclasses.replace(layer, waveform=x))
+                numbers["retrieved_id"] = layer.source.get("id")
+        prompt = opts.prompt if opts.prompt is not None else build_prompt(cands)
+        if decision in ("generate", "blend"):
+            if role == "bed" and opts.prompt is None:
+                prompt = f"{prompt}, ambience" if prompt else "ambience, room tone"
+            length = min(span, BED_GENERATE_MAX_SECONDS) if role == "bed" else span
+            with clock("load"):
+                gen.loaded  # noqa: B018 - load the model outside the generate timing
+            with clock("generate"):
+                sound = gen.for_span(
+                    video,
+                    start,
+                    min(length, info.duration - start),
+                    prompt=prompt,
+                    negative_prompt=opts.negative_prompt,
+                    steps=opts.steps,
+                    cfg_strength=opts.cfg_strength,
+                    seed=opts.seed + index,
+                )
+            glayer = generated_layer(sound, gain_db=g_gain if decision == "blend" else 0.0)
+            with clock("mix"):
+                total = span + (opts.bed_crossfade / 2 if role == "bed" else 0.0)
+                looped = role == "bed" and glayer.duration < total
+                x = fit_to_shot(
+                    glayer.waveform,
+                    glayer.sample_rate,
+                    total,
+                    mode="loop" if looped else "trim",
+                    align=False,
+                )
+                layers.append(dataclasses.replace(glayer, waveform=x))
+        if opts.pan and role == "spot" and layers:
+            from sfxkit.media.motion import motion_profile
+
+            with clock("decode"):
+                profile = motion_profile(video, start=start, end=end)
+            with clock("mix"):
+                layers = [
+                    dataclasses.replace(
+                        lay, waveform=pan_by_motion(lay.waveform, lay.sample_rate, profile)
+                    )
+                    for lay in layers
+                ]
+        numbers["decision"] = decision
+        gen_used = decision in ("generate", "blend")
+        decisions.append(
+            ShotDecision(
+                shot=shot,
+                decision=decision,
+                reason=reason,
+                numbers=numbers,
+                candidates=list(cands),
+                prompt=prompt if gen_used else "",
+                negative_prompt=opts.negative_prompt if gen_used else "",
+                role=role,
+                cue=index,
+                span=(round(start, 6), round(end, 6)),
+            )
+        )
+        cues.append(
+            Cue(
+                index=index,
+                start=start,
+                end=end,
+                decision=decision,  # type: ignore[arg-type]
+                reason=reason,
+                numbers=numbers,
+                layers=tuple(layers),
+                blend=opts.blend_mode if decision == "blend" else "layer",  # type: ignore[arg-type]
+                role=role,  # type: ignore[arg-type]
+                scene=item.index if role == "bed" else scene_of.get(item.shot),
+                shots=item.shots if role == "bed" else (item.shot,),
+                gain_db=opts.bed_level_db if role == "bed" else 0.0,
+            )
+        )
+    layer_info = {
+        "scene_threshold": opts.scene_threshold,
+        "scenes": [dataclasses.asdict(sc) for sc in plan.scenes],
+        "events": [dataclasses.asdict(ev) for ev in plan.events],
+    }
+    return cues, decisions, layer_info
