@@ -236,7 +236,8 @@ def clip_with_handles(
 
     ``audio`` is the cue's material, whose cue starts at sample ``head`` (material before it is
     lead-in, material after ``head + cue_samples`` is tail). Handles take what the material has,
-    and no more than ``max_before`` samples before the cue (the video's start). Returns
+    and no more than ``max_before`` samples before the cue (the video's start); material that
+    ends inside the cue is padded with silence to the cue's end. Returns
     ``(clip, before)``: the audio to write and how many of its samples come before the cue.
     """
     x = np.asarray(audio, dtype=np.float32)
@@ -249,7 +250,12 @@ def clip_with_handles(
         )
     before = min(handle, head, max_before if max_before is not None else head)
     end = min(x.shape[1], head + cue_samples + handle)
-    return np.ascontiguousarray(x[:, head - before : end]), before
+    clip = x[:, head - before : end]
+    short = before + cue_samples - clip.shape[1]
+    if short > 0:
+        # Material that ends inside the cue: the file still covers the cue, in silence.
+        clip = np.concatenate([clip, np.zeros((x.shape[0], short), np.float32)], axis=1)
+    return np.ascontiguousarray(clip), before
 
 
 def _csv_text(
