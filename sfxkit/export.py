@@ -145,6 +145,31 @@ def resolve_start_tc(start_tc: str | None, video: Path | None, fps: float) -> st
         raise InputError(f"{where}: {exc}") from exc
 
 
+def check_delivery(
+    video: str | Path | None,
+    *,
+    start_tc: str | None = None,
+    handles: float = DEFAULT_HANDLES,
+    channels: str | int = 2,
+    formats: Sequence[str] = FORMATS,
+) -> None:
+    """Refuse delivery options that :func:`export_all` would refuse, before any work is done
+    (the CLI calls it first): unknown formats or layouts, negative handles, a start timecode that
+    does not exist at the video's frame rate."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown export format(s) {unknown}; use any of: {', '.join(FORMATS)}")
+    _layout(channels)
+    if not (handles >= 0):
+        raise InputError(f"--handles must be >= 0 seconds, got {handles}")
+    if start_tc is not None:
+        path = Path(video) if video is not None else None
+        fps = DEFAULT_FPS
+        if path is not None and path.is_file():
+            fps = _resolve_fps(Timeline(str(path), 1.0, 48_000, 2), path)
+        resolve_start_tc(start_tc, None, fps)
+
+
 # ---- per-cue facts ----------------------------------------------------------------------------
 
 
@@ -682,6 +707,7 @@ def render_51(
 
 __all__ = [
     "CHANNEL_LAYOUTS",
+    "check_delivery",
     "FORMATS",
     "ExportResult",
     "clip_with_handles",
