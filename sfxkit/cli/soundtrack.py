@@ -130,11 +130,38 @@ def soundtrack_cmd(
         Path | None,
         typer.Option("--choices", help="A review session file: per-shot decisions and sounds."),
     ] = None,
+    start_tc: Annotated[
+        str | None,
+        typer.Option(
+            "--start-tc",
+            help="Start timecode HH:MM:SS:FF (;FF drop-frame); default: the video's own, else 0.",
+        ),
+    ] = None,
+    handles: Annotated[
+        float, typer.Option("--handles", min=0.0, help="Seconds of extra audio around spot clips.")
+    ] = 1.0,
+    channels: Annotated[
+        str, typer.Option("--channels", help="2, or 5.1 to add 5.1 stems and mix.")
+    ] = "2",
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            "--formats",
+            help="Comma-separated: wav,csv,edl,otio,aaf,xml,json,mp4 (default: all).",
+        ),
+    ] = None,
 ) -> None:
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
     or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
+    from sfxkit.export import FORMATS, check_delivery
     from sfxkit.policy import soundtrack, soundtrack_batch
 
+    wanted = tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else FORMATS
+    delivery: dict[str, Any] = dict(
+        start_tc=start_tc, handles=handles, channels=channels, formats=wanted
+    )
+    custom = (start_tc, handles, channels, wanted) != (None, 1.0, "2", FORMATS)
+    check_delivery(None if video.is_dir() else video, **delivery)
     variant = _preflight("soundtrack", index, models, variant, policy, force)
     kw: dict[str, Any] = dict(
         policy=policy,
@@ -152,11 +179,12 @@ def soundtrack_cmd(
     )
     show = None if progress else False
     if video.is_dir():
-        if force or choices:
+        if force or choices or custom:
             from sfxkit.errors import InputError
 
             raise InputError(
-                "--force and --choices name shots of one video; they cannot apply to a folder"
+                "--force, --choices, --start-tc, --handles, --channels and --formats apply to "
+                "one video for now; run them per video"
             )
         report = soundtrack_batch(video, index, out, device=device, progress=show, **kw)
         if as_json:
@@ -190,6 +218,20 @@ def soundtrack_cmd(
         **kw,
     )
     exports = result.exports
+    if custom:
+        # Until soundtrack() takes the delivery options itself, deliver again with them.
+        from sfxkit.export import export_all
+
+        exports = export_all(
+            result.timeline,
+            result.mix,
+            result.stems,
+            out,
+            video=video,
+            target_lufs=target,
+            true_peak=true_peak,
+            **delivery,
+        )
     if as_json:
         print_json(
             {
@@ -203,6 +245,10 @@ def soundtrack_cmd(
                     "edl": str(exports.edl) if exports else None,
                     "otio": str(exports.otio) if exports else None,
                     "csv": str(exports.csv) if exports else None,
+                    "aaf": str(exports.aaf) if exports and exports.aaf else None,
+                    "xml": str(exports.xml) if exports and exports.xml else None,
+                    "mix_51": str(exports.mix_51) if exports and exports.mix_51 else None,
+                    "start_tc": exports.start_tc if exports else None,
                     "provenance": str(exports.provenance) if exports else None,
                 },
                 "shots": [
