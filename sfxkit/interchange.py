@@ -103,6 +103,11 @@ def _frames(clip: DeliveredClip, fps: float, tc0: int) -> tuple[int, int, int, i
     rec_out = max(rec_in + 1, int(round((clip.start + clip.duration) * fps)))
     handle = int(round(clip.handle_before * fps))
     file_in = tc0 + rec_in - handle
+    if file_in < 0:
+        raise InputError(
+            f"clip {clip.name}: its {clip.handle_before:.3f} s handle starts before timecode "
+            "00:00:00:00; shorten the handle or give a later start timecode"
+        )
     file_len = max(rec_out - rec_in + handle, int(round(clip.file_duration * fps)))
     return rec_in, rec_out, tc0 + rec_in, file_in, file_len
 
