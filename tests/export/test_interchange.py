@@ -22,7 +22,7 @@ def test_overlapping_clips_of_a_type_get_their_own_track(tmp_path: Path) -> None
     # Three door slams, the second one overlapping the first; a bed under all of them.
     clips = [
         clip("slam1.wav", 1.0, 1.0),
-        clip("slam2.wav", 1.5, 1.0),
+        clip("slam2.wav", 1.6, 1.0),
         clip("slam3.wav", 2.2, 0.5),  # after slam1 ends: back on the first FX track
         clip("room.wav", 0.0, 4.0, "backgrounds"),
     ]
@@ -34,7 +34,7 @@ def test_overlapping_clips_of_a_type_get_their_own_track(tmp_path: Path) -> None
     assert [t.name for t in tl.tracks] == ["BG", "FX", "FX 2"]
     # Every clip sits at its own time on its track.
     starts = {c.name: c.range_in_parent().start_time.to_seconds() for c in back.find_clips()}
-    assert starts == {"room.wav": 0.0, "slam1.wav": 1.0, "slam2.wav": 1.5, "slam3.wav": 2.2}
+    assert starts == {"room.wav": 0.0, "slam1.wav": 1.0, "slam2.wav": 1.6, "slam3.wav": 2.2}
 
 
 def test_roles_map_to_stem_types_and_bad_input_is_refused() -> None:
