@@ -486,14 +486,7 @@ def export_all(
     for stem in placed:
         cue = cues[stem.cue_index]
         kind = kind_of[cue.index]
-        audio, head = (
-            material.get(cue.index, (stem.audio, stem.head))
-            if material
-            else (
-                stem.audio,
-                stem.head,
-            )
-        )
+        audio, head = (material or {}).get(cue.index, (stem.audio, stem.head))
         cue_n = max(1, int(round(cue.end * sr)) - int(round(cue.start * sr)))
         start_n = int(round(cue.start * sr))
         if kind == "spot":
