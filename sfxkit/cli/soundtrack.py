@@ -152,7 +152,8 @@ def soundtrack_cmd(
     ] = None,
 ) -> None:
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
-    or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
+    or blend; mix to a loudness target; deliver BWF clips, stems and mix, muxed video,
+    AAF/FCP XML/EDL/OTIO, CSV, provenance."""
     from sfxkit.export import FORMATS, check_delivery
     from sfxkit.policy import soundtrack, soundtrack_batch
 
