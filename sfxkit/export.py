@@ -63,7 +63,7 @@ NC_NOTICE = (
     "contains sounds under a non-commercial licence (e.g. generated with CC-BY-NC weights); "
     "do not use commercially without clearing them"
 )
-_CLIP_FILE = re.compile(r"^shot_\d{3,}_(retrieve|generate|blend|silence)\.wav$")
+_CLIP_FILE = re.compile(r"^[^.].*\.wav$")  # clips/ is sfxkit's: any WAV but temp files
 _STEM_FILE = re.compile(r"^(BG|FX|GEN)(_51)?\.wav$")
 _LAYER_FILE = re.compile(r"^shot_\d{3,}_L\d+_(retrieved|generated)\.wav$")
 _VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv"}
@@ -113,19 +113,25 @@ def timecode(seconds: float, fps: float, start_tc: str | None = None) -> str:
     return frames_to_timecode(tc0 + int(round(seconds * fps)), fps)
 
 
+def _video_fps(video: Path | None) -> float | None:
+    """The video's average frame rate, or None when there is no readable video stream."""
+    if video is None or not video.is_file():
+        return None
+    import av
+
+    try:
+        with av.open(str(video)) as c:
+            if c.streams.video and c.streams.video[0].average_rate:
+                return float(c.streams.video[0].average_rate)
+    except (av.FFmpegError, OSError):
+        pass  # timecodes fall back to 25 fps; the mux step reports an unreadable video
+    return None
+
+
 def _resolve_fps(timeline: Timeline, video: Path | None) -> float:
     if timeline.fps:
         return float(timeline.fps)
-    if video is not None and video.exists():
-        import av
-
-        try:
-            with av.open(str(video)) as c:
-                if c.streams.video and c.streams.video[0].average_rate:
-                    return float(c.streams.video[0].average_rate)
-        except (av.FFmpegError, OSError):
-            pass  # timecodes fall back to 25 fps; the mux step reports an unreadable video
-    return DEFAULT_FPS
+    return _video_fps(video) or DEFAULT_FPS
 
 
 def resolve_start_tc(start_tc: str | None, video: Path | None, fps: float) -> str:
@@ -163,10 +169,7 @@ def check_delivery(
     if not (handles >= 0):
         raise InputError(f"--handles must be >= 0 seconds, got {handles}")
     if start_tc is not None:
-        path = Path(video) if video is not None else None
-        fps = DEFAULT_FPS
-        if path is not None and path.is_file():
-            fps = _resolve_fps(Timeline(str(path), 1.0, 48_000, 2), path)
+        fps = _video_fps(Path(video) if video is not None else None) or DEFAULT_FPS
         resolve_start_tc(start_tc, None, fps)
 
 
