@@ -148,11 +148,41 @@ def soundtrack_cmd(
             help="CLIP keyframe similarity (0-1) at which shots are one scene (--layers auto).",
         ),
     ] = None,
+    start_tc: Annotated[
+        str | None,
+        typer.Option(
+            "--start-tc",
+            help="Start timecode HH:MM:SS:FF (;FF drop-frame); default: the video's own, else 0.",
+        ),
+    ] = None,
+    handles: Annotated[
+        float, typer.Option("--handles", min=0.0, help="Seconds of extra audio around spot clips.")
+    ] = 1.0,
+    channels: Annotated[
+        str, typer.Option("--channels", help="2, or 5.1 to add 5.1 stems and mix.")
+    ] = "2",
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            "--formats",
+            help="Comma-separated: wav,csv,edl,otio,aaf,xml,json,mp4 (default: all).",
+        ),
+    ] = None,
 ) -> None:
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
-    or blend; mix to a loudness target; write stems, mix, muxed video, CSV/EDL/OTIO, provenance."""
+    or blend; mix to a loudness target; deliver BWF clips, stems and mix (5.1 too), muxed video,
+    AAF/FCP XML/EDL/OTIO, CSV, provenance."""
     from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
+    from sfxkit.export import FORMATS, check_delivery
 
+    wanted = tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else FORMATS
+    check_delivery(
+        None if video.is_dir() else video,
+        start_tc=start_tc,
+        handles=handles,
+        channels=channels,
+        formats=wanted,
+    )
     variant = _preflight("soundtrack", index, models, variant, policy, force, layers)
     knobs: dict[str, Any] = dict(
         policy=policy,
@@ -168,6 +198,10 @@ def soundtrack_cmd(
         follow_motion=follow_motion,
         pan=pan,
         layers=layers,
+        start_tc=start_tc,
+        handles=handles,
+        channels=channels,
+        formats=wanted,
     )
     if scene_threshold is not None:
         knobs["scene_threshold"] = scene_threshold
@@ -217,6 +251,10 @@ def soundtrack_cmd(
                     "edl": str(exports.edl) if exports else None,
                     "otio": str(exports.otio) if exports else None,
                     "csv": str(exports.csv) if exports else None,
+                    "aaf": str(exports.aaf) if exports and exports.aaf else None,
+                    "xml": str(exports.xml) if exports and exports.xml else None,
+                    "mix_51": str(exports.mix_51) if exports and exports.mix_51 else None,
+                    "start_tc": exports.start_tc if exports else None,
                     "provenance": str(exports.provenance) if exports else None,
                 },
                 "shots": [

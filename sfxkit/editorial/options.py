@@ -25,6 +25,8 @@ from sfxkit.editorial.decision import (
     check_overrides,
 )
 from sfxkit.errors import InputError
+from sfxkit.export import DEFAULT_HANDLES, check_delivery
+from sfxkit.export import FORMATS as DELIVERY_FORMATS
 
 STAGES: tuple[str, ...] = (
     "load",
@@ -80,6 +82,11 @@ class SoundtrackOptions:
     apart and rising by ``onset_rise``), each at most ``spot_length`` s long.
     Mix: ``target_lufs``, ``true_peak`` dBTP, ``crossfade`` s at shot cuts (``layers="shot"``),
     ``sample_rate``.
+    Shots: ``shot_detectors`` (:func:`sfxkit.media.shots.detect_shots`: ``adaptive`` cuts,
+    ``fade`` through black, ``dissolve``; ``content`` is the old hard-cut-only detector).
+    Delivery (:func:`sfxkit.export.export_all`): ``formats`` to write, ``start_tc`` (default: the
+    video's own timecode, else 00:00:00:00), ``handles`` s around spot-effect clips, ``channels``
+    (``"2"``, or ``"5.1"`` to add 5.1 stems and mix).
     """
 
     policy: str = "auto"
@@ -112,9 +119,26 @@ class SoundtrackOptions:
     true_peak: float = -1.0
     crossfade: float = 0.02
     sample_rate: int = DEFAULT_SAMPLE_RATE
+    shot_detectors: tuple[str, ...] = ("adaptive", "fade", "dissolve")
+    formats: tuple[str, ...] = DELIVERY_FORMATS
+    start_tc: str | None = None
+    handles: float = DEFAULT_HANDLES
+    channels: str = "2"
 
     def __post_init__(self) -> None:
         _check_choice("policy", self.policy, POLICIES)
+        object.__setattr__(self, "formats", tuple(self.formats))
+        object.__setattr__(self, "shot_detectors", tuple(self.shot_detectors))
+        object.__setattr__(self, "channels", str(self.channels))
+        # Delivery knobs are checked now, not after minutes of work (the timecode's frame rate is
+        # checked against the video when it is known).
+        check_delivery(
+            None,
+            start_tc=None,
+            handles=self.handles,
+            channels=self.channels,
+            formats=self.formats,
+        )
         if self.blend_mode not in BLEND_MODES:
             raise InputError(f"unknown blend_mode {self.blend_mode!r}; use 'layer' or 'crossfade'")
         _check_choice("fit", self.fit, FITS)

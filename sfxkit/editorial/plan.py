@@ -57,6 +57,7 @@ def shot_candidates(
     filters: Any = None,
     shots: Sequence[Shot] | None = None,
     clock: StageClock | None = None,
+    detectors: Sequence[str] | None = None,
 ) -> ShotCandidates:
     """Cut ``video`` into shots (unless ``shots`` are given), embed one keyframe per shot and
     search the index: the recommend part of :func:`soundtrack`, timed per stage."""
@@ -68,7 +69,11 @@ def shot_candidates(
         raise InputError(f"k must be at least 1 (got {k})")
     with clock("decode"):
         info = video_info(video)
-        cut = check_shots(video, shots, info.duration) if shots is not None else detect_shots(video)
+        cut = (
+            check_shots(video, shots, info.duration)
+            if shots is not None
+            else detect_shots(video, **({"detectors": tuple(detectors)} if detectors else {}))
+        )
         if not cut:
             raise MediaError(video, "no shots found", "check that the video has frames")
         keyframes = frames_at(video, [s.keyframe_time for s in cut])

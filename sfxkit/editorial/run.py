@@ -60,8 +60,9 @@ def soundtrack(
     shot's best candidates. ``blend`` layers both (``blend_gains_db`` = retrieved, generated dB)
     or crossfades (``blend_mode="crossfade"``). The mix is at ``target_lufs`` integrated loudness
     under ``true_peak`` dBTP with equal-power ``crossfade`` s at shot boundaries. With ``out`` it
-    also writes the stems, mix, muxed video, CSV/EDL/OTIO cue sheets, provenance and
-    ``decisions.json`` there. Catalog sounds flagged ``silent`` are never used unless
+    also delivers there (:func:`sfxkit.export.export_all`, knobs ``formats``, ``start_tc``,
+    ``handles``, ``channels``): Broadcast WAV clips, stems by type and mix (5.1 too when asked),
+    the muxed video, AAF/FCP XML/EDL/OTIO/CSV cue sheets, provenance and ``decisions.json``. Catalog sounds flagged ``silent`` are never used unless
     ``filters`` says otherwise. ``choices`` (a review session file or mapping, see
     :func:`load_choices`) override the decision, sound and gain of single shots.
     """
@@ -69,6 +70,10 @@ def soundtrack(
     from sfxkit.timeline import Cue, Timeline
 
     opts = SoundtrackOptions.from_kwargs(options, **knobs)
+    if opts.start_tc is not None and out is not None:
+        from sfxkit.export import check_delivery
+
+        check_delivery(video, start_tc=opts.start_tc)  # a label the video's frame rate has
     policy, thresholds, filters, fit = opts.policy, opts.thresholds, opts.filters, opts.fit
     prompt, negative_prompt, variant = opts.prompt, opts.negative_prompt, opts.variant
     steps, seed, cfg_strength = opts.steps, opts.seed, opts.cfg_strength
@@ -86,7 +91,15 @@ def soundtrack(
     from sfxkit._progress import stage
 
     with stage(f"{video.name}: shots and catalog candidates", enabled=progress):
-        found = shot_candidates(video, rec, k=k, filters=filters, shots=shots, clock=clock)
+        found = shot_candidates(
+            video,
+            rec,
+            k=k,
+            filters=filters,
+            shots=shots,
+            clock=clock,
+            detectors=opts.shot_detectors,
+        )
     info, shot_list = found.info, found.shots
     bad = sorted(i for i in {*forced, *chosen} if not 0 <= i < len(shot_list))
     if bad:
@@ -261,6 +274,10 @@ def soundtrack(
                 video=video,
                 target_lufs=target_lufs,
                 true_peak=true_peak,
+                formats=opts.formats,
+                start_tc=opts.start_tc,
+                handles=opts.handles,
+                channels=opts.channels,
             )
             write_text(
                 Path(out) / "decisions.json",
@@ -454,11 +471,25 @@ def _layer_cues(
                     align=False,
                 )
                 layers.append(dataclasses.replace(glayer, waveform=x))
-        if opts.pan and role == "spot" and layers:
+        if role == "spot" and layers and (opts.pan or opts.channels == "5.1"):
+            import numpy as np
+
             from sfxkit.media.motion import motion_profile
 
             with clock("decode"):
                 profile = motion_profile(video, start=start, end=end)
+            # Where on screen the event is (5.1 pans spots across the front by it): the motion
+            # centroid over the first 0.3 s after the onset, weighted by motion energy.
+            near = profile.times <= (item.time - start) + 0.3
+            weights = profile.energy[near]
+            if weights.size and float(weights.sum()) > 0:
+                numbers["screen_x"] = round(
+                    float(
+                        np.clip((profile.centroid_x[near] * weights).sum() / weights.sum(), -1, 1)
+                    ),
+                    4,
+                )
+        if opts.pan and role == "spot" and layers:
             with clock("mix"):
                 layers = [
                     dataclasses.replace(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,32 +21,50 @@ MIN_GATED_SECONDS = 0.4
 SILENCE_DB = -120.0
 
 
-def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
+def integrated_loudness(
+    samples: np.ndarray, sample_rate: int, *, weights: Sequence[float] | None = None
+) -> float | None:
     """Integrated loudness in LUFS, or None when the clip is shorter than one 400 ms block.
 
-    Silence returns ``SILENCE_DB`` (pyloudnorm says -inf) so it stays a number.
+    Silence returns ``SILENCE_DB`` (pyloudnorm says -inf) so it stays a number. Channels are
+    weighted as :func:`channel_weights` says (6 channels are 5.1 in SMPTE order, LFE excluded)
+    unless ``weights`` are given.
     """
     x = np.asarray(samples)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2:
         raise ValueError(f"expected (channels, samples) audio, got shape {x.shape}")
-    meter = LoudnessMeter(sample_rate, x.shape[0])
+    meter = LoudnessMeter(sample_rate, x.shape[0], weights=weights)
     step = 1 << 16
     for i in range(0, x.shape[1], step):
         meter.update(x[:, i : i + step])
     return meter.integrated()
 
 
-# BS.1770-4 channel weights: L, R, C at 1.0, the two surrounds at 1.41 (pyloudnorm's order).
-_SURROUND_GAIN = {3: 1.41, 4: 1.41}
 _ABSOLUTE_GATE = -70.0
+SURROUND_WEIGHT = 1.41  # BS.1770-4 Table 3: +1.5 dB for the surround channels
+
+
+def channel_weights(channels: int) -> tuple[float, ...]:
+    """BS.1770-4 weight of each channel for a layout of ``channels``.
+
+    Five channels are L R C Ls Rs (pyloudnorm's order, no LFE); six are 5.1 in SMPTE order,
+    L R C LFE Ls Rs, where the LFE is not measured (weight 0). Other counts weigh every channel 1.
+    """
+    if channels == 5:
+        return (1.0, 1.0, 1.0, SURROUND_WEIGHT, SURROUND_WEIGHT)
+    if channels == 6:
+        return (1.0, 1.0, 1.0, 0.0, SURROUND_WEIGHT, SURROUND_WEIGHT)
+    return (1.0,) * channels
 
 
 class LoudnessMeter:
     """Integrated loudness (BS.1770-4) of audio fed in ``(channels, n)`` blocks of any size."""
 
-    def __init__(self, sample_rate: int, channels: int) -> None:
+    def __init__(
+        self, sample_rate: int, channels: int, *, weights: Sequence[float] | None = None
+    ) -> None:
         from pyloudnorm.iirfilter import IIRfilter
 
         self.sample_rate = int(sample_rate)
@@ -57,7 +76,10 @@ class LoudnessMeter:
         )
         self._sos = np.array([np.concatenate([st.b, st.a]) for st in stages])
         self._zi = np.zeros((len(stages), self.channels, 2))
-        self._gain = np.array([_SURROUND_GAIN.get(c, 1.0) for c in range(self.channels)])
+        w = channel_weights(self.channels) if weights is None else tuple(weights)
+        if len(w) != self.channels:
+            raise ValueError(f"{len(w)} channel weights for {self.channels} channels")
+        self._gain = np.array(w, dtype=np.float64)
         self.n = 0
         self._step = 0  # index of the 100 ms step being filled
         self._step_energy = 0.0

@@ -59,34 +59,51 @@ def build(tmp_path: Path, *, third: str = "blend") -> tuple[Timeline, Path]:
     return Timeline(str(video), 4.0, SR, 2, cues), video
 
 
-def tc_seconds(tc: str, fps: int = FPS) -> float:
-    h, m, s, f = (int(v) for v in tc.split(":"))
-    return h * 3600 + m * 60 + s + f / fps
+def tc_frames(tc: str, fps: int = FPS) -> int:
+    """Frame count of an HH:MM:SS:FF label (HH:MM:SS;FF: drop-frame at 30 nominal)."""
+    h, m, s, f = (int(v) for v in re.split("[:;]", tc))
+    frames = ((h * 60 + m) * 60 + s) * fps + f
+    if ";" in tc:  # SMPTE drop-frame: 2 labels skipped each minute except every tenth
+        minutes = h * 60 + m
+        frames -= 2 * (minutes - minutes // 10)
+    return frames
 
 
-def read_edl(path: Path) -> list[dict[str, object]]:
-    """A small CMX3600 reader, independent of the writer: events with their comment lines."""
+def tc_seconds(tc: str, fps: int = FPS, start: str = "00:00:00:00") -> float:
+    real = 30000 / 1001 if fps == 30 and ";" in tc else fps
+    return (tc_frames(tc, fps) - tc_frames(start, fps)) / real
+
+
+def read_edl(path: Path, *, fps: int = FPS, start: str = "00:00:00:00") -> list[dict[str, object]]:
+    """A small CMX3600 reader, independent of the writer: events with their comment lines.
+
+    Record times come back as seconds from ``start``; the FCM line must match the labels.
+    """
+    label = r"(\d\d:\d\d:\d\d[:;]\d\d)"
     event_re = re.compile(
-        r"^(\d{3,})\s+(\S+)\s+(A|AA|A2|B|V)\s+C\s+"
-        r"(\d\d:\d\d:\d\d:\d\d)\s+(\d\d:\d\d:\d\d:\d\d)\s+(\d\d:\d\d:\d\d:\d\d)\s+(\d\d:\d\d:\d\d:\d\d)\s*$"
+        rf"^(\d{{3,}})\s+(\S+)\s+(A|AA|A2|B|V)\s+C\s+{label}\s+{label}\s+{label}\s+{label}\s*$"
     )
     events: list[dict[str, object]] = []
     lines = path.read_text().splitlines()
-    assert lines[0].startswith("TITLE:") and lines[1] == "FCM: NON-DROP FRAME"
+    assert lines[0].startswith("TITLE:") and lines[1] in ("FCM: NON-DROP FRAME", "FCM: DROP FRAME")
+    drop = lines[1] == "FCM: DROP FRAME"
     for line in lines[2:]:
         if m := event_re.match(line):
+            assert all((";" in m[i]) == drop for i in range(4, 8)), line
             events.append(
                 {
                     "num": int(m[1]),
                     "reel": m[2],
                     "track": m[3],
                     "src": (m[4], m[5]),
-                    "rec": (tc_seconds(m[6]), tc_seconds(m[7])),
+                    "rec_tc": (m[6], m[7]),
+                    "rec": (tc_seconds(m[6], fps, start), tc_seconds(m[7], fps, start)),
                     "comments": [],
                 }
             )
         elif line.startswith("*"):
-            events[-1]["comments"].append(line)  # type: ignore[union-attr]
+            if events:
+                events[-1]["comments"].append(line)  # type: ignore[union-attr]
         else:
             assert not line.strip(), f"unexpected EDL line {line!r}"
     return events
@@ -98,14 +115,20 @@ def test_export_everything(tmp_path: Path) -> None:
     res = export_all(tl, mix, stems, tmp_path / "out")
     assert res.non_commercial and res.skipped == ()
 
-    # Stems and mix: 24-bit WAV; the mix read back is on target and under the ceiling.
-    assert [p.name for p in res.stems] == [
+    # Clips (one per cue), stems by type and the mix: 24-bit Broadcast WAV.
+    assert [p.name for p in res.clips] == [
         "shot_000_retrieve.wav",
         "shot_001_retrieve.wav",
         "shot_002_blend.wav",
     ]
-    for p in (*res.stems, res.mix):
+    # Per-shot cues are effects (FX) unless they hold generated material (GEN: non-commercial).
+    assert [p.name for p in res.stems] == ["FX.wav", "GEN.wav"]
+    for p in (*res.clips, *res.stems, res.mix):
         assert p is not None and sf.info(str(p)).subtype == "PCM_24"
+    # The stems add up to the mix (before its limiter, which this quiet mix never reaches).
+    summed = sum(sf.read(str(p), dtype="float64", always_2d=True)[0] for p in res.stems)
+    mixed = sf.read(str(res.mix), dtype="float64", always_2d=True)[0]
+    assert np.max(np.abs(summed - mixed)) < 1e-5
     back, sr = sf.read(str(res.mix), dtype="float32", always_2d=True)
     assert sr == SR and back.shape == (4 * SR, 2)
     assert integrated_loudness(back.T, SR) == pytest.approx(-23.0, abs=0.5)
@@ -130,21 +153,25 @@ def test_export_everything(tmp_path: Path) -> None:
 
     # EDL: one event per cue on audio track A (AA: stereo), record times at 25 fps.
     events = read_edl(res.edl)  # type: ignore[arg-type]
+    assert res.start_tc == "00:00:00:00"  # the video has no timecode track
     assert [e["rec"] for e in events] == [(c.start, c.end) for c in tl.cues]
     assert all(e["track"] == "AA" for e in events)
     names = [
         next(c for c in e["comments"] if c.startswith("* FROM CLIP NAME:"))  # type: ignore[union-attr]
         for e in events
     ]
-    assert names == [f"* FROM CLIP NAME: {p.name}" for p in res.stems]
+    assert names == [f"* FROM CLIP NAME: {p.name}" for p in res.clips]
+    assert all(e["src"] == e["rec_tc"] for e in events)  # each clip's file TC is its place
     nc = [any(c.startswith("* NON-COMMERCIAL") for c in e["comments"]) for e in events]  # type: ignore[union-attr]
     assert nc == [False, False, True]
 
-    # OTIO: one audio track whose clips sit at the cue times, with licence metadata.
+    # OTIO: an audio track per stem type whose clips sit at the cue times, linked to the clip
+    # files (paths relative to the folder), with licence metadata.
     timeline = otio.adapters.read_from_file(str(res.otio))
-    assert len(timeline.tracks) == 1 and timeline.tracks[0].kind == otio.schema.TrackKind.Audio
-    clips = list(timeline.tracks[0].find_clips())
-    assert [c.name for c in clips] == [p.name for p in res.stems]
+    assert [t.name for t in timeline.tracks] == ["FX", "GEN"]
+    assert all(t.kind == otio.schema.TrackKind.Audio for t in timeline.tracks)
+    clips = sorted(timeline.find_clips(), key=lambda c: c.range_in_parent().start_time)
+    assert [c.name for c in clips] == [p.name for p in res.clips]
     for clip, cue in zip(clips, tl.cues, strict=True):
         placed = clip.range_in_parent()
         assert placed.start_time.to_seconds() == pytest.approx(cue.start, abs=1e-6)
@@ -163,6 +190,8 @@ def test_export_everything(tmp_path: Path) -> None:
     assert [r["non_commercial"] for r in rows] == ["", "", "NON-COMMERCIAL"]
     assert rows[1]["start_tc"] == "00:00:02:00" and rows[1]["end_tc"] == "00:00:02:10"
     assert "mmaudio seed=1234" in rows[2]["sources"] and rows[0]["sources"] == "rain_01"
+    assert [r["stem_type"] for r in rows] == ["spot", "spot", "generated"]
+    assert rows[2]["clip"] == "clips/shot_002_blend.wav"
 
     # Provenance: every sound, its licence, the generator and seed, the flag.
     prov = json.loads(res.provenance.read_text())  # type: ignore[union-attr]
@@ -191,11 +220,14 @@ def test_rerun_overwrites_cleanly(tmp_path: Path) -> None:
     tl2, _ = build(tmp_path, third="retrieve")
     res = export_all(tl2, *mix_timeline(tl2), out)
     assert not res.non_commercial
-    assert sorted(p.name for p in (out / "stems").iterdir()) == [
+    assert sorted(p.name for p in (out / "clips").iterdir()) == [
         "shot_000_retrieve.wav",
         "shot_001_retrieve.wav",
         "shot_002_retrieve.wav",
     ]
+    # No generated sound any more: the GEN stem of the first run is gone.
+    assert sorted(p.name for p in (out / "stems").iterdir()) == ["FX.wav"]
+    assert "NON-COMMERCIAL" not in otio.adapters.read_from_file(str(res.otio)).to_json_string()
     assert not list(out.rglob(".*"))  # no temp files anywhere
     assert "NON-COMMERCIAL" not in res.edl.read_text()  # type: ignore[union-attr]
     assert "NON-COMMERCIAL" not in res.csv.read_text()  # type: ignore[union-attr]
@@ -216,5 +248,8 @@ def test_missing_video_skips_mux_and_names_it(tmp_path: Path) -> None:
 def test_timecode() -> None:
     assert timecode(0.0, 25) == "00:00:00:00"
     assert timecode(3661.4, 25) == "01:01:01:10"
-    assert timecode(1.0, 29.97) == "00:00:01:00"  # 30 frames, labelled at 30 (non-drop)
+    # Drop-frame at 29.97: frame 1800 is labelled 00:01:00;02 (;00 and ;01 do not exist).
+    assert timecode(1800 * 1001 / 30000, 30000 / 1001) == "00:01:00;02"
+    assert timecode(60.0, 24) == "00:01:00:00"
     assert timecode(59.96, 25) == "00:00:59:24"
+    assert timecode(2.0, 25, "10:00:00:00") == "10:00:02:00"

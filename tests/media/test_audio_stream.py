@@ -40,13 +40,14 @@ def test_measured_loudness_equals_pyloudnorm(tmp_path, sr, channels, seconds):
 
 
 def test_six_channel_file_is_measured_with_surround_weights(tmp_path):
-    # pyloudnorm refuses more than five channels; BS.1770 weights L R C 1.0, surrounds 1.41.
+    # pyloudnorm refuses more than five channels; six are 5.1 in WAV/SMPTE order (L R C LFE Ls
+    # Rs) and BS.1770 weights L R C 1.0, the surrounds 1.41, and leaves the LFE out.
     mono = tone(997, 2.0, 48_000, amp=0.25)
     path = write_audio(tmp_path / "six.wav", np.repeat(mono, 6, axis=0), 48_000, subtype="FLOAT")
     ref = pyloudnorm.Meter(48_000).integrated_loudness(mono[0].astype(np.float64))
     m = measure_file(path)
     assert m.channels == 6
-    assert m.loudness == pytest.approx(ref + 10 * math.log10(1 + 1 + 1 + 1.41 + 1.41 + 1), abs=0.01)
+    assert m.loudness == pytest.approx(ref + 10 * math.log10(1 + 1 + 1 + 0 + 1.41 + 1.41), abs=0.01)
 
 
 def test_streamed_hash_equals_pcm_hash_even_when_channels_are_reread(tmp_path):

@@ -102,7 +102,7 @@ def test_cli_soundtrack_one_video_at_web_loudness(
     )  # fmt: skip
     assert code == 0
     assert "UNTRAINED" in stdout and "silence" in stdout and "-23.0" in stdout
-    assert sorted(p.name for p in (out / "stems").iterdir()) == [
+    assert sorted(p.name for p in (out / "clips").iterdir()) == [
         "shot_000_retrieve.wav",
         "shot_002_retrieve.wav",
     ]

@@ -129,7 +129,8 @@ def test_cue_sheets_reread_with_the_cue_times(result: SoundtrackResult) -> None:
         c.non_commercial for c in cues
     ]
     tl = otio.adapters.read_from_file(str(ex.otio))
-    clips = list(tl.tracks[0].find_clips())
+    # One audio track per stem type (FX, GEN...): the clips of all tracks in time order.
+    clips = sorted(tl.find_clips(), key=lambda c: c.range_in_parent().start_time.to_seconds())
     assert len(clips) == len(cues)
     for clip, cue in zip(clips, cues, strict=True):
         placed = clip.range_in_parent()
