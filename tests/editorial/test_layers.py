@@ -102,7 +102,7 @@ def test_batch_takes_the_same_options(layered: Layered, tmp_path: Path) -> None:
     opts = SoundtrackOptions(layers="auto", policy="retrieve", variant="tiny_16k")
     report = sfxkit.soundtrack_batch([layered.video], layered.index, tmp_path, options=opts)
     assert [i.status for i in report.items] == ["done"]
-    stems = sorted(p.name.split("_")[0] for p in (report.items[0].out / "stems").iterdir())
+    stems = sorted(p.name.split("_")[0] for p in (report.items[0].out / "clips").iterdir())
     assert stems == ["bed", "bed", "spot", "spot", "spot"]
     again = sfxkit.soundtrack_batch([layered.video], layered.index, tmp_path, options=opts)
     assert [i.status for i in again.items] == ["skipped"]
@@ -203,14 +203,20 @@ def test_cli_layers(layered: Layered, tmp_path: Path) -> None:
     out = tmp_path / "out"
     base = ["soundtrack", layered.video, "--index", layered.index, "--models", "tiny"]
     r = _sfxkit(
-        *base, "--out", out, "--layers", "auto", "--policy", "retrieve", "--no-progress", "--json"
-    )
+        *base, "--out", out, "--layers", "auto", "--policy", "retrieve", "--no-progress", "--json",
+        "--channels", "5.1", "--start-tc", "01:00:00:00",
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["stats"]["layers"] == "auto" and doc["stats"]["cues"] == {"bed": 2, "spot": 3}
-    stems = sorted(p.name for p in (out / "stems").iterdir())
-    assert sum(n.startswith("bed_") for n in stems) == 2
-    assert sum(n.startswith("spot_") for n in stems) == 3
+    assert doc["files"]["start_tc"] == "01:00:00:00" and doc["files"]["mix_51"]
+    clips = sorted(p.name for p in (out / "clips").iterdir())
+    assert sum(n.startswith("bed_") for n in clips) == 2
+    assert sum(n.startswith("spot_") for n in clips) == 3
+    # Beds are delivered as backgrounds, spots as effects, in stereo and 5.1, with an AAF.
+    stems = {p.name for p in (out / "stems").iterdir()}
+    assert {"BG.wav", "FX.wav", "BG_51.wav", "FX_51.wav"} <= stems
+    assert (out / "cues.aaf").stat().st_size > 0 and (out / "mix_51.wav").is_file()
     decisions = json.loads((out / "decisions.json").read_text())
     assert [sc["shots"] for sc in decisions["scenes"]] == [[0, 1], [2, 3]]
 

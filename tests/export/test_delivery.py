@@ -27,7 +27,7 @@ from tests.export.helpers import video_with_timecode
 from tests.export.test_export import SR, build, read_edl
 
 NTSC = 30000 / 1001
-ROLES = {0: "bed", 1: "spot", 2: "shot"}  # shot 2 is a blend: it goes to GEN
+ROLES = {0: "bed", 1: "spot", 2: "shot"}  # shot 2 is a blend: catalog share FX, generated GEN
 NC = "CC-BY-NC-4.0"
 
 
@@ -213,11 +213,20 @@ def test_51_mix_and_stems(tmp_path: Path) -> None:
     bg = sf.read(str(res.out_dir / "stems" / "BG_51.wav"), always_2d=True)[0].T
     fx = sf.read(str(res.out_dir / "stems" / "FX_51.wav"), always_2d=True)[0].T
     assert np.abs(bg[4]).max() > 0 and np.abs(bg[2]).max() == 0
-    assert np.abs(fx[0]).max() > 0 and np.abs(fx[[1, 2, 3, 4, 5]]).max() == 0
+    spot = next(s for s in stems if s.cue_index == 1)
+    blend = next(s for s in stems if s.cue_index == 2)
+    alone = slice(spot.offset, min(spot.offset + spot.audio.shape[1], blend.offset))
+    assert alone.stop > alone.start
+    assert np.abs(fx[0, alone]).max() > 0 and np.abs(fx[1:, alone]).max() == 0
+    # FX never reaches the surrounds or the LFE; the blend's catalog share sits in FX (front)
+    # and its generated share in GEN.
+    assert np.abs(fx[3:]).max() == 0 and np.abs(fx[:3, blend.offset :]).max() > 0
+    gen = sf.read(str(res.out_dir / "stems" / "GEN_51.wav"), always_2d=True)[0].T
+    assert np.abs(gen[:, blend.offset :]).max() > 0 and np.abs(gen[:, alone]).max() == 0
     # The stereo fold-down for checking keeps that effect on the left.
     lo_ro = fold_down(fx.astype(np.float32))
-    np.testing.assert_allclose(lo_ro[0], fx[0], atol=1e-6)
-    assert np.abs(lo_ro[1]).max() == 0
+    np.testing.assert_allclose(lo_ro[0, alone], fx[0, alone], atol=1e-6)
+    assert np.abs(lo_ro[1, alone]).max() == 0
     assert [p.name for p in res.stems][-3:] == ["BG_51.wav", "FX_51.wav", "GEN_51.wav"]
 
 
