@@ -491,7 +491,8 @@ def export_all(
     for stem in placed:
         cue = cues[stem.cue_index]
         kind = kind_of[cue.index]
-        audio, head = (material or {}).get(cue.index, (stem.audio, stem.head))
+        own = (stem.material, 0) if stem.material is not None else (stem.audio, stem.head)
+        audio, head = (material or {}).get(cue.index, own)
         cue_n = max(1, int(round(cue.end * sr)) - int(round(cue.start * sr)))
         start_n = int(round(cue.start * sr))
         if kind == "spot":

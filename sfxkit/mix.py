@@ -563,6 +563,7 @@ class Stem:
     sample_rate: int
     role: str = "shot"
     by_kind: Mapping[str, np.ndarray] = field(default_factory=dict)
+    material: np.ndarray | None = None
 
     @property
     def start(self) -> float:
@@ -675,7 +676,7 @@ def mix_timeline(
         target_lufs + SHORT_CLIP_PEAK_OFFSET_DB if short_peak_db is None else short_peak_db
     )
     mix = np.zeros((ch, total), dtype=np.float32)
-    placed: list[tuple[Cue, int, int, np.ndarray, dict[str, np.ndarray]]] = []
+    placed: list[tuple[Cue, int, int, np.ndarray, dict[str, np.ndarray], np.ndarray | None]] = []
     for cue in timeline.cues:
         if not cue.layers:
             continue
@@ -711,7 +712,9 @@ def mix_timeline(
             share = _stem(part, *where)
             kinds[layer.kind] = kinds[layer.kind] + share if layer.kind in kinds else share
         mix[:, s0 - head : s0 - head + length] += stem
-        placed.append((cue, s0 - head, head, stem, kinds))
+        # A spot keeps its sound past the cue (unfaded) for the editor's handles.
+        material = sound * np.float32(gain) if cue.role == "spot" else None
+        placed.append((cue, s0 - head, head, stem, kinds, material))
 
     mix_gain = 1.0
     out = mix
@@ -738,8 +741,9 @@ def mix_timeline(
             sample_rate=sr,
             role=cue.role,
             by_kind={k: (v * g).astype(np.float32) for k, v in kinds.items()},
+            material=None if material is None else (material * g).astype(np.float32),
         )
-        for cue, offset, head, stem, kinds in placed
+        for cue, offset, head, stem, kinds, material in placed
     )
     return out.astype(np.float32), stems
 

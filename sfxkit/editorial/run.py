@@ -430,11 +430,13 @@ def _layer_cues(
                             align=False,
                         )
                     else:
+                        # Fitted past the cue by the handles: the mix ends the spot at its
+                        # cue, delivery keeps the rest as the clip's handle.
                         onset = item.time - start
                         x = fit_to_shot(
                             layer.waveform,
                             layer.sample_rate,
-                            span,
+                            span + opts.handles,
                             mode="trim",
                             onset_at=onset,
                             align=opts.align,

@@ -226,3 +226,31 @@ def test_cli_rejects_an_unknown_layer_mode(layered: Layered, tmp_path: Path) -> 
     r = _sfxkit(*base, "--out", tmp_path / "o", "--layers", "scenes", "--no-progress")
     assert r.returncode == 2 and "shot, auto" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_spot_clips_carry_handles_and_sit_at_their_timecode(
+    layered: Layered, tmp_path: Path
+) -> None:
+    """Delivered spot clips run past their cue by the handle (as far as the sound has material)
+    and their BWF TimeReference is the cue start plus the start timecode, so a DAW spots them."""
+    from sfxkit.media.bwf import read_bwf
+
+    out = tmp_path / "out"
+    knobs = dict(layers="auto", policy="retrieve", spot_length=0.2, formats=("wav",), **TINY)
+    res = sfxkit.soundtrack(
+        layered.video, layered.index, out=out, start_tc="01:00:00:00", handles=1.0, **knobs
+    )
+    spots = res.timeline.by_role("spot")
+    assert len(spots) == 3
+    for cue in spots:
+        info = read_bwf(out / "clips" / cue.stem_name)
+        sr = info.sample_rate
+        assert info.time_reference == round((3600 + cue.start) * sr)
+        # One-shots of 0.5-0.7 s on a 0.2 s cue: the rest of the sound is the handle.
+        assert cue.duration + 0.2 < info.frames / sr <= cue.duration + 1.0 + 1e-6
+    flush = sfxkit.soundtrack(
+        layered.video, layered.index, out=tmp_path / "flush", handles=0.0, **knobs
+    )
+    for cue in flush.timeline.by_role("spot"):
+        info = read_bwf(tmp_path / "flush" / "clips" / cue.stem_name)
+        assert info.frames == pytest.approx(cue.duration * info.sample_rate, abs=2)
