@@ -1,31 +1,39 @@
 """The build on a Ray cluster, with Ray Data (extra ``sfxkit[distributed]``).
 
-WORK IN PROGRESS: the text views run; on a 2-CPU local runtime the audio view hung (decode
-tasks and embedding actors starve each other of CPUs). Not wired into the CLI yet, no tests.
-
 Same stages and stage functions as the local engine (:mod:`sfxkit.pipeline`), mapped by Ray Data:
 
 * measure (decode, hash, loudness, QC) of new or changed files: ``map_batches`` CPU tasks;
+* describe: on the driver, inside ingest (templates or the language-model describer's cache);
 * per audio view: decode + resample as CPU tasks → embedding in an actor pool (one model load
   per actor; one GPU per actor and 4× larger batches when the cluster has GPUs);
 * per text view: an actor pool over the items' texts;
-* the driver collects the vector shards in item order, and the existing store writer trains the
-  FAISS views and commits the version atomically (nothing is replaced when a stage fails).
+* vector shards stream back to the driver, which is the one committing writer: the existing
+  store writer (:mod:`sfxkit.store`) trains the FAISS views and commits the version atomically,
+  so a failed stage leaves the index at its previous version.
+* the bridge's frame pool (``sfxkit bridge mine --engine ray``): shot detection + frame sampling
+  per video as CPU tasks → CLIP image embedding in an actor pool.
+
+Resources. The actors must never hold every CPU the tasks feeding them need, or the pipeline
+waits forever (it did on a 2-CPU runtime with two 1-CPU actors). On a CPU-only cluster the pool
+has ``max(1, CPUs // 4)`` actors of ``min(2, CPUs / 2)`` CPUs each (torch uses that many
+threads), leaving at least half the CPUs to the decode tasks; with GPUs, one actor per GPU.
 
 Bad files come back as rows carrying their reason, so the build reports them exactly as the local
-engine does. Actors killed mid-build are restarted and their batches retried (at most
+engine does. An actor whose process dies is restarted and its batch retried (at most
 :data:`RETRIES` times); past that the build fails with :class:`~sfxkit.errors.SfxkitError` and
 the index keeps its previous version.
 
 ``address``: ``None`` joins the Ray runtime this process already started (``ray.init``) or starts
-a local one for the build; ``"auto"`` or ``"ray://HOST:10001"`` joins an existing cluster. Every
-node needs sfxkit (and the model weights) installed and the sound folder at the same path.
+a local one for the build; ``"auto"`` (on a cluster node) or ``"ray://HOST:10001"`` (Ray Client)
+joins an existing cluster. Every node needs sfxkit (and the model weights) installed and the
+sound folder at the same path.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,10 +47,9 @@ from sfxkit.pipeline import (
     measure_batch,
 )
 
-__all__ = ["RETRIES", "RayEngine", "import_ray"]
+__all__ = ["RETRIES", "RayEngine", "actor_resources", "import_ray"]
 
 RETRIES = 3
-ACTORS = 2  # embedding actors per view on a CPU-only cluster (one per GPU on a GPU cluster)
 
 
 def import_ray() -> Any:
@@ -52,6 +59,18 @@ def import_ray() -> Any:
     except ImportError as exc:
         raise MissingExtraError("ray[data]", "distributed", "builds with --engine ray") from exc
     return ray
+
+
+def actor_resources(cpus: float, gpus: float) -> tuple[int, float, float]:
+    """(actors, CPUs per actor, GPUs per actor) for an embedding pool on this cluster.
+
+    With GPUs: one actor per GPU. CPU only: the actors take at most half the CPUs, so the decode
+    tasks feeding them always have CPUs left (two 1-CPU actors on 2 CPUs starved them forever).
+    """
+    if gpus >= 1:
+        return int(gpus), 1.0, 1.0
+    per_actor = max(0.5, min(2.0, cpus / 2))
+    return max(1, int(cpus // 4)), per_actor, 0.0
 
 
 def _measure_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -75,6 +94,18 @@ def _decode_rows(
         "ok": np.array([w is not None for w, _ in results]),
         "reason": np.array([r for _, r in results], dtype=object),
     }
+
+
+def _sample_rows(batch: dict[str, np.ndarray], per_shot: int, max_side: int) -> dict[str, Any]:
+    from sfxkit.bridge.pool import sample_video
+
+    out: dict[str, list[Any]] = {"i": [], "sampled": [], "reason": []}
+    for i, video in zip(batch["i"], batch["video"], strict=True):
+        res = sample_video(str(video), per_shot=per_shot, max_side=max_side)
+        out["i"].append(i)
+        out["sampled"].append(b"" if isinstance(res, str) else pickle.dumps(res))
+        out["reason"].append(res if isinstance(res, str) else "")
+    return {k: np.array(v, dtype=object if k != "i" else np.int64) for k, v in out.items()}
 
 
 class _Embedder:
@@ -108,32 +139,62 @@ class _TextEmbedder(_Embedder):
         return {"i": batch["i"], "vec": np.array([v.tobytes() for v in vecs], dtype=object)}
 
 
+class _FrameEmbedder(_Embedder):
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from sfxkit.bridge.pool import embed_frames
+
+        out: dict[str, list[Any]] = {"i": [], "times": [], "shots": [], "vec": [], "reason": []}
+        for i, blob, reason in zip(batch["i"], batch["sampled"], batch["reason"], strict=True):
+            times, shots, vec = b"", b"", b""
+            if blob:  # only the embeddings go back to the driver, not the frames
+                t, s, frames = pickle.loads(blob)
+                times, shots = t.astype(np.float64).tobytes(), s.astype(np.int64).tobytes()
+                vec = embed_frames(frames, self.enc).astype(np.float32).tobytes()
+            for k, v in zip(out, (i, times, shots, vec, reason), strict=True):
+                out[k].append(v)
+        return {k: np.array(v, dtype=np.int64 if k == "i" else object) for k, v in out.items()}
+
+
 class RayEngine:
     """The :class:`sfxkit.pipeline.LocalEngine` interface over Ray Data."""
 
     name = "ray"
     parallel = True
 
-    def __init__(self, encoders: dict[str, Any], device: str | None, *, address: str | None):
+    def __init__(
+        self, encoders: dict[str, Any], device: str | None, *, address: str | None = None
+    ) -> None:
         self.ray = import_ray()
-        self.encoders = encoders  # the caller's own encoder objects, shipped to the actors
-        self.given = dict(encoders)
+        self.encoders = encoders
+        self.given = dict(encoders)  # the caller's own encoder objects, shipped to the actors
         self._driver: dict[str, Any] = {}
         self.device = device
         self._started = False
         if not self.ray.is_initialized():
             try:
-                self.ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                self.ray.init(
+                    address=address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
             except Exception as exc:  # noqa: BLE001 - connection errors of every kind
                 raise SfxkitError(
-                    f"could not join the Ray cluster at {address or 'a new local runtime'}: {exc}; "
-                    "check --address (e.g. 'auto' on a cluster node, 'ray://HOST:10001')"
+                    f"could not join the Ray cluster at {address or 'a new local runtime'} "
+                    f"({type(exc).__name__}: {exc}); check --address ('auto' on a cluster node, "
+                    "'ray://HOST:10001' from elsewhere) and that the cluster runs the same Ray "
+                    "version"
                 ) from exc
             self._started = True
         ctx = self.ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        gpus = float(self.ray.cluster_resources().get("GPU", 0))
-        self.gpus = gpus >= 1 and device in (None, "auto", "cuda")
+        ctx.print_on_execution_start = False
+        resources = self.ray.cluster_resources()
+        gpus = float(resources.get("GPU", 0)) if device in (None, "auto", "cuda") else 0.0
+        self.actors, self.actor_cpus, self.actor_gpus = actor_resources(
+            float(resources.get("CPU", 1)), gpus
+        )
+        self.gpus = self.actor_gpus > 0
 
     def __enter__(self) -> RayEngine:
         return self
@@ -143,9 +204,10 @@ class RayEngine:
             self.ray.shutdown()
 
     # ---------------------------------------------------------------- helpers
-    def _run(self, ds: Any, what: str) -> list[dict[str, Any]]:
+    def _batches(self, ds: Any, what: str) -> Iterator[dict[str, np.ndarray]]:
+        """The dataset's output, streamed; a worker failure becomes one clear SfxkitError."""
         try:
-            rows = ds.take_all()
+            yield from ds.iter_batches(batch_size=None, batch_format="numpy")
         except SfxkitError:
             raise
         except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors in its own types
@@ -153,30 +215,44 @@ class RayEngine:
             if isinstance(cause, SfxkitError):
                 raise cause from exc
             raise SfxkitError(
-                f"the Ray build failed while {what} ({type(cause).__name__}: {cause}); nothing "
-                "was written, the index keeps its previous version"
-            ) from exc
-        return sorted(rows, key=lambda r: int(r["i"]) if "i" in r else 0)
+                f"the Ray build failed while {what} ({type(cause).__name__}: "
+                f"{str(cause).splitlines()[0] if str(cause) else ''}) after {RETRIES} retries; "
+                "nothing was written, the index keeps its previous version. Check the Ray "
+                "workers' logs (a node lost, out of memory) and run the build again"
+            ) from None
+
+    def _map(self, ds: Any, fn: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():  # max_restarts & co. are only reachable this way in 2.x
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*")
+            return ds.map_batches(fn, **kwargs)
 
     def _actor_args(self, role: str, model_id: str) -> dict[str, Any]:
         device = "cuda" if self.gpus else (self.device or "cpu")
-        actors = int(self.ray.cluster_resources().get("GPU", 0)) if self.gpus else ACTORS
-        return {
+        args: dict[str, Any] = {
             "fn_constructor_args": (role, model_id, device, self.given.get(role)),
-            "compute": self.ray.data.ActorPoolStrategy(size=actors),
-            "num_gpus": 1 if self.gpus else None,
-            "num_cpus": None if self.gpus else 1,
+            "compute": self.ray.data.ActorPoolStrategy(size=self.actors),
+            "num_cpus": self.actor_cpus,
             "max_restarts": RETRIES,
             "max_task_retries": RETRIES,
         }
+        if self.gpus:
+            args["num_gpus"] = self.actor_gpus
+        return args
+
+    def _task_args(self) -> dict[str, Any]:
+        return {"num_cpus": 1, "max_retries": RETRIES}
 
     # -------------------------------------------------------------- interface
     def measure(self, paths: Sequence[str], batch: int) -> dict[str, Any]:
-        ds = self.ray.data.from_items([{"path": p} for p in paths]).map_batches(
-            _measure_rows, batch_size=batch, num_cpus=1, max_retries=RETRIES
-        )
-        rows = self._run(ds, "measuring the sound files")
-        return {str(r["path"]): pickle.loads(r["result"]) for r in rows}
+        ds = self.ray.data.from_items([{"path": p} for p in paths])
+        ds = self._map(ds, _measure_rows, batch_size=batch, **self._task_args())
+        out: dict[str, Any] = {}
+        for b in self._batches(ds, "measuring the sound files"):
+            out.update(
+                (str(p), pickle.loads(r)) for p, r in zip(b["path"], b["result"], strict=True)
+            )
+        return out
 
     def embed_audio(
         self,
@@ -189,39 +265,64 @@ class RayEngine:
         progress: bool | None,
         desc: str,
     ) -> list[tuple[np.ndarray | None, str]]:
-        sample_rate = self._sample_rate(role, model_id)
+        sample_rate = int(self._driver_encoder(role, model_id).sample_rate)
         size = batch * 4 if self.gpus else batch
-        ds = (
-            self.ray.data.from_items([{"i": i, "path": p} for i, p in enumerate(paths)])
-            .map_batches(
-                _decode_rows,
-                batch_size=size,
-                fn_args=(sample_rate, duration),
-                num_cpus=1,
-                max_retries=RETRIES,
-            )
-            .map_batches(_AudioEmbedder, batch_size=size, **self._actor_args(role, model_id))
+        ds = self.ray.data.from_items([{"i": i, "path": p} for i, p in enumerate(paths)])
+        ds = self._map(
+            ds, _decode_rows, batch_size=size, fn_args=(sample_rate, duration), **self._task_args()
         )
-        rows = self._run(ds, desc)
-        return [
-            (np.frombuffer(r["vec"], dtype=np.float32).copy(), "")
-            if r["vec"]
-            else (None, str(r["reason"]))
-            for r in rows
-        ]
+        ds = self._map(ds, _AudioEmbedder, batch_size=size, **self._actor_args(role, model_id))
+        out: list[tuple[np.ndarray | None, str]] = [(None, "not embedded")] * len(paths)
+        for b in self._batches(ds, desc):
+            for i, vec, reason in zip(b["i"], b["vec"], b["reason"], strict=True):
+                out[int(i)] = (
+                    (np.frombuffer(vec, dtype=np.float32).copy(), "")
+                    if vec
+                    else (None, str(reason))
+                )
+        return out
 
     def embed_texts(self, role: str, model_id: str, groups: Sequence[Sequence[str]]) -> np.ndarray:
         ds = self.ray.data.from_items(
             [{"i": i, "texts": pickle.dumps(list(g))} for i, g in enumerate(groups)]
-        ).map_batches(_TextEmbedder, batch_size=256, **self._actor_args(role, model_id))
-        rows = self._run(ds, f"embedding the {role} model's texts")
-        return np.stack([np.frombuffer(r["vec"], dtype=np.float32) for r in rows])
+        )
+        ds = self._map(ds, _TextEmbedder, batch_size=256, **self._actor_args(role, model_id))
+        rows: dict[int, np.ndarray] = {}
+        for b in self._batches(ds, f"embedding the {role} model's texts"):
+            rows.update(
+                (int(i), np.frombuffer(v, dtype=np.float32))
+                for i, v in zip(b["i"], b["vec"], strict=True)
+            )
+        return np.stack([rows[i] for i in range(len(groups))])
 
     def dim(self, role: str, model_id: str) -> int:
         return int(self._driver_encoder(role, model_id).dim)
 
-    def _sample_rate(self, role: str, model_id: str) -> int:
-        return int(self._driver_encoder(role, model_id).sample_rate)
+    def frame_pool(
+        self, videos: Sequence[str], model_id: str, *, per_shot: int, max_side: int
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | str]:
+        """Per video: (times, shot indices, embeddings) or the reason it was skipped."""
+        ds = self.ray.data.from_items([{"i": i, "video": v} for i, v in enumerate(videos)])
+        ds = self._map(
+            ds, _sample_rows, batch_size=1, fn_args=(per_shot, max_side), **self._task_args()
+        )
+        ds = self._map(ds, _FrameEmbedder, batch_size=4, **self._actor_args("frame", model_id))
+        out: list[Any] = ["not sampled"] * len(videos)
+        dim = self.dim("frame", model_id)
+        for b in self._batches(ds, "sampling and embedding the frame pool"):
+            for i, t, s, vec, why in zip(
+                b["i"], b["times"], b["shots"], b["vec"], b["reason"], strict=True
+            ):
+                out[int(i)] = (
+                    (
+                        np.frombuffer(t, dtype=np.float64).copy(),
+                        np.frombuffer(s, dtype=np.int64).copy(),
+                        np.frombuffer(vec, dtype=np.float32).reshape(-1, dim).copy(),
+                    )
+                    if not why
+                    else str(why)
+                )
+        return out
 
     def _driver_encoder(self, role: str, model_id: str) -> Any:
         # Only the audio encoders' sample rate (and a width in an edge case) is needed here; the
