@@ -457,7 +457,11 @@ def redescribe_predicted(
             todo.append(i)
     if todo and "clip_text" in vectors:
         spec = next(s for s in VIEW_SPECS if s.name == "clip_text")
-        enc = _get_encoder(spec.role, model_ids[spec.role], encoders, device)
+        if spec.role not in encoders:  # the Ray engine loads its models in its actors
+            from sfxkit.pipeline import load_encoder
+
+            encoders[spec.role] = load_encoder(spec.role, model_ids[spec.role], device)
+        enc = encoders[spec.role]
         for i in todo:
             v = enc.encode_texts(list(out[i].visual_descriptions)).sum(axis=0)
             vectors["clip_text"][i] = v / max(float(np.linalg.norm(v)), 1e-12)

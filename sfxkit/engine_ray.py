@@ -171,9 +171,12 @@ class RayEngine:
         self.device = device
         self._started = False
         if not self.ray.is_initialized():
+            # A runtime of our own serves this build only: bound to loopback, nothing exposed.
+            own = {"_node_ip_address": "127.0.0.1"} if address is None else {}
             try:
                 self.ray.init(
                     address=address,
+                    **own,
                     include_dashboard=False,
                     log_to_driver=False,
                     configure_logging=False,
