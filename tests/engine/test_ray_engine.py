@@ -163,7 +163,7 @@ def test_actor_dying_every_time_fails_clearly_and_keeps_the_previous_version(
         _build(lib, tmp_path / "idx", "ray", encoders={"audio": _pausing(tmp_path, "die")})
     assert "clap_audio" in str(err.value)
     store = IndexStore(tmp_path / "idx")
-    assert store.manifest()["version"] == first.version
+    assert store.manifest().version == first.version
     assert store.verify() == []
 
 
