@@ -6,9 +6,16 @@ returning picklable results, so any engine can map them: the local engine runs t
 of worker processes (:class:`CpuPool`) while the main process embeds; a failure comes back as its
 reason text, exactly the words a sequential build reports.
 
-Workers: ``SFXKIT_BUILD_WORKERS`` (default: CPU count − 1, at least 1; ``0`` runs every stage in
-the main process). At most ``2 × workers`` batches are in flight, so memory stays bounded by a few
-batches of decoded audio whatever the library's size.
+Workers: ``SFXKIT_BUILD_WORKERS`` (``0`` runs every stage in the main process), else
+:func:`build_workers` picks by cores and device. At most ``2 × workers`` batches are in flight,
+so memory stays bounded by a few batches of decoded audio whatever the library's size.
+
+Why the default gives the pool no cores on a CPU with 1–2 cores: there the CLAP forward is >95 %
+of a build (benchmarks/build.py's stage split) and torch already uses every core; a worker
+process only takes CPU time from torch's threads, whose OpenMP barriers stall whenever one of
+them is preempted (measured: the embed stage 2.6× slower with one worker on 2 cores, the whole
+build 0.5× against 1.1× without). With a GPU doing the forward the CPU is free, so every core
+but one decodes.
 """
 
 from __future__ import annotations
@@ -73,7 +80,9 @@ def decode_batch(
     return out
 
 
-def build_workers() -> int:
+def build_workers(device: str | None = None) -> int:
+    """Worker processes for the CPU stages: ``SFXKIT_BUILD_WORKERS``, else 0 on ≤ 2 cores,
+    ``cores // 8`` when the models run on the CPU, ``cores − 1`` when they run on a GPU."""
     raw = os.environ.get("SFXKIT_BUILD_WORKERS", "").strip()
     if raw:
         try:
@@ -85,7 +94,15 @@ def build_workers() -> int:
                 f"SFXKIT_BUILD_WORKERS={raw!r} is not a number; use 0 (no worker processes) or "
                 "a count of worker processes"
             ) from None
-    return max(1, (os.cpu_count() or 2) - 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    if cores <= 2:
+        return 0
+    from sfxkit.config import resolve_device
+
+    if resolve_device(device) == "cpu":
+        return cores // 8
+    return cores - 1
 
 
 class CpuPool:
@@ -95,8 +112,8 @@ class CpuPool:
     the caller's work on batch k (embedding) overlaps with the decoding of batches k+1, k+2...
     """
 
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = build_workers() if workers is None else workers
+    def __init__(self, workers: int | None = None, device: str | None = None) -> None:
+        self.workers = build_workers(device) if workers is None else workers
         self._executor: Executor | None = None
 
     def __enter__(self) -> CpuPool:
@@ -199,7 +216,7 @@ class LocalEngine:
     def __init__(self, encoders: dict[str, Any], device: str | None) -> None:
         self.encoders = encoders
         self.device = device
-        self.pool = CpuPool()
+        self.pool = CpuPool(device=device)
 
     def __enter__(self) -> LocalEngine:
         return self

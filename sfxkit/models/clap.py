@@ -32,6 +32,7 @@ from sfxkit.models.base import (
     check_batch_size,
     check_texts,
     empty,
+    gpu_autocast,
     l2_normalise,
     resample,
     to_mono,
@@ -133,7 +134,10 @@ class ClapEncoder:
         with torch.inference_mode():
             for sl in track(chunks, total=len(chunks), desc="CLAP audio", unit="batch"):
                 features, is_longer = self._features()(clips[sl])
-                out = self.model.get_audio_features(input_features=features, is_longer=is_longer)
+                with gpu_autocast(self.device):
+                    out = self.model.get_audio_features(
+                        input_features=features, is_longer=is_longer
+                    )
                 parts.append(_pooled(out).float().cpu().numpy())
         return l2_normalise(np.concatenate(parts, axis=0))
 
@@ -167,10 +171,11 @@ class ClapEncoder:
                     max_length=self.max_text_tokens,
                     return_tensors="pt",
                 )
-                out = self.model.get_text_features(
-                    input_ids=tok["input_ids"].to(self.device),
-                    attention_mask=tok["attention_mask"].to(self.device),
-                )
+                with gpu_autocast(self.device):
+                    out = self.model.get_text_features(
+                        input_ids=tok["input_ids"].to(self.device),
+                        attention_mask=tok["attention_mask"].to(self.device),
+                    )
                 parts.append(_pooled(out).float().cpu().numpy())
         return l2_normalise(np.concatenate(parts, axis=0))
 

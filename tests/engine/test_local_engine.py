@@ -62,3 +62,23 @@ def test_stage_functions_report_bad_files_with_the_build_reason(tmp_path: Path) 
     (wave, none), (missing, why) = decode_batch([good, bad], 16_000, None)
     assert wave is not None and wave.shape == (8000,) and none == ""
     assert missing is None and why == m_bad
+
+
+def test_default_workers_leave_a_small_cpu_to_the_model(monkeypatch) -> None:
+    """No worker processes on 2 cores (they slowed a CPU build 2×); all but one core when a GPU
+    runs the models; the environment variable wins."""
+    import os
+
+    from sfxkit.pipeline import build_workers
+
+    monkeypatch.delenv("SFXKIT_BUILD_WORKERS", raising=False)
+    for cores, device, expected in (
+        (2, "cpu", 0),
+        (2, "cuda", 0),
+        (16, "cpu", 2),
+        (16, "cuda", 15),
+    ):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert build_workers(device) == expected
+    monkeypatch.setenv("SFXKIT_BUILD_WORKERS", "3")
+    assert build_workers("cpu") == 3
