@@ -31,6 +31,8 @@ sound folder at the same path.
 
 from __future__ import annotations
 
+import logging
+import os
 import pickle
 import warnings
 from collections.abc import Iterator, Sequence
@@ -171,6 +173,9 @@ class RayEngine:
         self.device = device
         self._started = False
         if not self.ray.is_initialized():
+            # Ray's C++ core logs every actor's set-up at INFO/WARNING on this process's stderr;
+            # a build reports what matters itself (errors still show).
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
             # A runtime of our own serves this build only: bound to loopback, nothing exposed.
             own = {"_node_ip_address": "127.0.0.1"} if address is None else {}
             try:
@@ -209,6 +214,10 @@ class RayEngine:
     # ---------------------------------------------------------------- helpers
     def _batches(self, ds: Any, what: str) -> Iterator[dict[str, np.ndarray]]:
         """The dataset's output, streamed; a worker failure becomes one clear SfxkitError."""
+        # Ray Data logs each dataset's start and end at INFO on stderr: quiet unless it fails
+        log = logging.getLogger("ray.data")
+        level = log.level
+        log.setLevel(logging.ERROR)
         try:
             yield from ds.iter_batches(batch_size=None, batch_format="numpy")
         except SfxkitError:
@@ -223,6 +232,8 @@ class RayEngine:
                 "nothing was written, the index keeps its previous version. Check the Ray "
                 "workers' logs (a node lost, out of memory) and run the build again"
             ) from None
+        finally:
+            log.setLevel(level)
 
     def _map(self, ds: Any, fn: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings():  # max_restarts & co. are only reachable this way in 2.x
