@@ -249,9 +249,11 @@ def build_index(
         embedded: dict[str, int] = {}
         t0 = time.perf_counter()
         for spec in specs:
+            t_view = time.perf_counter()
             vecs, n_new, dropped = _embed_view(
                 spec, items, previous, model_ids[spec.role], engine, progress
             )
+            seconds[f"embed_{spec.name}"] = time.perf_counter() - t_view
             if dropped:
                 # an item whose audio vanished or broke since ingest: report and drop everywhere
                 from sfxkit.catalog.schema import readable
