@@ -10,12 +10,12 @@ Workers: ``SFXKIT_BUILD_WORKERS`` (``0`` runs every stage in the main process), 
 :func:`build_workers` picks by cores and device. At most ``2 × workers`` batches are in flight,
 so memory stays bounded by a few batches of decoded audio whatever the library's size.
 
-Why the default gives the pool no cores on a CPU with 1–2 cores: there the CLAP forward is >95 %
-of a build (benchmarks/build.py's stage split) and torch already uses every core; a worker
-process only takes CPU time from torch's threads, whose OpenMP barriers stall whenever one of
-them is preempted (measured: the embed stage 2.6× slower with one worker on 2 cores, the whole
-build 0.5× against 1.1× without). With a GPU doing the forward the CPU is free, so every core
-but one decodes.
+Why the default gives the pool no cores on a CPU with 1–2 cores: there the CLAP forward is
+~75 % of a build and the text towers most of the rest (decode, hash and loudness: ~1 %), and
+torch already uses every core. A spawned worker takes CPU time from torch's threads (its start-up
+imports alone cost seconds) and buys nothing: benchmarks/build.py on 2 cores measured the build
+with one worker at 0.70-0.76x the raw CLAP forward against 0.81-0.94x without. With a GPU doing
+the forward the CPU is free, so every core but one decodes.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def test_stage_functions_report_bad_files_with_the_build_reason(tmp_path: Path) 
 
 
 def test_default_workers_leave_a_small_cpu_to_the_model(monkeypatch) -> None:
-    """No worker processes on 2 cores (they slowed a CPU build 2×); all but one core when a GPU
+    """No worker processes on 2 cores (they slowed a CPU build); all but one core when a GPU
     runs the models; the environment variable wins."""
     import os
 
