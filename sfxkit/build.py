@@ -15,6 +15,7 @@ model changed, they are dropped and the report says so (retrain with ``sfxkit br
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from sfxkit._progress import track
 from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL, get_settings
 from sfxkit.errors import InputError
 
@@ -31,6 +31,7 @@ from sfxkit.errors import InputError
 # bounds memory and time per file. Documented in the README.
 MAX_EMBED_SECONDS = 60.0
 AUDIO_BATCH = 16
+MEASURE_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def build_index(
     lock_timeout: float | None = None,
     encoders: dict[str, Any] | None = None,
     sfx_model: str | None = "auto",
+    engine: str = "local",
+    address: str | None = None,
 ) -> BuildReport:
     """Build (or incrementally update) the index at ``out`` from the sound files under ``folder``.
 
@@ -179,11 +182,16 @@ def build_index(
     Every model's weights are checked before any file is read. A file that fails to decode is
     reported in
     ``BuildReport.failures`` and skipped; the build goes on. Nothing is replaced until the new
-    version is complete.
+    version is complete. ``engine``: ``"local"`` (worker processes on this machine, see
+    :mod:`sfxkit.pipeline`) or ``"ray"`` (Ray Data on the cluster at ``address``, or a local Ray
+    runtime; extra ``sfxkit[distributed]``); both give the same index.
     """
     from sfxkit.catalog.ingest import ingest
     from sfxkit.store import IndexStore
 
+    engine_name = engine
+    if engine_name not in ENGINES:
+        raise InputError(f"engine {engine_name!r}: use one of {', '.join(ENGINES)}")
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise InputError(f"{folder}: not a directory; pass the folder holding your sound effects")
@@ -192,7 +200,7 @@ def build_index(
     seconds: dict[str, float] = {}
     notes: list[str] = []
 
-    with store.writer(timeout=lock_timeout) as writer:
+    with store.writer(timeout=lock_timeout) as writer, contextlib.ExitStack() as stack:
         previous = _open_previous(store, notes)
         model_ids = resolve_models(models, previous.manifest.models if previous else None)
         recorded_sfx = model_ids.pop("sfx", None)
@@ -204,9 +212,12 @@ def build_index(
         if describer is None:
             describer = _recorded_describer(previous)
 
+        encoders = dict(encoders or {})
+        engine = stack.enter_context(make_engine(engine_name, address, encoders, device))
         t0 = time.perf_counter()
         result = ingest(
             folder,
+            measured=premeasure(folder, prev_items, engine),
             sidecar=sidecar,
             previous=prev_items,
             licence=licence,
@@ -234,14 +245,15 @@ def build_index(
                 )
             )
 
-        encoders = dict(encoders or {})
         vectors: dict[str, np.ndarray] = {}
         embedded: dict[str, int] = {}
         t0 = time.perf_counter()
         for spec in specs:
+            t_view = time.perf_counter()
             vecs, n_new, dropped = _embed_view(
-                spec, items, previous, model_ids[spec.role], encoders, device, progress
+                spec, items, previous, model_ids[spec.role], engine, progress
             )
+            seconds[f"embed_{spec.name}"] = time.perf_counter() - t_view
             if dropped:
                 # an item whose audio vanished or broke since ingest: report and drop everywhere
                 from sfxkit.catalog.schema import readable
@@ -447,7 +459,11 @@ def redescribe_predicted(
             todo.append(i)
     if todo and "clip_text" in vectors:
         spec = next(s for s in VIEW_SPECS if s.name == "clip_text")
-        enc = _get_encoder(spec.role, model_ids[spec.role], encoders, device)
+        if spec.role not in encoders:  # the Ray engine loads its models in its actors
+            from sfxkit.pipeline import load_encoder
+
+            encoders[spec.role] = load_encoder(spec.role, model_ids[spec.role], device)
+        enc = encoders[spec.role]
         for i in todo:
             v = enc.encode_texts(list(out[i].visual_descriptions)).sum(axis=0)
             vectors["clip_text"][i] = v / max(float(np.linalg.norm(v)), 1e-12)
@@ -522,26 +538,12 @@ def _previous_items(previous: Any) -> list[Any]:
     return list(table_to_items(previous.table))
 
 
-def _get_encoder(role: str, model_id: str, encoders: dict[str, Any], device: str | None) -> Any:
-    if role not in encoders:
-        from sfxkit.models import registry
-
-        loader = {
-            "frame": registry.load_frame_encoder,
-            "audio": registry.load_audio_encoder,
-            "sfx": registry.load_sfx_encoder,
-        }[role]
-        encoders[role] = loader(model_id, device=device)
-    return encoders[role]
-
-
 def _embed_view(
     spec: ViewSpec,
     items: Sequence[Any],
     previous: Any,
     model_id: str,
-    encoders: dict[str, Any],
-    device: str | None,
+    engine: Any,
     progress: bool | None,
 ) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
     """Vectors for every item in one view, reusing the previous version's where valid."""
@@ -551,24 +553,32 @@ def _embed_view(
     out: dict[int, np.ndarray] = dict(reuse)
     dropped: list[tuple[int, str]] = []
     if todo:
-        enc = _get_encoder(spec.role, model_id, encoders, device)
         if spec.tower == "audio":
-            out_new, dropped = _embed_audio(enc, [items[i] for i in todo], progress, spec.name)
-            for local, vec in out_new.items():
-                out[todo[local]] = vec
-            dropped = [(todo[local], reason) for local, reason in dropped]
+            results = engine.embed_audio(
+                spec.role,
+                model_id,
+                [items[i].path for i in todo],
+                batch=AUDIO_BATCH,
+                duration=MAX_EMBED_SECONDS,
+                progress=progress,
+                desc=f"embedding {spec.name}",
+            )
+            for i, (vec, reason) in zip(todo, results, strict=True):
+                if vec is None:
+                    dropped.append((i, reason))
+                else:
+                    out[i] = vec
+                    dim = len(vec)
         else:
             groups = [spec.texts(items[i]) for i in todo]
-            embs = enc.encode_texts([t for g in groups for t in g])
-            starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
-            # prompt ensembling: an item's vector is the mean of its descriptions' vectors
-            sums = np.add.reduceat(embs, starts, axis=0)
-            sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-            for i, v in zip(todo, sums, strict=True):
+            vecs = engine.embed_texts(spec.role, model_id, groups)
+            for i, v in zip(todo, vecs, strict=True):
                 out[i] = v
-        dim = int(enc.dim)
+            dim = int(vecs.shape[1])
     if out:
         dim = dim or len(next(iter(out.values())))
+    if dim is None and todo:  # every new file vanished since ingest: keep the view's width
+        dim = engine.dim(spec.role, model_id)
     dead = {i for i, _ in dropped}
     arr = np.zeros((len(items), dim or 0), dtype=np.float32)
     for i, v in out.items():
@@ -602,62 +612,43 @@ def _reusable(
     return out
 
 
-def _embed_audio(
-    enc: Any, items: Sequence[Any], progress: bool | None, view: str
-) -> tuple[dict[int, np.ndarray], list[tuple[int, str]]]:
-    from sfxkit.errors import MediaError
-    from sfxkit.media.audio import load_audio
-
-    out: dict[int, np.ndarray] = {}
-    dropped: list[tuple[int, str]] = []
-    batches = [
-        list(range(s, min(s + AUDIO_BATCH, len(items)))) for s in range(0, len(items), AUDIO_BATCH)
-    ]
-    for batch in track(
-        batches, total=len(batches), desc=f"embedding {view}", unit="batch", enabled=progress
-    ):
-        waves: list[np.ndarray] = []
-        ok: list[int] = []
-        for i in batch:
-            try:
-                audio = load_audio(
-                    items[i].path,
-                    sample_rate=enc.sample_rate,
-                    mono=True,
-                    duration=MAX_EMBED_SECONDS,
-                )
-            except MediaError as exc:
-                dropped.append((i, exc.reason))
-                continue
-            except Exception as exc:  # noqa: BLE001 - one odd file must not abort the build
-                dropped.append((i, f"{type(exc).__name__}: {exc}"))
-                continue
-            waves.append(audio.samples[0])
-            ok.append(i)
-        if waves:
-            try:
-                embs = list(enc.encode_audio(waves, sample_rate=enc.sample_rate))
-            except Exception as batch_exc:  # noqa: BLE001 - find the file that breaks the batch
-                embs, failed = _embed_one_by_one(enc, waves)
-                if len(failed) == len(waves):
-                    raise batch_exc  # every file fails: the encoder is broken, not the files
-                dropped.extend((ok[j], reason) for j, reason in failed)
-            for i, v in zip(ok, embs, strict=True):
-                if v is not None:
-                    out[i] = v
-    return out, dropped
+ENGINES = ("local", "ray")
 
 
-def _embed_one_by_one(enc: Any, waves: list[np.ndarray]) -> tuple[list[Any], list[tuple[int, str]]]:
-    embs: list[Any] = []
-    failed: list[tuple[int, str]] = []
-    for j, wave in enumerate(waves):
+def make_engine(
+    name: str, address: str | None, encoders: dict[str, Any], device: str | None
+) -> Any:
+    if name == "ray":
+        from sfxkit.engine_ray import RayEngine
+
+        return RayEngine(encoders, device, address=address)
+    from sfxkit.pipeline import LocalEngine
+
+    return LocalEngine(encoders, device)
+
+
+def premeasure(folder: Path, prev_items: Sequence[Any], engine: Any) -> dict[str, Any]:
+    """Measure the files ingest would decode (new or changed) on the engine's CPU workers."""
+    import os
+
+    from sfxkit.catalog.ingest import _previous_index, file_stamp, walk_audio
+
+    if not engine.parallel:
+        return {}
+    files, _ = walk_audio(os.path.abspath(folder))
+    prev = _previous_index(prev_items)
+    todo = []
+    for path in files:
         try:
-            embs.append(enc.encode_audio([wave], sample_rate=enc.sample_rate)[0])
-        except Exception as exc:  # noqa: BLE001
-            embs.append(None)
-            failed.append((j, f"the audio encoder failed on it ({type(exc).__name__}: {exc})"))
-    return embs, failed
+            hit = prev.get(path)
+            if hit is None or hit[0] != file_stamp(path):
+                todo.append(path)
+        except OSError:
+            continue  # ingest reports it
+    if len(todo) < 2 * MEASURE_BATCH:
+        return {}  # starting worker processes costs more than it saves
+    out = engine.measure(todo, MEASURE_BATCH)
+    return out
 
 
 def _write_version(

@@ -226,6 +226,20 @@ def sample_shot_frames(
     return times, shot_idx, frames
 
 
+def sample_video(
+    video: str, *, per_shot: int, max_side: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+    """:func:`sample_shot_frames`, or the reason the pool skips ``video`` (any engine's words)."""
+    try:
+        return sample_shot_frames(video, per_shot=per_shot, max_side=max_side)
+    except MediaError as exc:
+        return exc.reason
+    except InputError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+
+
 def embed_frames(
     frames: Sequence[Any] | np.ndarray, encoder: Any, batch_size: int = 64
 ) -> np.ndarray:
@@ -252,17 +266,23 @@ def build_frame_pool(
     max_side: int = DEFAULT_MAX_SIDE,
     device: str | None = None,
     progress: bool | None = None,
+    engine: str = "local",
+    address: str | None = None,
 ) -> PoolResult:
     """Sample and embed ``videos`` (files or folders) into a pool; save it to ``pool_dir``.
 
     A video that cannot be read is reported in ``failures`` and skipped. With ``pool_dir``
     holding a pool of the same model and settings, unchanged videos are reused without decoding.
+    ``engine``: ``"local"`` (one video after another here) or ``"ray"`` (sampling as Ray Data
+    tasks, CLIP in an actor pool, on the cluster at ``address``; see :mod:`sfxkit.engine_ray`).
     """
     import pandas as pd
 
     files = find_videos(videos)
     if not files:
         raise InputError(f"no video files found in {', '.join(map(str, videos))}")
+    if engine not in ("local", "ray"):
+        raise InputError(f"engine {engine!r}: use one of local, ray")
     if encoder is None:
         from sfxkit.models.registry import load_frame_encoder
 
@@ -284,30 +304,41 @@ def build_frame_pool(
     embeddings: list[np.ndarray] = []
     failures: list[PoolFailure] = []
     added = reused = 0
-    for video in track(files, total=len(files), desc="frame pool", unit="video", enabled=progress):
+    stamps: dict[str, str] = {}
+    todo: list[str] = []
+    kept: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+    for video in files:
         try:
-            stamp = _stamp(video)
-            if previous is not None:
-                rows = np.nonzero(
-                    (previous.records["video"].to_numpy() == video)
-                    & (previous.records["stamp"].to_numpy() == stamp)
-                )[0]
-                if len(rows):
-                    records.append(previous.records.iloc[rows])
-                    embeddings.append(previous.embeddings[rows])
-                    reused += 1
-                    continue
-            times, shots, frames = sample_shot_frames(video, per_shot=per_shot, max_side=max_side)
-            embs = embed_frames(frames, encoder)
-        except MediaError as exc:
-            failures.append(PoolFailure(video, exc.reason))
-            continue
-        except InputError as exc:
-            failures.append(PoolFailure(video, str(exc)))
-            continue
+            stamps[video] = _stamp(video)
         except OSError as exc:
             failures.append(PoolFailure(video, f"cannot read ({exc.strerror or exc})"))
             continue
+        if previous is not None:
+            rows = np.nonzero(
+                (previous.records["video"].to_numpy() == video)
+                & (previous.records["stamp"].to_numpy() == stamps[video])
+            )[0]
+            if len(rows):
+                kept[video] = (previous.records.iloc[rows], previous.embeddings[rows])
+                continue
+        todo.append(video)
+    fresh = _sample_and_embed(
+        todo, encoder, model_id, per_shot, max_side, engine, address, progress, device
+    )
+    for video in files:
+        if video in kept:
+            records.append(kept[video][0])
+            embeddings.append(kept[video][1])
+            reused += 1
+            continue
+        res = fresh.get(video)
+        if res is None:
+            continue  # its stamp could not be read: reported above
+        if isinstance(res, str):
+            failures.append(PoolFailure(video, res))
+            continue
+        times, shots, embs = res
+        stamp = stamps[video]
         records.append(
             pd.DataFrame(
                 {
@@ -336,3 +367,34 @@ def build_frame_pool(
     )
     path = pool.save(pool_dir) if pool_dir is not None else None
     return PoolResult(pool, tuple(failures), added, reused, path)
+
+
+def _sample_and_embed(
+    videos: Sequence[str],
+    encoder: Any,
+    model_id: str,
+    per_shot: int,
+    max_side: int,
+    engine: str,
+    address: str | None,
+    progress: bool | None,
+    device: str | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | str]:
+    """Video → (times, shots, embeddings) or the reason it is skipped, on the chosen engine."""
+    if not videos:
+        return {}
+    if engine == "ray":
+        from sfxkit.engine_ray import RayEngine
+
+        with RayEngine({"frame": encoder}, device, address=address) as ray_engine:
+            got = ray_engine.frame_pool(videos, model_id, per_shot=per_shot, max_side=max_side)
+        return dict(zip(videos, got, strict=True))
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | str] = {}
+    for video in track(
+        videos, total=len(videos), desc="frame pool", unit="video", enabled=progress
+    ):
+        res = sample_video(video, per_shot=per_shot, max_side=max_side)
+        out[video] = (
+            res if isinstance(res, str) else (res[0], res[1], embed_frames(res[2], encoder))
+        )
+    return out

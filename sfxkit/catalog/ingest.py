@@ -41,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -315,13 +315,15 @@ def ingest(
     source: str = "",
     describer: Describer | None = None,
     progress: bool | None = None,
+    measured: Mapping[str, Measurement | str] | None = None,
 ) -> IngestResult:
     """Scan ``folder`` into catalog items; see the module docstring for every rule.
 
     ``sidecar`` is an extra CSV/JSON metadata file (relative paths inside it are relative to
     ``folder``); ``previous`` are the items of the last build, for incremental rebuilds;
     ``licence`` and ``source`` are defaults for files whose metadata names none; ``describer``
-    is any :class:`sfxkit.bridge.describe.Describer`.
+    is any :class:`sfxkit.bridge.describe.Describer`; ``measured`` holds files already measured
+    elsewhere (worker processes), by path: the :class:`Measurement` or the failure reason.
     """
     from sfxkit.bridge.describe import Describer, TemplateDescriber
     from sfxkit.media.audio import read_tags
@@ -354,7 +356,11 @@ def ingest(
                 m = _measurement_from(hit[1], path, stamp)
                 reused += 1
             else:
-                m = measure_file(path)
+                pre = measured.get(path) if measured else None
+                if isinstance(pre, str):
+                    failures.append(IngestFailure(readable(path), pre))
+                    continue
+                m = pre if pre is not None else measure_file(path)
                 decoded += 1
             tags = read_tags(path)
         except MediaError as exc:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from sfxkit.cli.options import Address, Engine, check_engine
 from sfxkit.cli.output import console, print_json, untrained_banner
 
 bridge_app = typer.Typer(
@@ -149,6 +150,8 @@ def mine_cmd(
     ] = None,
     device: _Device = None,
     as_json: _Json = False,
+    engine: Engine = "local",
+    address: Address = None,
 ) -> None:
     """Sample your VIDEOS per shot into a frame pool and mine sound↔frame pairs for IDX."""
     from sfxkit.bridge.mine import TransformersCaptioner, mine_index
@@ -156,6 +159,7 @@ def mine_cmd(
     from sfxkit.errors import InputError
     from sfxkit.store import load_index
 
+    check_engine(engine, address)
     idx = load_index(index, views=[])
     pool_dir = pool or (idx.root / POOL_DIR)
     out_path = out or (idx.root / PAIRS_FILE)
@@ -176,6 +180,8 @@ def mine_cmd(
         per_shot=per_shot,
         device=device,
         progress=_progress(as_json),
+        engine=engine,
+        address=address,
     )
     cap = TransformersCaptioner(captioner, device=device) if captioner else None
     result = mine_index(

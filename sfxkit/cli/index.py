@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sfxkit.cli.options import Address, Engine, check_engine
 from sfxkit.cli.output import console, print_json, untrained_banner
 
 index_app = typer.Typer(help="Build, inspect and verify SFX indexes.", no_args_is_help=True)
@@ -50,10 +51,13 @@ def build(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
     ] = True,
+    engine: Engine = "local",
+    address: Address = None,
 ) -> None:
     """Build or incrementally update an index over FOLDER."""
     from sfxkit.build import build_index
 
+    check_engine(engine, address)
     report = build_index(
         folder,
         out,
@@ -64,6 +68,8 @@ def build(
         source=source,
         device=device,
         progress=None if progress and not as_json else False,
+        engine=engine,
+        address=address,
     )
     if as_json:
         print_json(report.to_dict())

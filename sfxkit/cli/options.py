@@ -109,3 +109,33 @@ def check_index_models(index: Path, models: str | None, command: str) -> None:
         advice=f"To try `sfxkit {command}` without weights, build a test index with "
         "`sfxkit index build SFX_DIR --out IDX --models tiny` and pass --models tiny.",
     )
+
+
+# The build engine, the same words on `index build` and `bridge mine` (see sfxkit.engine_ray).
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="'local' (worker processes on this machine) or 'ray' (Ray Data; needs "
+        "`pip install 'sfxkit[distributed]'`).",
+    ),
+]
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="With --engine ray: the cluster to join ('auto' on a cluster node, "
+        "'ray://HOST:10001' from elsewhere); default a local Ray runtime.",
+        show_default=False,
+    ),
+]
+
+
+def check_engine(engine: str, address: str | None) -> None:
+    """Usage errors for --engine/--address, before any work."""
+    from sfxkit.errors import InputError
+
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine {engine!r}: use 'local' or 'ray'")
+    if address is not None and engine != "ray":
+        raise InputError("--address needs --engine ray (it names the Ray cluster to join)")

@@ -168,3 +168,26 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 def batches(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+GPU_PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def gpu_autocast(device: Any) -> Any:
+    """Autocast to half precision on a GPU when ``SFXKIT_GPU_PRECISION`` is ``fp16`` or ``bf16``
+    (default ``fp32``: a no-op). The CPU always runs fp32: half precision there is slower and
+    less exact. Wrap only the model's forward: input features (CLAP's mel spectrogram) stay in
+    their own precision. Encoders return float32 either way."""
+    import contextlib
+    import os
+
+    raw = os.environ.get("SFXKIT_GPU_PRECISION", "fp32").strip().lower() or "fp32"
+    if raw not in GPU_PRECISIONS:
+        from sfxkit.errors import ConfigError
+
+        raise ConfigError(f"SFXKIT_GPU_PRECISION={raw!r}: use one of {', '.join(GPU_PRECISIONS)}")
+    if raw == "fp32" or not str(device).startswith("cuda"):
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast("cuda", dtype=torch.float16 if raw == "fp16" else torch.bfloat16)

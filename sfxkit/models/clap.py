@@ -32,6 +32,7 @@ from sfxkit.models.base import (
     check_batch_size,
     check_texts,
     empty,
+    gpu_autocast,
     l2_normalise,
     resample,
     to_mono,
@@ -132,15 +133,24 @@ class ClapEncoder:
         chunks = batches(len(clips), batch_size)
         with torch.inference_mode():
             for sl in track(chunks, total=len(chunks), desc="CLAP audio", unit="batch"):
-                feats = self.feature_extractor(
-                    clips[sl], sampling_rate=self.sample_rate, return_tensors="pt"
-                )
-                out = self.model.get_audio_features(
-                    input_features=feats["input_features"].to(self.device),
-                    is_longer=feats["is_longer"].to(self.device),
-                )
+                features, is_longer = self._features()(clips[sl])
+                with gpu_autocast(self.device):
+                    out = self.model.get_audio_features(
+                        input_features=features, is_longer=is_longer
+                    )
                 parts.append(_pooled(out).float().cpu().numpy())
         return l2_normalise(np.concatenate(parts, axis=0))
+
+    def _features(self) -> Any:
+        """The log-mel features in torch on the model's device (see clap_features): the
+        extractor's numpy STFT made GPU builds feature-bound."""
+        from sfxkit.models.clap_features import TorchClapFeatures
+
+        key = (self.device, self.feature_extractor.truncation, self.feature_extractor.padding)
+        if getattr(self, "_torch_features_key", None) != key:
+            self._torch_features = TorchClapFeatures(self.feature_extractor, self.device)
+            self._torch_features_key = key
+        return self._torch_features
 
     # ------------------------------------------------------------------- text
     def encode_texts(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
@@ -161,10 +171,11 @@ class ClapEncoder:
                     max_length=self.max_text_tokens,
                     return_tensors="pt",
                 )
-                out = self.model.get_text_features(
-                    input_ids=tok["input_ids"].to(self.device),
-                    attention_mask=tok["attention_mask"].to(self.device),
-                )
+                with gpu_autocast(self.device):
+                    out = self.model.get_text_features(
+                        input_ids=tok["input_ids"].to(self.device),
+                        attention_mask=tok["attention_mask"].to(self.device),
+                    )
                 parts.append(_pooled(out).float().cpu().numpy())
         return l2_normalise(np.concatenate(parts, axis=0))
 

@@ -23,6 +23,7 @@ from sfxkit.models.base import (
     check_batch_size,
     check_texts,
     empty,
+    gpu_autocast,
     l2_normalise,
     to_pil,
 )
@@ -67,7 +68,7 @@ class OpenClipEncoder:
 
         if pixels.shape[0] == 0:
             return empty(self.dim)
-        with torch.inference_mode():
+        with torch.inference_mode(), gpu_autocast(self.device):
             feats = self.model.encode_image(pixels.to(self.device, dtype=torch.float32))
         return l2_normalise(feats.float().cpu().numpy())
 
@@ -94,7 +95,8 @@ class OpenClipEncoder:
         with torch.inference_mode():
             for sl in track(chunks, total=len(chunks), desc="CLIP texts", unit="batch"):
                 tokens = self.tokenizer(texts[sl]).to(self.device)
-                parts.append(self.model.encode_text(tokens).float().cpu().numpy())
+                with gpu_autocast(self.device):
+                    parts.append(self.model.encode_text(tokens).float().cpu().numpy())
         return l2_normalise(np.concatenate(parts, axis=0))
 
 
