@@ -10,7 +10,9 @@ Layout of an index directory::
                                file, and the version it replaced (``previous``)
         rows.parquet           one row per catalog item, keyed by item id and int64 faiss_id
         views/<view>.faiss     FAISS index with explicit int64 ids (faiss_id)
-        views/<view>.npy       the exact float32 vectors, in rows.parquet order (reuse, rescoring)
+        views/<view>.npy       the exact vectors, in rows.parquet order (reuse, rescoring): float16,
+                               memory-mapped, with a sha256 per 64 KiB chunk in the manifest
+                               (indexes written before that hold float32, read whole)
         ...                    further files registered by later stages (bridge heads, calibration)
       .lock                    one writer at a time (flock; holds the writer's pid, host, start)
 
@@ -22,7 +24,8 @@ so a failed or killed first build leaves no index directory at all. ``CURRENT`` 
 marker's newest version means someone put an old pointer back: readers refuse it, and
 :meth:`IndexStore.repair` returns to the newest version that verifies.
 
-Readers check every file against the manifest's size and sha256 before FAISS or Parquet sees it;
+Readers check every file against the manifest's size and sha256 before FAISS or Parquet sees it
+(the mapped vectors: each chunk before its first read);
 ``CURRENT`` pins the manifest's own hash. A :class:`LoadedIndex` opens all of its version's files
 when it loads, so a rebuild's cleanup never pulls a file from under a long-lived reader.
 """
@@ -702,6 +705,15 @@ class VersionWriter:
         np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
         self.write_bytes(relpath, buf.getvalue())
 
+    def write_vectors(self, relpath: str, array: np.ndarray) -> None:
+        """A view's exact vectors, stored once as float16 with per-chunk hashes (memory-mapped
+        and checked chunk by chunk when read)."""
+        from sfxkit.index import vector_file_bytes
+
+        data, chunks = vector_file_bytes(array)
+        self.write_bytes(relpath, data)
+        self.files[relpath]["chunks"] = chunks
+
     def write_table(self, relpath: str, table: Any) -> None:
         import pyarrow.parquet as pq
 
@@ -711,7 +723,11 @@ class VersionWriter:
 
     def copy_from_current(self, relpath: str) -> None:
         """Carry a verified file of the current version into this one unchanged."""
-        self.write_bytes(relpath, self.store.read_verified(relpath))
+        data = self.store.read_verified(relpath)
+        chunks = self.store.manifest().files[relpath].get("chunks")
+        self.write_bytes(relpath, data)
+        if chunks is not None:
+            self.files[relpath]["chunks"] = list(chunks)
 
     def commit(self, manifest: Mapping[str, Any]) -> int:
         if self.committed:
@@ -858,7 +874,7 @@ class LoadedIndex:
             )
 
     def view(self, name: str) -> VectorIndex:
-        from sfxkit.index import VectorIndex, choose_preset
+        from sfxkit.index import VectorIndex, preset_for_view
 
         self._check_view(name)
         if name not in self._views:
@@ -866,7 +882,8 @@ class LoadedIndex:
             rel = f"views/{name}.faiss"
             data = self.read_bytes(rel)
             try:
-                vi = VectorIndex.from_bytes(data, preset=choose_preset(info.count))
+                preset = preset_for_view(info.factory, info.count)
+                vi = VectorIndex.from_bytes(data, preset=preset)
                 shape, ids = (vi.ntotal, vi.dim), vi.checked_ids()
                 inner = vi.metric_is_inner_product
             except Exception as exc:  # FAISS raises RuntimeError, MemoryError, ... on bad bytes
@@ -887,17 +904,25 @@ class LoadedIndex:
                 raise IndexCorruptError(
                     self.manifest.dir / rel, "its ids differ from rows.parquet", root=self.root
                 )
+            if vi.k_factor > 1:
+                vi.rescore = self.vectors(name)
             self._views[name] = vi
         return self._views[name]
 
     def vectors(self, name: str) -> VectorLookup:
-        from sfxkit.index import VectorLookup
+        from sfxkit.index import MappedVectors, VectorLookup
 
         self._check_view(name)
         if name not in self._vectors:
             rel = f"views/{name}.npy"
             path = self.manifest.dir / rel
             dim = self.manifest.views[name].dim
+            entry = self.manifest.files.get(rel)
+            f = self._files.get(rel)
+            if entry is not None and "chunks" in entry and f is not None:
+                mapped = MappedVectors(f, path, entry, (len(self.faiss_ids), dim), self.root)
+                self._vectors[name] = VectorLookup(mapped, self.faiss_ids)
+                return self._vectors[name]
             try:
                 arr = np.load(io.BytesIO(self.read_bytes(rel)), allow_pickle=False)
             except IndexCorruptError:
