@@ -1,14 +1,20 @@
 """Large-index presets at 100k-1M items in one 512-d view: what each FAISS candidate costs.
 
 Vectors are a mixture of Gaussian clusters on the unit sphere (uniform random vectors have
-meaningless neighbours). Per candidate: build time, bytes per item on disk and resident (RSS
-delta after open and after the queries), open time of a whole sfxkit index (integrity checked,
-files in the page cache), p50/p99 single-query latency on one OpenMP thread, batch-32
-throughput, recall@10 against exact search, and sfxkit's wrapper against raw FAISS on the same
-factory in the same run (for rescoring presets the raw side is FAISS's own
-``IndexRefine`` over float16 exact vectors in RAM).
+meaningless neighbours). Per candidate the parent builds the index and writes an sfxkit index
+directory (one view ``v``: FAISS file, float16 exact vectors and their chunk digests, rows), then
+a fresh subprocess measures, with the files in the page cache:
 
-    taskset -c 0,1 python benchmarks/scale.py --n 100000 --out benchmarks/results/scale-100k.json
+- open: ``load_index`` of the whole index (every file FAISS or the search reads checked);
+- resident: the subprocess's VmRSS (anonymous + file-mapped + shared pages it holds) after open
+  and after the timed queries, minus VmRSS just before ``load_index``, per item;
+- p50/p99 single-query latency on one OpenMP thread, batch-32 throughput on all threads,
+  recall@10 against exact float32 search;
+- raw FAISS: ``faiss.read_index`` of the same ``.faiss`` file, searched with the same
+  parameters, timed interleaved with the wrapper in blocks of 50 queries (the machine is
+  shared: interleaving keeps the ratio fair when the load changes).
+
+    nice -n 5 python benchmarks/scale.py --n 100000 --out benchmarks/results/scale.json
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,16 +38,12 @@ TRAIN_SAMPLE = 131072  # as in sfxkit/data/index_presets.json: k-means cost grow
 CANDIDATES = {
     # name: (factory, build_params, search_params)
     "flat": ("Flat", {}, {}),
-    "hnsw32-flat": ("HNSW32,Flat", {"efConstruction": 80}, {"efSearch": 128}),
+    "ivf-pq64fs-sq8": ("IVF{nlist},PQ64x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 10}),
+    "ivf-pq32fs-sq8": ("IVF{nlist},PQ32x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 20}),
+    "ivf-pq64fs-sq6": ("IVF{nlist},PQ64x4fs,Refine(SQ6)", {}, {"nprobe": 32, "k_factor": 10}),
+    "ivf-pq64fs-fp16": ("IVF{nlist},PQ64x4fs,Refine(SQfp16)", {}, {"nprobe": 32, "k_factor": 10}),
+    "ivf-pq64fs-flat": ("IVF{nlist},PQ64x4fs,Refine(Flat)", {}, {"nprobe": 32, "k_factor": 10}),
     "hnsw32-sq8": ("HNSW32,SQ8", {"efConstruction": 80}, {"efSearch": 128}),
-    "ivf-pq64fs": ("IVF{nlist},PQ64x4fs", {}, {"nprobe": 32}),
-    "ivf-pq64fs-r10": ("IVF{nlist},PQ64x4fs", {}, {"nprobe": 32, "k_factor": 10}),
-    "ivf-pq64fs-r20-np48": ("IVF{nlist},PQ64x4fs", {}, {"nprobe": 48, "k_factor": 20}),
-    "ivf-pq128fs-r10": ("IVF{nlist},PQ128x4fs", {}, {"nprobe": 32, "k_factor": 10}),
-    "ivf-pq128fs-r10-np64": ("IVF{nlist},PQ128x4fs", {}, {"nprobe": 64, "k_factor": 10}),
-    "ivf-pq128fs-r20-np64": ("IVF{nlist},PQ128x4fs", {}, {"nprobe": 64, "k_factor": 20}),
-    "ivf-pq128fs-r10-np48": ("IVF{nlist},PQ128x4fs", {}, {"nprobe": 48, "k_factor": 10}),
-    "opq64-ivf-pq64fs-r10": ("OPQ64,IVF{nlist},PQ64x4fs", {}, {"nprobe": 32, "k_factor": 10}),
 }
 
 
@@ -53,64 +57,21 @@ def clustered(n: int, dim: int, clusters: int, seed: int, spread: float = 0.6) -
     for i in range(0, n, step):
         m = min(step, n - i)
         c = rng.integers(0, clusters, m)
-        # per-point spread varies so clusters have dense cores and sparse edges
-        # noise norm ~spread against unit centres (0.12 per dim, as first run, is ~2.7: near uniform)
+        # per-point spread varies so clusters have dense cores and sparse edges; noise of norm
+        # ~spread against unit centres (a first run used ~2.7: near uniform, meaningless)
         s = spread / np.sqrt(dim) * rng.uniform(0.5, 1.5, (m, 1)).astype(np.float32)
         block = centres[c] + s * rng.standard_normal((m, dim), dtype=np.float32)
         out[i : i + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
 
-def rss_bytes() -> dict[str, int]:
+def rss() -> dict[str, int]:
     out = {}
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(("RssAnon:", "RssFile:", "VmRSS:")):
+        if line.startswith(("RssAnon:", "RssFile:", "RssShmem:", "VmRSS:")):
             key, val = line.split(":")
             out[key] = int(val.split()[0]) * 1024
     return out
-
-
-def write_index(root: Path, vectors: np.ndarray, preset, factory_n: int) -> float:
-    """An sfxkit index with one view 'v' (rows + FAISS + exact vectors); returns build seconds."""
-    import pyarrow as pa
-
-    from sfxkit.index import VectorIndex
-    from sfxkit.store import IndexStore
-
-    n, dim = vectors.shape
-    ids = np.arange(n, dtype=np.int64)
-    t0 = time.perf_counter()
-    vi = VectorIndex.build(vectors, ids, preset=preset)
-    build_s = time.perf_counter() - t0
-    store = IndexStore(root)
-    with store.writer() as w:
-        w.write_table(
-            "rows.parquet",
-            pa.table({"id": pa.array([f"i{i}" for i in range(n)]), "faiss_id": ids}),
-        )
-        w.write_bytes("views/v.faiss", vi.to_bytes())
-        w.write_vectors("views/v.npy", vectors)
-        view = {
-            "model": "synthetic",
-            "tower": "audio",
-            "source": "synthetic",
-            "dim": dim,
-            "count": n,
-            "factory": preset.factory_for(factory_n),
-            "untrained": True,
-        }
-        w.commit({"row_count": n, "models": {}, "views": {"v": view}})
-    return build_s
-
-
-def timed_singles(fn, queries: np.ndarray) -> tuple[float, float]:
-    lat = []
-    for q in queries:
-        t = time.perf_counter()
-        fn(q[None, :])
-        lat.append(time.perf_counter() - t)
-    lat_ms = np.array(lat) * 1e3
-    return float(np.percentile(lat_ms, 50)), float(np.percentile(lat_ms, 99))
 
 
 def recall_at(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
@@ -120,77 +81,86 @@ def recall_at(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
     return hits / (len(truth) * k)
 
 
-def raw_faiss(vi, vectors: np.ndarray, sp: dict):
-    """FAISS itself on the same trained index (and IndexRefine over fp16 when rescoring)."""
-    import faiss
+def preset_json(name: str) -> dict:
+    factory, bp, sp = CANDIDATES[name]
+    return {
+        "name": name,
+        "max_items": None,
+        "factory": factory,
+        "build_params": bp,
+        "search_params": sp,
+        "train_sample": TRAIN_SAMPLE,
+    }
 
-    base = faiss.deserialize_index(faiss.serialize_index(vi.raw))
-    kf = int(sp.get("k_factor", 1))
-    params = vi._search_params(None)
-    if kf > 1:
-        refine = faiss.IndexScalarQuantizer(
-            vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+
+def build_candidate(name: str, vectors: np.ndarray, root: Path) -> dict:
+    """Build with sfxkit's VectorIndex and commit an index directory; returns build numbers."""
+    import pyarrow as pa
+
+    from sfxkit.index import Preset, VectorIndex
+    from sfxkit.store import IndexStore
+
+    p = preset_json(name)
+    preset = Preset(**p)
+    n, dim = vectors.shape
+    ids = np.arange(n, dtype=np.int64)
+    t0 = time.perf_counter()
+    vi = VectorIndex.build(vectors, ids, preset=preset)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with IndexStore(root).writer() as w:
+        w.write_table(
+            "rows.parquet",
+            pa.table({"id": pa.array([f"i{i}" for i in range(n)]), "faiss_id": ids}),
         )
-        refine.add(vectors)
-        index = faiss.IndexRefine(base, refine)
-        index.own_fields = False
-        rp = faiss.IndexRefineSearchParameters(k_factor=kf, base_index_params=params)
-        rp._keep = (params, base, refine)
-        return index, rp
-    return base, params
+        w.write_bytes("views/v.faiss", vi.to_bytes())
+        del vi
+        w.write_vectors("views/v.npy", vectors)
+        view = {
+            "model": "synthetic",
+            "tower": "audio",
+            "source": "synthetic",
+            "dim": dim,
+            "count": n,
+            "factory": preset.factory_for(n),
+            "untrained": True,
+        }
+        w.commit({"row_count": n, "models": {}, "views": {"v": view}})
+    write_s = time.perf_counter() - t0
+    files = {p.name: p.stat().st_size for p in root.glob("versions/*/**/*") if p.is_file()}
+    return {
+        "preset": name,
+        "factory": preset.factory_for(n),
+        "search_params": p["search_params"],
+        "build_s": round(build_s, 2),
+        "write_s": round(write_s, 2),
+        "disk_bytes_per_item": round(sum(files.values()) / n, 1),
+        "faiss_bytes_per_item": round(files["v.faiss"] / n, 1),
+        "exact_vector_bytes_per_item": round(files["v.npy"] / n, 1),
+    }
 
 
-def run_candidate(name: str, vectors, queries, truth, tmp: Path, threads: int) -> dict:
+def measure(root: Path, name: str, work: Path, threads: int) -> dict:
+    """Runs in a fresh process: open, resident memory, latency, recall, raw FAISS."""
     import faiss
 
-    from sfxkit.index import Preset
     from sfxkit.store import load_index
 
-    factory, bp, sp = CANDIDATES[name]
-    n = len(vectors)
-    preset = Preset(
-        name=name,
-        max_items=None,
-        factory=factory,
-        build_params=bp,
-        search_params=sp,
-        train_sample=TRAIN_SAMPLE,
-    )
-    root = tmp / name
+    queries = np.load(work / "queries.npy")
+    truth = np.load(work / "truth.npy")
+    k = 10
     faiss.omp_set_num_threads(threads)
-    build_s = write_index(root, vectors, preset, n)
-    disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    vec_file = next(root.glob("versions/*/views/v.npy")).stat().st_size
-    faiss_file = next(root.glob("versions/*/views/v.faiss")).stat().st_size
     gc.collect()
-    before = rss_bytes()
-    # presets are looked up by factory at open: point the preset list at this candidate
-    presets_path = tmp / f"{name}.json"
-    presets_path.write_text(
-        json.dumps(
-            {
-                "presets": [
-                    {
-                        "name": name,
-                        "max_items": None,
-                        "factory": factory,
-                        "build_params": bp,
-                        "search_params": sp,
-                        "train_sample": TRAIN_SAMPLE,
-                    }
-                ]
-            }
-        )
-    )
-    os.environ["SFXKIT_INDEX_PRESETS"] = str(presets_path)
+    before = rss()
     t0 = time.perf_counter()
     idx = load_index(root)
     open_s = time.perf_counter() - t0
-    after_open = rss_bytes()
+    after_open = rss()
     view = idx.view("v")
-    k = 10
-    lat_w = timed_singles(lambda q: view.search(q, k), queries)
-    after_queries = rss_bytes()
+    n = view.ntotal
+    for q in queries:  # the resident measure covers open + every query asked
+        view.search(q[None, :], k)
+    after_queries = rss()
     found = view.search(queries, k)[1]
     rec = recall_at(found, truth, k)
     t = time.perf_counter()
@@ -198,57 +168,67 @@ def run_candidate(name: str, vectors, queries, truth, tmp: Path, threads: int) -
         view.search(queries[i : i + 32], k)
     batch_qps = len(queries) / (time.perf_counter() - t)
 
-    raw, params = raw_faiss(view, vectors, sp)
-    faiss.omp_set_num_threads(1)
-    lat_r = timed_singles(lambda q: raw.search(q, k, params=params), queries)
-    faiss.omp_set_num_threads(threads)
-    raw_rec = recall_at(raw.search(queries, k, params=params)[1], truth, k)
-    lat_w2 = timed_singles(lambda q: view.search(q, k), queries)  # after raw: order bias check
-    p50_w = min(lat_w[0], lat_w2[0])
-    idx.close()
-    del idx
-    gc.collect()
-    os.environ.pop("SFXKIT_INDEX_PRESETS")
-    shutil.rmtree(root, ignore_errors=True)
-    row = {
-        "preset": name,
-        "factory": preset.factory_for(n),
-        "search_params": sp,
-        "build_s": round(build_s, 2),
-        "disk_bytes_per_item": round(disk / n, 1),
-        "faiss_bytes_per_item": round(faiss_file / n, 1),
-        "exact_vector_bytes_per_item": round(vec_file / n, 1),
+    # raw FAISS: the same file, the same search parameters, timed interleaved with the wrapper
+    raw = faiss.read_index(str(next(root.glob("versions/*/views/v.faiss"))))
+    params = view._make_params(None)
+    ids_of = view._ids_of if view.positional else (lambda labels: labels)
+    raw_found = ids_of(raw.search(queries, k, params=params)[1])
+    raw_rec = recall_at(raw_found, truth, k)
+    lat_w: list[float] = []
+    lat_r: list[float] = []
+    faiss.omp_set_num_threads(1)  # raw FAISS single queries on one thread, as the wrapper does
+    for start in range(0, len(queries), 50):
+        block = queries[start : start + 50]
+        for q in block:
+            q1 = q[None, :]
+            t = time.perf_counter()
+            raw.search(q1, k, params=params)
+            lat_r.append(time.perf_counter() - t)
+        for q in block:
+            q1 = q[None, :]
+            t = time.perf_counter()
+            view.search(q1, k)
+            lat_w.append(time.perf_counter() - t)
+    w_ms, r_ms = np.array(lat_w) * 1e3, np.array(lat_r) * 1e3
+    load = os.getloadavg()
+    return {
         "open_s": round(open_s, 3),
-        "resident_anon_bytes_per_item_after_open": round(
-            (after_open["RssAnon"] - before["RssAnon"]) / n, 1
+        "resident_bytes_per_item_after_open": round((after_open["VmRSS"] - before["VmRSS"]) / n, 1),
+        "resident_bytes_per_item": round((after_queries["VmRSS"] - before["VmRSS"]) / n, 1),
+        "resident_anon_bytes_per_item": round(
+            (after_queries["RssAnon"] - before["RssAnon"]) / n, 1
         ),
-        "resident_bytes_per_item_after_queries": round(
-            (after_queries["VmRSS"] - before["VmRSS"]) / n, 1
+        "resident_file_bytes_per_item": round(
+            (after_queries["RssFile"] - before["RssFile"]) / n, 1
         ),
-        "p50_ms": round(p50_w, 3),
-        "p99_ms": round(lat_w[1], 3),
+        "p50_ms": round(float(np.percentile(w_ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(w_ms, 99)), 3),
         "batch32_qps": round(batch_qps, 1),
         "recall_at_10": round(rec, 4),
-        "raw_faiss_p50_ms": round(lat_r[0], 3),
-        "raw_faiss_p99_ms": round(lat_r[1], 3),
+        "raw_faiss_p50_ms": round(float(np.percentile(r_ms, 50)), 3),
+        "raw_faiss_p99_ms": round(float(np.percentile(r_ms, 99)), 3),
         "raw_faiss_recall_at_10": round(raw_rec, 4),
-        "wrapper_over_raw_p50": round(p50_w / lat_r[0], 3),
+        "wrapper_over_raw_p50": round(float(np.percentile(w_ms, 50) / np.percentile(r_ms, 50)), 3),
+        "loadavg_1m_5m": [round(load[0], 2), round(load[1], 2)],
     }
-    print(json.dumps(row), flush=True)
-    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=512)
-    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--clusters", type=int, default=0, help="0 = n/100")
     ap.add_argument("--presets", default=",".join(CANDIDATES))
     ap.add_argument("--threads", type=int, default=2, help="threads for build and batches")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
     ap.add_argument("--tmp", type=Path, default=None)
+    ap.add_argument("--measure", nargs=2, metavar=("INDEX", "WORK"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.measure:
+        res = measure(Path(args.measure[0]), "", Path(args.measure[1]), args.threads)
+        print("RESULT " + json.dumps(res), flush=True)
+        return
 
     import faiss
 
@@ -265,10 +245,27 @@ def main() -> None:
     truth = exact.search(queries, 10)[1]
     del exact
     tmp = Path(tempfile.mkdtemp(prefix="sfxkit-scale-", dir=args.tmp))
+    np.save(tmp / "queries.npy", queries)
+    np.save(tmp / "truth.npy", truth)
     rows = []
     try:
         for name in args.presets.split(","):
-            rows.append(run_candidate(name, vectors, queries, truth, tmp, args.threads))
+            root = tmp / name
+            faiss.omp_set_num_threads(args.threads)
+            row = build_candidate(name, vectors, root)
+            presets_path = tmp / f"{name}.json"
+            presets_path.write_text(json.dumps({"presets": [preset_json(name)]}))
+            env = dict(os.environ, SFXKIT_INDEX_PRESETS=str(presets_path))
+            cmd = [sys.executable, __file__, "--threads", str(args.threads)]
+            cmd += ["--measure", str(root), str(tmp)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            got = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+            if not got:
+                raise SystemExit(f"{name}: measuring failed:\n{out.stderr[-3000:]}")
+            row.update(json.loads(got[-1][len("RESULT ") :]))
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            shutil.rmtree(root, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result = {
@@ -277,11 +274,12 @@ def main() -> None:
         "dim": args.dim,
         "clusters": clusters,
         "queries": args.queries,
-        "data": "mixture of Gaussian clusters on the unit sphere: unit centres + noise of norm 0.6 x U(0.5,1.5)",
+        "data": "mixture of Gaussian clusters on the unit sphere: unit centres + noise of norm "
+        "0.6 x U(0.5,1.5), normalised; queries held out from the same clusters",
         "threads_single_query": 1,
         "threads_build_and_batch": args.threads,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared "
-        "with other jobs while measuring (latencies are noisy)",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        "shared with other jobs while measuring (see loadavg per row)",
         "faiss": faiss.__version__,
         "generate_s": round(gen_s, 1),
         "rows": rows,

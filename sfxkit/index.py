@@ -14,9 +14,7 @@ import hashlib
 import io
 import json
 import math
-import mmap
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,12 +35,14 @@ BLAS_FROM_QUERIES = 4
 # exact, and faster than asking an approximate index to skip almost everything.
 EXACT_FILTER_LIMIT = 4096
 
-# Exact vectors are stored as float16 .npy and memory-mapped; each CHUNK_BYTES of the file has
-# its own (truncated) sha256 in the manifest, checked the first time a read touches it. 64 KiB
-# keeps a cold query's first-touch hashing to a few ms (sha256 runs ~450 MB/s here) while the
-# manifest grows by ~34 bytes per 64 rows of a 512-d view.
-CHUNK_BYTES = 1 << 16
-CHUNK_DIGEST_HEX = 32
+# Exact vectors are stored once, as float16 .npy, and read row by row with ``os.pread`` (never
+# memory-mapped: a mapping of a file in the page cache counts whole folios into the reader's RSS
+# on first touch, measured 256 MiB for 1000 scattered 1 KiB rows). Every CHUNK_BYTES of the file
+# has a 128-bit sha256 prefix in a sidecar file that the manifest checks whole; a read hashes the
+# chunks it returns rows from, every time (no "already checked" state to go stale): 4 KiB
+# costs ~10 us of sha256 per row read, and only small filtered queries read rows at all.
+CHUNK_BYTES = 1 << 12
+CHUNK_DIGEST_BYTES = 16
 VECTOR_DTYPE = np.float16
 
 
@@ -115,13 +115,21 @@ def _faiss() -> Any:
 
 
 class VectorIndex:
-    """A FAISS index over L2-normalised float32 vectors, searched by inner product (cosine)."""
+    """A FAISS index over L2-normalised float32 vectors, searched by inner product (cosine).
+
+    Two kinds, told apart by the factory: indexes holding sfxkit's int64 ids themselves (Flat and
+    HNSW in an id map, IVF with ids in its lists), and *positional* ones (``...,Refine(...)``:
+    FAISS's ``IndexRefine`` labels results by insertion order, so its labels are row positions
+    and :meth:`attach_ids` supplies the ids, from rows.parquet, in that order).
+    """
 
     def __init__(self, index: Any, *, preset: Preset | None = None) -> None:
         self._index = index
         self.preset = preset
-        # Exact vectors of the view, for presets that rescore a short list (``k_factor``).
-        self.rescore: VectorLookup | None = None
+        self._ids: np.ndarray | None = None  # positional indexes: the id of each row position
+        self._id_order: np.ndarray | None = None
+        self._plain_params: Any = None
+        self.positional = isinstance(index, _faiss().IndexRefine)
 
     @property
     def k_factor(self) -> int:
@@ -157,6 +165,12 @@ class VectorIndex:
             sample = preset.train_sample or n
             train = vectors if n <= sample else vectors[rng.choice(n, sample, replace=False)]
             base.train(train)
+        if isinstance(base, faiss.IndexRefine):
+            if n:
+                base.add(vectors)
+            out = cls(base, preset=preset)
+            out.attach_ids(ids)
+            return out
         # IVF indexes carry ids natively; the others are wrapped in an id map.
         index = base if _is_ivf(base) else faiss.IndexIDMap2(base)
         if n:
@@ -166,7 +180,20 @@ class VectorIndex:
     @classmethod
     def from_bytes(cls, data: bytes, *, preset: Preset | None = None) -> VectorIndex:
         faiss = _faiss()
-        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        view, at = memoryview(data), 0
+
+        def read(size: int) -> bytes:
+            nonlocal at
+            start, at = at, at + size
+            return view[start:at].tobytes()
+
+        # FAISS reads the checked bytes in 4 MiB pieces: deserialize_index would first copy
+        # all of them into a vector of its own (0.65 s and a third copy in RAM at 1M items)
+        reader = faiss.PyCallbackIOReader(read, 1 << 22)
+        try:
+            index = faiss.read_index(reader)  # SWIG returns the concrete index type
+        finally:
+            del reader
         return cls(index, preset=preset)
 
     def to_bytes(self) -> bytes:
@@ -194,10 +221,37 @@ class VectorIndex:
         """The underlying FAISS index (for benchmarks comparing against raw ``search``)."""
         return self._index
 
-    def checked_ids(self) -> np.ndarray:
+    def attach_ids(self, ids: np.ndarray) -> None:
+        """A positional index's ids, one per row position (rows.parquet order)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if len(ids) != self.ntotal:
+            raise ValueError(f"{len(ids)} ids for {self.ntotal} vectors")
+        self._ids = ids
+        # ids written in ascending order (sfxkit's builds) need no sort order to find positions
+        ascending = len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1]))
+        self._id_order = None if ascending else np.argsort(ids, kind="stable")
+
+    def checked_ids(self) -> np.ndarray | None:
         """The ids, after checking that what FAISS read is a consistent index sfxkit could have
-        written (raises ValueError or RuntimeError otherwise): a searchable id map or IVF."""
+        written (raises ValueError or RuntimeError otherwise): a searchable id map or IVF; for a
+        positional index, None once its labels are checked to be the row positions 0..n-1."""
         faiss = _faiss()
+        if self.positional:
+            refine = self._index
+            n = self.ntotal
+            if int(refine.base_index.ntotal) != n or int(refine.refine_index.ntotal) != n:
+                raise ValueError(
+                    f"base holds {refine.base_index.ntotal} vectors, refine "
+                    f"{refine.refine_index.ntotal}, the index {n}"
+                )
+            labels = self._invlist_ids()
+            if labels is not None and (
+                len(labels) != n
+                or (n and (labels.min() < 0 or labels.max() >= n))
+                or (n and int(np.count_nonzero(np.bincount(labels, minlength=n))) != n)
+            ):
+                raise ValueError("its labels are not the row positions 0..n-1")
+            return None
         ids = self.ids()
         if len(ids) != self.ntotal:
             raise ValueError(f"{len(ids)} ids for {self.ntotal} vectors")
@@ -209,16 +263,29 @@ class VectorIndex:
                 )
         return ids
 
-    def ids(self) -> np.ndarray:
+    def _invlist_ids(self) -> np.ndarray | None:
         faiss = _faiss()
-        if isinstance(self._index, faiss.IndexIDMap):
-            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
-        invlists = faiss.extract_index_ivf(self._index).invlists
+        try:
+            invlists = faiss.extract_index_ivf(self._index).invlists
+        except RuntimeError:
+            return None
         out = [
-            faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+            faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i))
             for i in range(invlists.nlist)
+            if invlists.list_size(i)
         ]
         return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+    def ids(self) -> np.ndarray:
+        faiss = _faiss()
+        if self.positional:
+            if self._ids is None:
+                raise ValueError("a positional index has no ids until attach_ids()")
+            return self._ids
+        if isinstance(self._index, faiss.IndexIDMap):
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        got = self._invlist_ids()
+        return got if got is not None else np.zeros(0, np.int64)
 
     # ----------------------------------------------------------------------- search
     def search(
@@ -232,7 +299,8 @@ class VectorIndex:
         """Top-k (scores, ids) per query; ids are -1 where fewer than k items qualify.
 
         ``allowed``: int64 ids the results must come from (filters). When it is small and
-        ``vectors`` can look vectors up by id, the search is exact over exactly those vectors.
+        ``vectors`` can look vectors up by id, the search is exact over exactly those vectors
+        (reading only their rows).
         """
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if queries.shape[1] != self.dim:
@@ -252,80 +320,86 @@ class VectorIndex:
         kk = min(k, self.ntotal)
         if kk == 0:
             return _empty(len(queries), k)
-        refine = self.k_factor > 1 and self.rescore is not None
-        short = min(kk * self.k_factor, self.ntotal) if refine else kk
-        params = self._search_params(allowed)
-        with _threads(1 if len(queries) == 1 else None), _blas_threshold(len(queries)):
-            scores, ids = self._index.search(queries, short, params=params)
-        if refine:
-            assert self.rescore is not None
-            scores, ids = _rescore(queries, scores, ids, self.rescore, kk)
+        params = self._plain_params if allowed is None else self._make_params(allowed)
+        if params is None and allowed is None:
+            params = self._plain_params = self._make_params(None)
+        nq = len(queries)
+        if nq == 1:
+            # one query: one OpenMP thread (the fastest on small machines); the common case
+            # is kept lean, as it is compared against raw FAISS in benchmarks/scale.py
+            faiss = _faiss()
+            prev = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                scores, labels = self._index.search(queries, kk, params=params)
+            finally:
+                faiss.omp_set_num_threads(prev)
+        else:
+            with _blas_threshold(nq):
+                scores, labels = self._index.search(queries, kk, params=params)
+        ids = self._ids_of(labels) if self.positional else labels
         if kk < k:
-            pad_s, pad_i = _empty(len(queries), k - kk)
+            pad_s, pad_i = _empty(nq, k - kk)
             scores, ids = np.hstack([scores, pad_s]), np.hstack([ids, pad_i])
         return scores, ids
 
-    def _search_params(self, allowed: np.ndarray | None) -> Any:
-        # unfiltered parameters are built once: SWIG objects cost ~0.1 ms, a query at 1M ~1 ms
-        if allowed is None:
-            if not hasattr(self, "_plain_params"):
-                self._plain_params = self._make_params(None)
-            return self._plain_params
-        return self._make_params(allowed)
+    def _ids_of(self, labels: np.ndarray) -> np.ndarray:
+        assert self._ids is not None, "attach_ids() first"
+        ids = self._ids[labels]  # -1 (no result) picks the last id; put -1 back
+        missing = labels < 0
+        if missing.any():
+            ids[missing] = -1
+        return ids
+
+    def _positions_of(self, ids: np.ndarray) -> np.ndarray:
+        """Row positions of those ``ids`` that are in this positional view (others dropped)."""
+        assert self._ids is not None, "attach_ids() first"
+        sorted_ids = self._ids if self._id_order is None else self._ids[self._id_order]
+        if not len(sorted_ids):
+            return np.zeros(0, np.int64)
+        at = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
+        at = at[sorted_ids[at] == ids]
+        return at if self._id_order is None else self._id_order[at]
 
     def _make_params(self, allowed: np.ndarray | None) -> Any:
         faiss = _faiss()
-        sel = faiss.IDSelectorBatch(allowed) if allowed is not None else None
+        keep: list[Any] = []  # SWIG params hold raw pointers: keep their targets alive with them
+        sel = None
+        if allowed is not None and self.positional:
+            mask = np.zeros(self.ntotal, dtype=bool)
+            mask[self._positions_of(allowed)] = True
+            bits = np.packbits(mask, bitorder="little")
+            sel = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bits))
+            keep += [bits, sel]
+        elif allowed is not None:
+            sel = faiss.IDSelectorBatch(allowed)
+            keep.append(sel)
         sp = self.preset.search_params if self.preset else {}
-        base = faiss.downcast_index(
-            self._index.index if isinstance(self._index, faiss.IndexIDMap) else self._index
-        )
+        index = self._index.base_index if self.positional else self._index
+        base = faiss.downcast_index(index.index if isinstance(index, faiss.IndexIDMap) else index)
         if isinstance(base, faiss.IndexHNSW):
-            params = (
-                faiss.SearchParametersHNSW(sel=sel)
-                if sel is not None
-                else faiss.SearchParametersHNSW()
-            )
+            params = faiss.SearchParametersHNSW()
             params.efSearch = int(sp.get("efSearch", 64))
-            # keep the selector alive as long as params
-            params._sel_ref = sel  # type: ignore[attr-defined]
-            return params
-        if _is_ivf(self._index):
-            params = (
-                faiss.SearchParametersIVF(sel=sel)
-                if sel is not None
-                else faiss.SearchParametersIVF()
-            )
+        elif _is_ivf(index):
+            params = faiss.SearchParametersIVF()
             params.nprobe = int(sp.get("nprobe", 32))
-            params._sel_ref = sel  # type: ignore[attr-defined]
-            return params
-        if sel is None:
+        else:
+            params = faiss.SearchParameters()
+        if sel is not None:
+            params.sel = sel
+        if self.positional:
+            keep.append(params)
+            outer = faiss.IndexRefineSearchParameters()
+            outer.k_factor = float(max(1, self.k_factor))
+            outer.base_index_params = params
+            params = outer
+        elif sel is None and type(params) is faiss.SearchParameters:
             return None
-        params = faiss.SearchParameters(sel=sel)
-        params._sel_ref = sel  # type: ignore[attr-defined]
+        params._keep = keep  # type: ignore[attr-defined]
         return params
 
 
-def _rescore(
-    queries: np.ndarray, scores: np.ndarray, ids: np.ndarray, lookup: VectorLookup, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Re-rank each query's short list by exact inner product, gathering only those rows."""
-    found = ids >= 0
-    if found.all():
-        vecs = lookup.get(ids.ravel()).reshape(ids.shape[0], ids.shape[1], -1)
-        exact = np.matmul(vecs, queries[:, :, None])[:, :, 0]
-    else:
-        exact = np.full(ids.shape, -np.inf, dtype=np.float32)
-        vecs = lookup.get(ids[found])
-        exact[found] = np.einsum("ij,ij->i", vecs, queries[np.nonzero(found)[0]])
-    order = np.argsort(-exact, axis=1, kind="stable")[:, :k]
-    out_s = np.take_along_axis(exact, order, axis=1)
-    out_i = np.take_along_axis(ids, order, axis=1)
-    out_i[~np.isfinite(out_s)] = -1
-    return out_s, out_i
-
-
-def vector_file_bytes(array: np.ndarray) -> tuple[bytes, list[str]]:
+def vector_file_bytes(array: np.ndarray) -> tuple[bytes, bytes]:
     """The stored form of a view's exact vectors (float16 .npy) and its chunk digests."""
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array, dtype=VECTOR_DTYPE), allow_pickle=False)
@@ -333,39 +407,50 @@ def vector_file_bytes(array: np.ndarray) -> tuple[bytes, list[str]]:
     return data, chunk_digests(data)
 
 
-def chunk_digests(data: bytes | memoryview) -> list[str]:
+def chunk_digests(data: bytes | memoryview) -> bytes:
+    """128-bit sha256 prefixes of each CHUNK_BYTES of ``data``, concatenated."""
     view = memoryview(data)
-    return [
-        hashlib.sha256(view[i : i + CHUNK_BYTES]).hexdigest()[:CHUNK_DIGEST_HEX]
-        for i in range(0, len(view), CHUNK_BYTES)
-    ] or [hashlib.sha256(b"").hexdigest()[:CHUNK_DIGEST_HEX]]
+    return b"".join(
+        hashlib.sha256(view[i : i + CHUNK_BYTES]).digest()[:CHUNK_DIGEST_BYTES]
+        for i in range(0, max(len(view), 1), CHUNK_BYTES)
+    )
 
 
-class MappedVectors:
-    """A view's float16 exact vectors, memory-mapped from an open file and checked by chunk.
+class ChunkedVectors:
+    """A view's float16 exact vectors, read by row from an open file and checked by chunk.
 
-    Nothing is read at open but the header; every read goes through :meth:`rows` or
-    :meth:`whole`, which first hash each chunk they touch that has not been checked yet, so
-    every byte the search uses matches the manifest. Raises ``IndexCorruptError`` otherwise.
+    Nothing is read at open but the header. Every read goes through :meth:`rows` or
+    :meth:`whole`, which hash each chunk they take rows from against the manifest's chunk
+    digests before decoding it, so every byte the search uses matches the manifest; a mismatch
+    raises ``IndexCorruptError``. Reads use ``os.pread`` on the reader's own file: nothing is
+    mapped, so the process holds only the rows it asked for (the kernel's page cache may keep
+    the file, shared and reclaimable).
     """
 
     def __init__(
-        self, f: Any, path: Path, entry: dict[str, Any], shape: tuple[int, int], root: Path
+        self,
+        f: Any,
+        path: Path,
+        size: int,
+        digests: bytes,
+        shape: tuple[int, int],
+        root: Path,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.path, self.root = path, root
-        size = int(entry["bytes"])
-        self.digests = list(entry["chunks"])
-        actual = os.fstat(f.fileno()).st_size
+        self.fd = f.fileno()
+        self.chunk_bytes = chunk_bytes
+        self.digests = digests
+        self.chunks_read = 0  # chunks hashed so far (tests: a filtered query reads no whole view)
+        actual = os.fstat(self.fd).st_size
         if actual != size:
             self._corrupt(f"size {actual} bytes, manifest says {size} bytes")
-        if len(self.digests) != max(1, -(-size // CHUNK_BYTES)):
-            self._corrupt(f"{len(self.digests)} chunk hashes for {size} bytes in the manifest")
-        self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-        self._checked = np.zeros(len(self.digests), dtype=bool)
-        self._lock = threading.Lock()
-        if self._mm is None:
-            self._corrupt("empty file")
-        header = io.BytesIO(self._bytes(0, min(size, 4096)))
+        self.n_chunks = max(1, -(-size // chunk_bytes))
+        if len(digests) != self.n_chunks * CHUNK_DIGEST_BYTES:
+            self._corrupt(f"{len(digests) // CHUNK_DIGEST_BYTES} chunk hashes for {size} bytes")
+        self.size = size
+        head = self._read(0, min(size, 4096))
+        header = io.BytesIO(head)
         try:
             version = np.lib.format.read_magic(header)
             read = (
@@ -383,64 +468,71 @@ class MappedVectors:
         self.row_bytes = shape[1] * np.dtype(VECTOR_DTYPE).itemsize
         if self.offset + shape[0] * self.row_bytes != size:
             self._corrupt(f"header and size disagree ({size} bytes)")
-        self._array = np.frombuffer(
-            self._mm, dtype=VECTOR_DTYPE, count=shape[0] * shape[1], offset=self.offset
-        ).reshape(shape)
-        self._bytes_view = self._array.view(np.uint8)
-        # FAISS's fp16 codes are IEEE half floats: its vectorised decoder is ~2x numpy's astype
-        self._decoder = _faiss().ScalarQuantizer(shape[1], _faiss().ScalarQuantizer.QT_fp16)
 
     def _corrupt(self, why: str) -> None:
         raise IndexCorruptError(self.path, why, root=self.root)
 
-    def _check_chunks(self, chunks: np.ndarray) -> None:
-        todo = chunks[~self._checked[chunks]]
-        if not len(todo):
-            return
-        assert self._mm is not None
-        with self._lock:
-            for c in np.unique(todo).tolist():
-                if self._checked[c]:
-                    continue
-                got = hashlib.sha256(self._mm[c * CHUNK_BYTES : (c + 1) * CHUNK_BYTES])
-                if got.hexdigest()[:CHUNK_DIGEST_HEX] != self.digests[c]:
-                    self._corrupt(f"bytes {c * CHUNK_BYTES}+ do not match the manifest's hash")
-                self._checked[c] = True
-
-    def _bytes(self, start: int, end: int) -> bytes:
-        assert self._mm is not None
-        self._check_chunks(np.arange(start // CHUNK_BYTES, (end - 1) // CHUNK_BYTES + 1))
-        return self._mm[start:end]
+    def _read(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the file, every chunk they overlap read whole and checked."""
+        cb = self.chunk_bytes
+        c0, c1 = start // cb, (max(end, start + 1) - 1) // cb + 1
+        data = os.pread(self.fd, min(self.size, c1 * cb) - c0 * cb, c0 * cb)
+        view = memoryview(data)
+        for c in range(c0, c1):
+            got = hashlib.sha256(view[(c - c0) * cb : (c - c0 + 1) * cb]).digest()
+            want = self.digests[c * CHUNK_DIGEST_BYTES : (c + 1) * CHUNK_DIGEST_BYTES]
+            if got[:CHUNK_DIGEST_BYTES] != want:
+                self._corrupt(f"bytes {c * cb}+ do not match the manifest's chunk hash")
+        self.chunks_read += c1 - c0
+        return data[start - c0 * cb : end - c0 * cb]
 
     def rows(self, positions: np.ndarray) -> np.ndarray:
         """float32 copies of the rows at ``positions`` (only their chunks are read)."""
         positions = np.asarray(positions, dtype=np.int64)
-        start = self.offset + positions * self.row_bytes
-        self._check_chunks(
-            np.concatenate([start // CHUNK_BYTES, (start + self.row_bytes - 1) // CHUNK_BYTES])
-        )
-        return self._decoder.decode(self._bytes_view[positions])
+        out = np.empty((len(positions), self.shape[1]), dtype=np.float32)
+        if not len(positions):
+            return out
+        order = np.argsort(positions, kind="stable")
+        # rows in adjacent chunks are read together: one pread and one hash per chunk
+        starts = self.offset + positions[order] * self.row_bytes
+        run_start = 0
+        for j in range(1, len(order) + 1):
+            if (
+                j < len(order)
+                and (starts[j] // self.chunk_bytes)
+                - ((starts[j - 1] + self.row_bytes - 1) // self.chunk_bytes)
+                <= 1
+            ):
+                continue
+            lo, hi = int(starts[run_start]), int(starts[j - 1]) + self.row_bytes
+            block = self._read(lo, hi)
+            rel = starts[run_start:j] - lo
+            buf = np.frombuffer(block, dtype=np.uint8)
+            take = buf[rel[:, None] + np.arange(self.row_bytes)]
+            out[order[run_start:j]] = take.view(VECTOR_DTYPE).astype(np.float32)
+            run_start = j
+        return out
 
     def whole(self) -> np.ndarray:
-        self._check_chunks(np.arange(len(self.digests)))
-        return self._array.astype(np.float32)
+        data = self._read(self.offset, self.size)
+        return np.frombuffer(data, dtype=VECTOR_DTYPE).reshape(self.shape).astype(np.float32)
 
     @property
-    def checked_fraction(self) -> float:
-        """Share of the file's chunks read so far (tests: a filtered query reads no whole view)."""
-        return float(self._checked.mean()) if len(self._checked) else 1.0
+    def read_fraction(self) -> float:
+        """Chunks hashed so far over the file's chunks (above 1 once rows are read again)."""
+        return self.chunks_read / self.n_chunks
 
 
 class VectorLookup:
     """Exact vectors of a view by id: a float32 array (indexes written before float16 storage)
-    or :class:`MappedVectors`, which reads only the rows asked for."""
+    or :class:`ChunkedVectors`, which reads only the rows asked for."""
 
-    def __init__(self, vectors: np.ndarray | MappedVectors, ids: np.ndarray) -> None:
+    def __init__(self, vectors: np.ndarray | ChunkedVectors, ids: np.ndarray) -> None:
         self.source = vectors
         self.ids = np.asarray(ids, dtype=np.int64)
-        order = np.argsort(self.ids, kind="stable")
-        self._sorted_ids = self.ids[order]
-        self._order = order
+        ascending = len(self.ids) < 2 or bool(np.all(self.ids[1:] > self.ids[:-1]))
+        self._order = None if ascending else np.argsort(self.ids, kind="stable")
+        self._sorted_ids = self.ids if self._order is None else self.ids[self._order]
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
@@ -449,18 +541,18 @@ class VectorLookup:
         if len(self._sorted_ids) == 0 or not np.all(self._sorted_ids[pos] == ids):
             missing = ids[self._sorted_ids[pos] != ids] if len(self._sorted_ids) else ids
             raise KeyError(f"ids not in this view: {missing[:5].tolist()}")
-        return self._order[pos]
+        return pos if self._order is None else self._order[pos]
 
     @property
     def vectors(self) -> np.ndarray:
         """Every vector of the view as float32, in rows.parquet order (reads the whole view)."""
-        if isinstance(self.source, MappedVectors):
+        if isinstance(self.source, ChunkedVectors):
             return self.source.whole()
         return self.source
 
     def get(self, ids: np.ndarray) -> np.ndarray:
         pos = self.positions(ids)
-        if isinstance(self.source, MappedVectors):
+        if isinstance(self.source, ChunkedVectors):
             return self.source.rows(pos)
         return np.ascontiguousarray(self.source[pos], dtype=np.float32)
 
@@ -508,21 +600,3 @@ class _blas_threshold:
     def __exit__(self, *exc: object) -> None:
         if self.active:
             _faiss().cvar.distance_compute_blas_threshold = self.prev
-
-
-class _threads:
-    """Temporarily set FAISS's OpenMP thread count (None = leave as is)."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.prev = 0
-
-    def __enter__(self) -> None:
-        if self.n is not None:
-            faiss = _faiss()
-            self.prev = faiss.omp_get_max_threads()
-            faiss.omp_set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.n is not None:
-            _faiss().omp_set_num_threads(self.prev)
