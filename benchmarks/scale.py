@@ -6,13 +6,15 @@ directory (one view ``v``: FAISS file, float16 exact vectors and their chunk dig
 a fresh subprocess measures, with the files in the page cache:
 
 - open: ``load_index`` of the whole index (every file FAISS or the search reads checked);
-- resident: the subprocess's VmRSS (anonymous + file-mapped + shared pages it holds) after open
-  and after the timed queries, minus VmRSS just before ``load_index``, per item;
+- resident (of the view): the subprocess's VmRSS (anonymous + file-mapped + shared pages it
+  holds) after opening the view and asking every query once, minus VmRSS once the index's
+  manifest and rows are loaded, per item; ``index_resident`` counts from before ``load_index``
+  (rows included); libraries are imported before either baseline;
 - p50/p99 single-query latency on one OpenMP thread, batch-32 throughput on all threads,
   recall@10 against exact float32 search;
-- raw FAISS: ``faiss.read_index`` of the same ``.faiss`` file, searched with the same
-  parameters, timed interleaved with the wrapper in blocks of 50 queries (the machine is
-  shared: interleaving keeps the ratio fair when the load changes).
+- raw FAISS: ``Index.search`` on the same FAISS object with the same parameters, timed
+  interleaved with the wrapper in blocks of 50 queries, alternating which goes first (the
+  machine is shared: interleaving keeps the ratio fair when the load changes).
 
     nice -n 5 python benchmarks/scale.py --n 100000 --out benchmarks/results/scale.json
 """
@@ -143,7 +145,10 @@ def build_candidate(name: str, vectors: np.ndarray, root: Path) -> dict:
 def measure(root: Path, name: str, work: Path, threads: int) -> dict:
     """Runs in a fresh process: open, resident memory, latency, recall, raw FAISS."""
     import faiss
+    import pandas  # noqa: F401  (libraries' own memory is not the index's)
+    import pyarrow.parquet  # noqa: F401
 
+    import sfxkit.catalog.schema  # noqa: F401
     from sfxkit.store import load_index
 
     queries = np.load(work / "queries.npy")
@@ -153,10 +158,12 @@ def measure(root: Path, name: str, work: Path, threads: int) -> dict:
     gc.collect()
     before = rss()
     t0 = time.perf_counter()
-    idx = load_index(root)
+    idx = load_index(root, views=[])  # manifest and rows
+    rows_s = time.perf_counter() - t0
+    after_rows = rss()
+    view = idx.view("v")  # the view's FAISS file: read, checked, deserialised
     open_s = time.perf_counter() - t0
     after_open = rss()
-    view = idx.view("v")
     n = view.ntotal
     for q in queries:  # the resident measure covers open + every query asked
         view.search(q[None, :], k)
@@ -168,39 +175,53 @@ def measure(root: Path, name: str, work: Path, threads: int) -> dict:
         view.search(queries[i : i + 32], k)
     batch_qps = len(queries) / (time.perf_counter() - t)
 
-    # raw FAISS: the same file, the same search parameters, timed interleaved with the wrapper
-    raw = faiss.read_index(str(next(root.glob("versions/*/views/v.faiss"))))
+    # raw FAISS: the very index object the view holds (a second copy would compete for the
+    # caches), the same search parameters; blocks of 50 queries run raw-then-wrapper and
+    # wrapper-then-raw in turn, so neither side always finds the other's lists in cache
+    raw = view.raw
     params = view._make_params(None)
     ids_of = view._ids_of if view.positional else (lambda labels: labels)
     raw_found = ids_of(raw.search(queries, k, params=params)[1])
     raw_rec = recall_at(raw_found, truth, k)
     lat_w: list[float] = []
     lat_r: list[float] = []
-    faiss.omp_set_num_threads(1)  # raw FAISS single queries on one thread, as the wrapper does
-    for start in range(0, len(queries), 50):
-        block = queries[start : start + 50]
+
+    def run_raw(block: np.ndarray) -> None:
         for q in block:
             q1 = q[None, :]
             t = time.perf_counter()
             raw.search(q1, k, params=params)
             lat_r.append(time.perf_counter() - t)
+
+    def run_wrapper(block: np.ndarray) -> None:
         for q in block:
             q1 = q[None, :]
             t = time.perf_counter()
             view.search(q1, k)
             lat_w.append(time.perf_counter() - t)
+
+    faiss.omp_set_num_threads(1)  # raw FAISS single queries on one thread, as the wrapper does
+    for j, start in enumerate(range(0, len(queries), 50)):
+        block = queries[start : start + 50]
+        first, second = (run_raw, run_wrapper) if j % 2 == 0 else (run_wrapper, run_raw)
+        first(block)
+        second(block)
     w_ms, r_ms = np.array(lat_w) * 1e3, np.array(lat_r) * 1e3
     load = os.getloadavg()
     return {
         "open_s": round(open_s, 3),
-        "resident_bytes_per_item_after_open": round((after_open["VmRSS"] - before["VmRSS"]) / n, 1),
-        "resident_bytes_per_item": round((after_queries["VmRSS"] - before["VmRSS"]) / n, 1),
+        "open_rows_s": round(rows_s, 3),
+        "resident_bytes_per_item_after_open": round(
+            (after_open["VmRSS"] - after_rows["VmRSS"]) / n, 1
+        ),
+        "resident_bytes_per_item": round((after_queries["VmRSS"] - after_rows["VmRSS"]) / n, 1),
         "resident_anon_bytes_per_item": round(
-            (after_queries["RssAnon"] - before["RssAnon"]) / n, 1
+            (after_queries["RssAnon"] - after_rows["RssAnon"]) / n, 1
         ),
         "resident_file_bytes_per_item": round(
-            (after_queries["RssFile"] - before["RssFile"]) / n, 1
+            (after_queries["RssFile"] - after_rows["RssFile"]) / n, 1
         ),
+        "index_resident_bytes_per_item": round((after_queries["VmRSS"] - before["VmRSS"]) / n, 1),
         "p50_ms": round(float(np.percentile(w_ms, 50)), 3),
         "p99_ms": round(float(np.percentile(w_ms, 99)), 3),
         "batch32_qps": round(batch_qps, 1),

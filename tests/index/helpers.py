@@ -11,6 +11,18 @@ from sfxkit.index import Preset, VectorIndex
 from sfxkit.store import IndexStore
 
 
+def sphere_clusters(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:
+    """benchmarks/scale.py's data: unit centres plus noise of norm 0.6 x U(0.5, 1.5), normalised
+    (neighbours at cosine ~0.7-0.9, like a sound-effects catalog's, not near-duplicates)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    spread = 0.6 / np.sqrt(dim) * rng.uniform(0.5, 1.5, (n, 1)).astype(np.float32)
+    x = centres[rng.integers(0, clusters, n)]
+    x += spread * rng.standard_normal((n, dim)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
 def clustered(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:
     """Unit vectors around random centres (neighbours mean something, unlike uniform data)."""
     rng = np.random.default_rng(seed)
