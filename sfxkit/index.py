@@ -476,7 +476,7 @@ class ChunkedVectors:
         """Bytes [start, end) of the file, every chunk they overlap read whole and checked."""
         cb = self.chunk_bytes
         c0, c1 = start // cb, (max(end, start + 1) - 1) // cb + 1
-        data = os.pread(self.fd, min(self.size, c1 * cb) - c0 * cb, c0 * cb)
+        data = _pread_full(self.fd, min(self.size, c1 * cb) - c0 * cb, c0 * cb)
         view = memoryview(data)
         for c in range(c0, c1):
             got = hashlib.sha256(view[(c - c0) * cb : (c - c0 + 1) * cb]).digest()
@@ -521,6 +521,20 @@ class ChunkedVectors:
     def read_fraction(self) -> float:
         """Chunks hashed so far over the file's chunks (above 1 once rows are read again)."""
         return self.chunks_read / self.n_chunks
+
+
+def _pread_full(fd: int, size: int, offset: int) -> bytes:
+    """``size`` bytes at ``offset`` (Linux returns at most ~2 GiB per pread; a short read of a
+    shrunk file returns fewer bytes, which then fail their chunk hash)."""
+    parts = []
+    while size > 0:
+        got = os.pread(fd, min(size, 1 << 30), offset)
+        if not got:
+            break
+        parts.append(got)
+        size -= len(got)
+        offset += len(got)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class VectorLookup:
