@@ -234,6 +234,24 @@ def measure(root: Path, name: str, work: Path, threads: int) -> dict:
     }
 
 
+def markdown_table(results: dict) -> str:
+    head = (
+        "| n | preset | factory | build s | disk B/item | resident B/item | open s | p50 ms "
+        "| p99 ms | batch-32 q/s | recall@10 | raw FAISS p50 ms | wrapper/raw | load 1m |"
+    )
+    lines = [head, "|" + "---|" * 14]
+    for n, res in sorted(results.items(), key=lambda kv: int(kv[0])):
+        for r in res["rows"]:
+            lines.append(
+                f"| {int(n):,} | {r['preset']} | `{r['factory']}` | {r['build_s']} "
+                f"| {r['disk_bytes_per_item']} | {r['resident_bytes_per_item']} | {r['open_s']} "
+                f"| {r['p50_ms']} | {r['p99_ms']} | {r['batch32_qps']} | {r['recall_at_10']} "
+                f"| {r['raw_faiss_p50_ms']} | {r['wrapper_over_raw_p50']} "
+                f"| {r['loadavg_1m_5m'][0]} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100_000)
@@ -245,7 +263,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
     ap.add_argument("--tmp", type=Path, default=None)
     ap.add_argument("--measure", nargs=2, metavar=("INDEX", "WORK"), help=argparse.SUPPRESS)
+    ap.add_argument("--table", action="store_true", help="print --out's results as markdown")
     args = ap.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.out.read_text())))
+        return
     if args.measure:
         res = measure(Path(args.measure[0]), "", Path(args.measure[1]), args.threads)
         print("RESULT " + json.dumps(res), flush=True)
