@@ -329,6 +329,10 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
+    # a rerun of some presets replaces their rows and keeps the others (each row has its load)
+    names = {r["preset"] for r in rows}
+    kept = [r for r in existing.get(str(args.n), {}).get("rows", []) if r["preset"] not in names]
+    result["rows"] = kept + rows
     existing[str(args.n)] = result
     args.out.write_text(json.dumps(existing, indent=2) + "\n")
 
