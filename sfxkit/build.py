@@ -679,7 +679,7 @@ def _write_version(
         preset = choose_preset(len(items), preset_list)
         vi = VectorIndex.build(vecs, ids, preset=preset)
         writer.write_bytes(f"views/{spec.name}.faiss", vi.to_bytes())
-        writer.write_npy(f"views/{spec.name}.npy", vecs.astype(np.float32))
+        writer.write_vectors(f"views/{spec.name}.npy", vecs)
         enc = encoders.get(spec.role)
         untrained = bool(getattr(enc, "untrained", model_ids[spec.role].endswith(":tiny")))
         views[spec.name] = {
@@ -697,7 +697,7 @@ def _write_version(
         preset = choose_preset(len(items), preset_list)
         vi = VectorIndex.build(vecs, ids, preset=preset)
         writer.write_bytes("views/bridge.faiss", vi.to_bytes())
-        writer.write_npy("views/bridge.npy", vecs)
+        writer.write_vectors("views/bridge.npy", vecs)
         for rel, data in carried["files"].items():
             writer.write_bytes(rel, data)
         views["bridge"] = {

@@ -530,8 +530,9 @@ class Recommender:
     ) -> tuple[np.ndarray, np.ndarray]:
         from sfxkit.index import EXACT_FILTER_LIMIT
 
-        # The exact vectors (a second copy of the view in memory) are only needed to answer a
-        # small filtered set exactly; unfiltered queries never load them.
+        # The exact vectors are only needed to answer a small filtered set exactly (only those
+        # rows are read; older float32 indexes load the file whole); unfiltered queries never
+        # touch them.
         small = allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT
         vectors = self.index.vectors(view) if small else None
         return self.index.view(view).search(queries, k, allowed=allowed, vectors=vectors)

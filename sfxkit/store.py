@@ -10,7 +10,10 @@ Layout of an index directory::
                                file, and the version it replaced (``previous``)
         rows.parquet           one row per catalog item, keyed by item id and int64 faiss_id
         views/<view>.faiss     FAISS index with explicit int64 ids (faiss_id)
-        views/<view>.npy       the exact float32 vectors, in rows.parquet order (reuse, rescoring)
+        views/<view>.npy       the exact vectors, in rows.parquet order (reuse, exact filtered
+                               search): float16, read by row (indexes written before that hold
+                               float32, read whole)
+        views/<view>.npy.chunks  a 128-bit sha256 prefix per 4 KiB of that .npy
         ...                    further files registered by later stages (bridge heads, calibration)
       .lock                    one writer at a time (flock; holds the writer's pid, host, start)
 
@@ -22,7 +25,9 @@ so a failed or killed first build leaves no index directory at all. ``CURRENT`` 
 marker's newest version means someone put an old pointer back: readers refuse it, and
 :meth:`IndexStore.repair` returns to the newest version that verifies.
 
-Readers check every file against the manifest's size and sha256 before FAISS or Parquet sees it;
+Readers check every file against the manifest's size and sha256 before FAISS or Parquet sees it
+(a float16 vector file: each chunk it returns rows from, at every read, against the chunk
+digests file, itself checked whole);
 ``CURRENT`` pins the manifest's own hash. A :class:`LoadedIndex` opens all of its version's files
 when it loads, so a rebuild's cleanup never pulls a file from under a long-lived reader.
 """
@@ -646,12 +651,11 @@ def _checked(f: BinaryIO, relpath: str, manifest: Manifest, root: Path) -> bytes
     if entry is None:
         raise IndexCorruptError(path, "file is not listed in the manifest", root=root)
     f.seek(0)
-    data = f.read(int(entry["bytes"]) + 1)
-    if len(data) != entry["bytes"]:
-        size = f"{len(data)} bytes" if len(data) < entry["bytes"] else "larger"
-        raise IndexCorruptError(
-            path, f"size {size}, manifest says {entry['bytes']} bytes", root=root
-        )
+    want = int(entry["bytes"])
+    data = f.read(want + 1)
+    if len(data) != want:
+        size = f"{len(data)} bytes" if len(data) < want else "larger"
+        raise IndexCorruptError(path, f"size {size}, manifest says {want} bytes", root=root)
     if sha256_bytes(data) != entry["sha256"]:
         raise IndexCorruptError(path, "sha256 does not match the manifest", root=root)
     return data
@@ -702,6 +706,16 @@ class VersionWriter:
         np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
         self.write_bytes(relpath, buf.getvalue())
 
+    def write_vectors(self, relpath: str, array: np.ndarray) -> None:
+        """A view's exact vectors, stored once as float16, and ``<relpath>.chunks``: a 128-bit
+        sha256 prefix per 4 KiB of it, so that a reader checks only the rows it reads."""
+        from sfxkit.index import CHUNK_BYTES, vector_file_bytes
+
+        data, digests = vector_file_bytes(array)
+        self.write_bytes(relpath, data)
+        self.write_bytes(relpath + ".chunks", digests)
+        self.files[relpath]["chunks"] = {"bytes": CHUNK_BYTES, "file": relpath + ".chunks"}
+
     def write_table(self, relpath: str, table: Any) -> None:
         import pyarrow.parquet as pq
 
@@ -711,7 +725,11 @@ class VersionWriter:
 
     def copy_from_current(self, relpath: str) -> None:
         """Carry a verified file of the current version into this one unchanged."""
-        self.write_bytes(relpath, self.store.read_verified(relpath))
+        data = self.store.read_verified(relpath)
+        entry = self.store.manifest().files[relpath]
+        self.write_bytes(relpath, data)
+        if "chunks" in entry:  # the chunk digests file is carried as a file of its own
+            self.files[relpath]["chunks"] = dict(entry["chunks"])
 
     def commit(self, manifest: Mapping[str, Any]) -> int:
         if self.committed:
@@ -769,6 +787,36 @@ class VersionWriter:
 
 
 # ------------------------------------------------------------------------ loaded index
+def _ascending(ids: np.ndarray) -> bool:
+    return len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1]))
+
+
+class _RowOfId:
+    """Row number of a faiss_id, as a mapping over numpy arrays: a dict of a million Python
+    ints costs ~100 bytes per row and a third of a second to build at every open."""
+
+    def __init__(self, faiss_ids: np.ndarray) -> None:
+        self._order = None if _ascending(faiss_ids) else np.argsort(faiss_ids, kind="stable")
+        self._sorted = faiss_ids if self._order is None else faiss_ids[self._order]
+
+    def get(self, faiss_id: int, default: int | None = None) -> int | None:
+        if not len(self._sorted):
+            return default
+        at = int(np.searchsorted(self._sorted, faiss_id))
+        if at >= len(self._sorted) or int(self._sorted[at]) != int(faiss_id):
+            return default
+        return at if self._order is None else int(self._order[at])
+
+    def __getitem__(self, faiss_id: int) -> int:
+        row = self.get(faiss_id)
+        if row is None:
+            raise KeyError(faiss_id)
+        return row
+
+    def __contains__(self, faiss_id: object) -> bool:
+        return isinstance(faiss_id, (int, np.integer)) and self.get(int(faiss_id)) is not None
+
+
 class LoadedIndex:
     """A verified, read-only view of an index's current version: rows, views and vectors.
 
@@ -822,17 +870,21 @@ class LoadedIndex:
             raise IndexCorruptError(
                 path, f"not a readable rows table ({exc})", root=self.root
             ) from exc
-        if len(rows) != self.manifest.row_count or len(np.unique(faiss_ids)) != len(faiss_ids):
+        # ascending ids (what builds write) are distinct without a sort; np.unique hashes
+        # (0.6 s at 1M rows)
+        ordered = faiss_ids if _ascending(faiss_ids) else np.sort(faiss_ids)
+        distinct = len(ordered) - int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+        if len(rows) != self.manifest.row_count or distinct != len(faiss_ids):
             raise IndexCorruptError(
                 path,
-                f"{len(rows)} rows with {len(np.unique(faiss_ids))} distinct ids, manifest says "
+                f"{len(rows)} rows with {distinct} distinct ids, manifest says "
                 f"{self.manifest.row_count}",
                 root=self.root,
             )
         self.table = table
         self.rows: pd.DataFrame = rows
         self.faiss_ids = faiss_ids
-        self._row_of_id = {int(f): i for i, f in enumerate(faiss_ids)}
+        self._row_of_id = _RowOfId(faiss_ids)
 
     def close(self) -> None:
         for f in self._files.values():
@@ -858,7 +910,7 @@ class LoadedIndex:
             )
 
     def view(self, name: str) -> VectorIndex:
-        from sfxkit.index import VectorIndex, choose_preset
+        from sfxkit.index import VectorIndex, preset_for_view
 
         self._check_view(name)
         if name not in self._views:
@@ -866,7 +918,9 @@ class LoadedIndex:
             rel = f"views/{name}.faiss"
             data = self.read_bytes(rel)
             try:
-                vi = VectorIndex.from_bytes(data, preset=choose_preset(info.count))
+                preset = preset_for_view(info.factory, info.count)
+                vi = VectorIndex.from_bytes(data, preset=preset)
+                del data  # FAISS holds its own copy: do not keep the file's bytes as well
                 shape, ids = (vi.ntotal, vi.dim), vi.checked_ids()
                 inner = vi.metric_is_inner_product
             except Exception as exc:  # FAISS raises RuntimeError, MemoryError, ... on bad bytes
@@ -883,7 +937,9 @@ class LoadedIndex:
                     + f", manifest says {len(self.faiss_ids)}×{info.dim}",
                     root=self.root,
                 )
-            if not np.array_equal(np.sort(ids), np.sort(self.faiss_ids)):
+            if ids is None:  # positional: its labels are rows.parquet positions
+                vi.attach_ids(self.faiss_ids)
+            elif not np.array_equal(np.sort(ids), np.sort(self.faiss_ids)):
                 raise IndexCorruptError(
                     self.manifest.dir / rel, "its ids differ from rows.parquet", root=self.root
                 )
@@ -891,13 +947,34 @@ class LoadedIndex:
         return self._views[name]
 
     def vectors(self, name: str) -> VectorLookup:
-        from sfxkit.index import VectorLookup
+        from sfxkit.index import ChunkedVectors, VectorLookup
 
         self._check_view(name)
         if name not in self._vectors:
             rel = f"views/{name}.npy"
             path = self.manifest.dir / rel
             dim = self.manifest.views[name].dim
+            entry = self.manifest.files.get(rel)
+            f = self._files.get(rel)
+            if entry is not None and "chunks" in entry and f is not None:
+                chunks = entry["chunks"]
+                try:
+                    digests_rel, chunk_bytes = str(chunks["file"]), int(chunks["bytes"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise IndexCorruptError(
+                        path, f"bad chunk entry in the manifest ({exc})", root=self.root
+                    ) from exc
+                rows = ChunkedVectors(
+                    f,
+                    path,
+                    int(entry["bytes"]),
+                    self.read_bytes(digests_rel),
+                    (len(self.faiss_ids), dim),
+                    self.root,
+                    chunk_bytes,
+                )
+                self._vectors[name] = VectorLookup(rows, self.faiss_ids)
+                return self._vectors[name]
             try:
                 arr = np.load(io.BytesIO(self.read_bytes(rel)), allow_pickle=False)
             except IndexCorruptError:

@@ -1278,7 +1278,7 @@ def describe_index(
         ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
         vi = VectorIndex.build(vectors, ids, preset=choose_preset(len(new_items)))
         w.write_bytes("views/clip_text.faiss", vi.to_bytes())
-        w.write_npy("views/clip_text.npy", vectors)
+        w.write_vectors("views/clip_text.npy", vectors)
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
         raw["views"]["clip_text"] = view_entry(raw["views"]["clip_text"], len(new_items))

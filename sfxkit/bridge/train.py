@@ -556,7 +556,7 @@ def train_bridge(
         ids = idx.faiss_ids
         vi = VectorIndex.build(bridge_vectors, ids, preset=choose_preset(len(ids)))
         w.write_bytes(BRIDGE_VIEW_FILES[0], vi.to_bytes())
-        w.write_npy(BRIDGE_VIEW_FILES[1], bridge_vectors)
+        w.write_vectors(BRIDGE_VIEW_FILES[1], bridge_vectors)
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
         from sfxkit.index import choose_preset

@@ -406,7 +406,7 @@ def categorize_index(
             arr = vectors["clip_text"]
             vi = VectorIndex.build(arr, ids, preset=choose_preset(len(new_items)))
             w.write_bytes("views/clip_text.faiss", vi.to_bytes())
-            w.write_npy("views/clip_text.npy", arr)
+            w.write_vectors("views/clip_text.npy", arr)
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
         from sfxkit.catalog.ucs import ucs_table_info

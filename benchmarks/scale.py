@@ -1,0 +1,341 @@
+"""Large-index presets at 100k-1M items in one 512-d view: what each FAISS candidate costs.
+
+Vectors are a mixture of Gaussian clusters on the unit sphere (uniform random vectors have
+meaningless neighbours). Per candidate the parent builds the index and writes an sfxkit index
+directory (one view ``v``: FAISS file, float16 exact vectors and their chunk digests, rows), then
+a fresh subprocess measures, with the files in the page cache:
+
+- open: ``load_index`` of the whole index (every file FAISS or the search reads checked);
+- resident (of the view): the subprocess's VmRSS (anonymous + file-mapped + shared pages it
+  holds) after opening the view and asking every query once, minus VmRSS once the index's
+  manifest and rows are loaded, per item; ``index_resident`` counts from before ``load_index``
+  (rows included); libraries are imported before either baseline;
+- p50/p99 single-query latency on one OpenMP thread, batch-32 throughput on all threads,
+  recall@10 against exact float32 search;
+- raw FAISS: ``Index.search`` on the same FAISS object with the same parameters, timed
+  interleaved with the wrapper in blocks of 50 queries, alternating which goes first (the
+  machine is shared: interleaving keeps the ratio fair when the load changes).
+
+    nice -n 5 python benchmarks/scale.py --n 100000 --out benchmarks/results/scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TRAIN_SAMPLE = 131072  # as in sfxkit/data/index_presets.json: k-means cost grows with it
+
+CANDIDATES = {
+    # name: (factory, build_params, search_params)
+    "flat": ("Flat", {}, {}),
+    "ivf-pq64fs-sq8": ("IVF{nlist},PQ64x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 10}),
+    "ivf-pq32fs-sq8": ("IVF{nlist},PQ32x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 20}),
+    "ivf-pq64fs-sq6": ("IVF{nlist},PQ64x4fs,Refine(SQ6)", {}, {"nprobe": 32, "k_factor": 10}),
+    "ivf-pq64fs-fp16": ("IVF{nlist},PQ64x4fs,Refine(SQfp16)", {}, {"nprobe": 32, "k_factor": 10}),
+    "ivf-pq64fs-flat": ("IVF{nlist},PQ64x4fs,Refine(Flat)", {}, {"nprobe": 32, "k_factor": 10}),
+    "hnsw32-sq8": ("HNSW32,SQ8", {"efConstruction": 80}, {"efSearch": 128}),
+}
+
+
+def clustered(n: int, dim: int, clusters: int, seed: int, spread: float = 0.6) -> np.ndarray:
+    """Points around ``clusters`` random centres on the sphere, normalised (cosine data)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim), dtype=np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), dtype=np.float32)
+    step = 65536
+    for i in range(0, n, step):
+        m = min(step, n - i)
+        c = rng.integers(0, clusters, m)
+        # per-point spread varies so clusters have dense cores and sparse edges; noise of norm
+        # ~spread against unit centres (a first run used ~2.7: near uniform, meaningless)
+        s = spread / np.sqrt(dim) * rng.uniform(0.5, 1.5, (m, 1)).astype(np.float32)
+        block = centres[c] + s * rng.standard_normal((m, dim), dtype=np.float32)
+        out[i : i + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def rss() -> dict[str, int]:
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("RssAnon:", "RssFile:", "RssShmem:", "VmRSS:")):
+            key, val = line.split(":")
+            out[key] = int(val.split()[0]) * 1024
+    return out
+
+
+def recall_at(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
+    hits = sum(
+        len(set(f[:k].tolist()) & set(t[:k].tolist())) for f, t in zip(found, truth, strict=True)
+    )
+    return hits / (len(truth) * k)
+
+
+def preset_json(name: str) -> dict:
+    factory, bp, sp = CANDIDATES[name]
+    return {
+        "name": name,
+        "max_items": None,
+        "factory": factory,
+        "build_params": bp,
+        "search_params": sp,
+        "train_sample": TRAIN_SAMPLE,
+    }
+
+
+def build_candidate(name: str, vectors: np.ndarray, root: Path) -> dict:
+    """Build with sfxkit's VectorIndex and commit an index directory; returns build numbers."""
+    import pyarrow as pa
+
+    from sfxkit.index import Preset, VectorIndex
+    from sfxkit.store import IndexStore
+
+    p = preset_json(name)
+    preset = Preset(**p)
+    n, dim = vectors.shape
+    ids = np.arange(n, dtype=np.int64)
+    t0 = time.perf_counter()
+    vi = VectorIndex.build(vectors, ids, preset=preset)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with IndexStore(root).writer() as w:
+        w.write_table(
+            "rows.parquet",
+            pa.table({"id": pa.array([f"i{i}" for i in range(n)]), "faiss_id": ids}),
+        )
+        w.write_bytes("views/v.faiss", vi.to_bytes())
+        del vi
+        w.write_vectors("views/v.npy", vectors)
+        view = {
+            "model": "synthetic",
+            "tower": "audio",
+            "source": "synthetic",
+            "dim": dim,
+            "count": n,
+            "factory": preset.factory_for(n),
+            "untrained": True,
+        }
+        w.commit({"row_count": n, "models": {}, "views": {"v": view}})
+    write_s = time.perf_counter() - t0
+    files = {p.name: p.stat().st_size for p in root.glob("versions/*/**/*") if p.is_file()}
+    return {
+        "preset": name,
+        "factory": preset.factory_for(n),
+        "search_params": p["search_params"],
+        "build_s": round(build_s, 2),
+        "write_s": round(write_s, 2),
+        "disk_bytes_per_item": round(sum(files.values()) / n, 1),
+        "faiss_bytes_per_item": round(files["v.faiss"] / n, 1),
+        "exact_vector_bytes_per_item": round(files["v.npy"] / n, 1),
+    }
+
+
+def measure(root: Path, name: str, work: Path, threads: int) -> dict:
+    """Runs in a fresh process: open, resident memory, latency, recall, raw FAISS."""
+    import faiss
+    import pandas  # noqa: F401  (libraries' own memory is not the index's)
+    import pyarrow.parquet  # noqa: F401
+
+    import sfxkit.catalog.schema  # noqa: F401
+    from sfxkit.store import load_index
+
+    queries = np.load(work / "queries.npy")
+    truth = np.load(work / "truth.npy")
+    k = 10
+    faiss.omp_set_num_threads(threads)
+    gc.collect()
+    before = rss()
+    t0 = time.perf_counter()
+    idx = load_index(root, views=[])  # manifest and rows
+    rows_s = time.perf_counter() - t0
+    after_rows = rss()
+    view = idx.view("v")  # the view's FAISS file: read, checked, deserialised
+    open_s = time.perf_counter() - t0
+    after_open = rss()
+    n = view.ntotal
+    for q in queries:  # the resident measure covers open + every query asked
+        view.search(q[None, :], k)
+    after_queries = rss()
+    found = view.search(queries, k)[1]
+    rec = recall_at(found, truth, k)
+    t = time.perf_counter()
+    for i in range(0, len(queries), 32):
+        view.search(queries[i : i + 32], k)
+    batch_qps = len(queries) / (time.perf_counter() - t)
+
+    # raw FAISS: the very index object the view holds (a second copy would compete for the
+    # caches), the same search parameters; blocks of 50 queries run raw-then-wrapper and
+    # wrapper-then-raw in turn, so neither side always finds the other's lists in cache
+    raw = view.raw
+    params = view._make_params(None)
+    ids_of = view._ids_of if view.positional else (lambda labels: labels)
+    raw_found = ids_of(raw.search(queries, k, params=params)[1])
+    raw_rec = recall_at(raw_found, truth, k)
+    lat_w: list[float] = []
+    lat_r: list[float] = []
+
+    def run_raw(block: np.ndarray) -> None:
+        for q in block:
+            q1 = q[None, :]
+            t = time.perf_counter()
+            raw.search(q1, k, params=params)
+            lat_r.append(time.perf_counter() - t)
+
+    def run_wrapper(block: np.ndarray) -> None:
+        for q in block:
+            q1 = q[None, :]
+            t = time.perf_counter()
+            view.search(q1, k)
+            lat_w.append(time.perf_counter() - t)
+
+    faiss.omp_set_num_threads(1)  # raw FAISS single queries on one thread, as the wrapper does
+    for j, start in enumerate(range(0, len(queries), 50)):
+        block = queries[start : start + 50]
+        first, second = (run_raw, run_wrapper) if j % 2 == 0 else (run_wrapper, run_raw)
+        first(block)
+        second(block)
+    w_ms, r_ms = np.array(lat_w) * 1e3, np.array(lat_r) * 1e3
+    load = os.getloadavg()
+    return {
+        "open_s": round(open_s, 3),
+        "open_rows_s": round(rows_s, 3),
+        "resident_bytes_per_item_after_open": round(
+            (after_open["VmRSS"] - after_rows["VmRSS"]) / n, 1
+        ),
+        "resident_bytes_per_item": round((after_queries["VmRSS"] - after_rows["VmRSS"]) / n, 1),
+        "resident_anon_bytes_per_item": round(
+            (after_queries["RssAnon"] - after_rows["RssAnon"]) / n, 1
+        ),
+        "resident_file_bytes_per_item": round(
+            (after_queries["RssFile"] - after_rows["RssFile"]) / n, 1
+        ),
+        "index_resident_bytes_per_item": round((after_queries["VmRSS"] - before["VmRSS"]) / n, 1),
+        "p50_ms": round(float(np.percentile(w_ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(w_ms, 99)), 3),
+        "batch32_qps": round(batch_qps, 1),
+        "recall_at_10": round(rec, 4),
+        "raw_faiss_p50_ms": round(float(np.percentile(r_ms, 50)), 3),
+        "raw_faiss_p99_ms": round(float(np.percentile(r_ms, 99)), 3),
+        "raw_faiss_recall_at_10": round(raw_rec, 4),
+        "wrapper_over_raw_p50": round(float(np.percentile(w_ms, 50) / np.percentile(r_ms, 50)), 3),
+        "loadavg_1m_5m": [round(load[0], 2), round(load[1], 2)],
+    }
+
+
+def markdown_table(results: dict) -> str:
+    head = (
+        "| n | preset | factory | build s | disk B/item | resident B/item | open s | p50 ms "
+        "| p99 ms | batch-32 q/s | recall@10 | raw FAISS p50 ms | wrapper/raw | load 1m |"
+    )
+    lines = [head, "|" + "---|" * 14]
+    for n, res in sorted(results.items(), key=lambda kv: int(kv[0])):
+        for r in res["rows"]:
+            lines.append(
+                f"| {int(n):,} | {r['preset']} | `{r['factory']}` | {r['build_s']} "
+                f"| {r['disk_bytes_per_item']} | {r['resident_bytes_per_item']} | {r['open_s']} "
+                f"| {r['p50_ms']} | {r['p99_ms']} | {r['batch32_qps']} | {r['recall_at_10']} "
+                f"| {r['raw_faiss_p50_ms']} | {r['wrapper_over_raw_p50']} "
+                f"| {r['loadavg_1m_5m'][0]} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--clusters", type=int, default=0, help="0 = n/100")
+    ap.add_argument("--presets", default=",".join(CANDIDATES))
+    ap.add_argument("--threads", type=int, default=2, help="threads for build and batches")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
+    ap.add_argument("--tmp", type=Path, default=None)
+    ap.add_argument("--measure", nargs=2, metavar=("INDEX", "WORK"), help=argparse.SUPPRESS)
+    ap.add_argument("--table", action="store_true", help="print --out's results as markdown")
+    args = ap.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.out.read_text())))
+        return
+    if args.measure:
+        res = measure(Path(args.measure[0]), "", Path(args.measure[1]), args.threads)
+        print("RESULT " + json.dumps(res), flush=True)
+        return
+
+    import faiss
+
+    clusters = args.clusters or max(10, args.n // 100)
+    t = time.perf_counter()
+    # queries come from the same clusters, held out of the index
+    allv = clustered(args.n + args.queries, args.dim, clusters, seed=0)
+    vectors, queries = allv[: args.n], np.ascontiguousarray(allv[args.n :])
+    del allv
+    gen_s = time.perf_counter() - t
+    faiss.omp_set_num_threads(args.threads)
+    exact = faiss.IndexFlatIP(args.dim)
+    exact.add(vectors)
+    truth = exact.search(queries, 10)[1]
+    del exact
+    tmp = Path(tempfile.mkdtemp(prefix="sfxkit-scale-", dir=args.tmp))
+    np.save(tmp / "queries.npy", queries)
+    np.save(tmp / "truth.npy", truth)
+    rows = []
+    try:
+        for name in args.presets.split(","):
+            root = tmp / name
+            faiss.omp_set_num_threads(args.threads)
+            row = build_candidate(name, vectors, root)
+            presets_path = tmp / f"{name}.json"
+            presets_path.write_text(json.dumps({"presets": [preset_json(name)]}))
+            env = dict(os.environ, SFXKIT_INDEX_PRESETS=str(presets_path))
+            cmd = [sys.executable, __file__, "--threads", str(args.threads)]
+            cmd += ["--measure", str(root), str(tmp)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            got = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+            if not got:
+                raise SystemExit(f"{name}: measuring failed:\n{out.stderr[-3000:]}")
+            row.update(json.loads(got[-1][len("RESULT ") :]))
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result = {
+        "benchmark": "scale",
+        "n": args.n,
+        "dim": args.dim,
+        "clusters": clusters,
+        "queries": args.queries,
+        "data": "mixture of Gaussian clusters on the unit sphere: unit centres + noise of norm "
+        "0.6 x U(0.5,1.5), normalised; queries held out from the same clusters",
+        "threads_single_query": 1,
+        "threads_build_and_batch": args.threads,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        "shared with other jobs while measuring (see loadavg per row)",
+        "faiss": faiss.__version__,
+        "generate_s": round(gen_s, 1),
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    existing = json.loads(args.out.read_text()) if args.out.exists() else {}
+    # a rerun of some presets replaces their rows and keeps the others (each row has its load)
+    names = {r["preset"] for r in rows}
+    kept = [r for r in existing.get(str(args.n), {}).get("rows", []) if r["preset"] not in names]
+    result["rows"] = kept + rows
+    existing[str(args.n)] = result
+    args.out.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Synthetic one-view indexes written through the store, without models or audio."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sfxkit.index import Preset, VectorIndex
+from sfxkit.store import IndexStore
+
+
+def sphere_clusters(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:
+    """benchmarks/scale.py's data: unit centres plus noise of norm 0.6 x U(0.5, 1.5), normalised
+    (neighbours at cosine ~0.7-0.9, like a sound-effects catalog's, not near-duplicates)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    spread = 0.6 / np.sqrt(dim) * rng.uniform(0.5, 1.5, (n, 1)).astype(np.float32)
+    x = centres[rng.integers(0, clusters, n)]
+    x += spread * rng.standard_normal((n, dim)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around random centres (neighbours mean something, unlike uniform data)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    x = centres[rng.integers(0, clusters, n)] / np.sqrt(dim) * 8
+    x += rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def write_index(
+    root: Path,
+    vectors: np.ndarray,
+    preset: Preset,
+    *,
+    ids: np.ndarray | None = None,
+    old_format: bool = False,
+) -> np.ndarray:
+    """An index with one view 'v'; ``old_format`` writes the float32 .npy of earlier sfxkit."""
+    import pyarrow as pa
+
+    n, dim = vectors.shape
+    ids = np.arange(10, 10 + 7 * n, 7, dtype=np.int64) if ids is None else ids
+    vi = VectorIndex.build(vectors, ids, preset=preset)
+    with IndexStore(root).writer() as w:
+        w.write_table(
+            "rows.parquet", pa.table({"id": [f"i{i}" for i in range(n)], "faiss_id": ids})
+        )
+        w.write_bytes("views/v.faiss", vi.to_bytes())
+        if old_format:
+            w.write_npy("views/v.npy", vectors.astype(np.float32))
+        else:
+            w.write_vectors("views/v.npy", vectors)
+        view = {
+            "model": "synthetic",
+            "tower": "audio",
+            "source": "synthetic",
+            "dim": dim,
+            "count": n,
+            "factory": preset.factory_for(n),
+            "untrained": True,
+        }
+        w.commit({"row_count": n, "models": {}, "views": {"v": view}})
+    return ids
+
+
+def presets_file(path: Path, preset: Preset) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "presets": [
+                    {
+                        "name": preset.name,
+                        "max_items": None,
+                        "factory": preset.factory,
+                        "build_params": preset.build_params,
+                        "search_params": preset.search_params,
+                        "train_sample": preset.train_sample,
+                    }
+                ]
+            }
+        )
+    )
+    return path
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return (
+        sum(len(set(f) & set(t)) for f, t in zip(found.tolist(), truth.tolist(), strict=True))
+        / truth.size
+    )
+
+
+def exact_top(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    sims = queries @ vectors.T
+    return ids[np.argsort(-sims, axis=1)[:, :k]]
