@@ -72,10 +72,13 @@ def create_app(
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     jobs_dir: str | Path | None = None,
     device: str | None = None,
+    encoders: dict[str, Any] | None = None,
 ) -> Any:
     """The ASGI app serving ``index``, configured as if bound to ``host``.
 
-    A non-loopback ``host`` needs a ``token`` (raises InputError without one).
+    A non-loopback ``host`` needs a ``token`` (raises InputError without one). ``encoders``
+    (as :class:`~sfxkit.recommender.Recommender` takes them) replace the manifest's models in
+    the service; jobs run in their own processes and load the manifest's.
     """
     from sfxkit.serve.jobs import JobManager
 
@@ -85,7 +88,7 @@ def create_app(
             f"binding to {host} needs a token: pass --token or set SFXKIT_TOKEN "
             "(`sfxkit serve` generates one when neither is given)"
         )
-    resident = ResidentIndex(index, device=device)
+    resident = ResidentIndex(index, device=device, encoders=encoders)
     jobs = JobManager(
         resident.path,
         Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-")),
