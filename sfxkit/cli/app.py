@@ -42,7 +42,7 @@ _registered: set[str] = set()
 
 
 def console_error(message: str) -> None:
-    from sfxkit.catalog.schema import readable
+    from sfxkit._text import readable
 
     # A message naming a file that is not UTF-8 must not crash a strict UTF-8 stderr.
     print(f"sfxkit: error: {readable(message)}", file=sys.stderr)

@@ -162,7 +162,7 @@ def result_entry(label: str, recs: Any) -> dict[str, Any]:
 
 def print_payload(payload: dict[str, Any], as_json: bool) -> None:
     """Print an answer, computed in-process or by a server, one way."""
-    from sfxkit.catalog.schema import readable
+    from sfxkit._text import readable
 
     query, untrained = payload["query"], payload["untrained"]
     if as_json:
@@ -300,7 +300,7 @@ def _category(r: Any) -> str:
 def _short_path(path: str, root: str | None) -> str:
     """The file relative to the library folder (its format stays visible), else parent/name;
     a name that is not UTF-8 shows its odd bytes as ``\\xNN``."""
-    from sfxkit.catalog.schema import readable
+    from sfxkit._text import readable
 
     p = Path(path)
     if root:
