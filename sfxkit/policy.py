@@ -603,16 +603,24 @@ class ShotChoice:
     """What a person chose for one shot (the review page's session file): ``decision``
     (retrieve, generate, blend, silence; None keeps the policy's), the catalog ``sound`` id to
     use instead of the best candidate, and ``gain_db`` and ``offset`` (seconds, later when
-    positive, within the shot) nudges of that sound."""
+    positive, within the shot) nudges of that sound. ``blend`` is the generated share of a blended
+    shot, 0 (all catalog) to 1 (all generated), an equal-power balance (:func:`share_gains_db`);
+    None keeps ``soundtrack(blend_gains_db=)``."""
 
     decision: str | None = None
     sound: str | None = None
     gain_db: float = 0.0
     offset: float = 0.0
+    blend: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision is not None and self.decision not in FORCED:
             raise InputError(f"choice decision {self.decision!r}; use one of: {', '.join(FORCED)}")
+        if self.blend is not None and not 0.0 <= self.blend <= 1.0:
+            raise InputError(
+                f"choice blend {self.blend!r}: the generated share goes from 0 (all catalog) "
+                "to 1 (all generated)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -620,7 +628,20 @@ class ShotChoice:
             "sound": self.sound,
             "gain_db": self.gain_db,
             "offset": self.offset,
+            "blend": self.blend,
         }
+
+
+def share_gains_db(share: float) -> tuple[float, float]:
+    """(catalog dB, generated dB) of a blend whose generated share is ``share`` in [0, 1]:
+    equal power, so the sum keeps its loudness across the range (-3 dB each at 0.5); an end of
+    the range mutes the other sound (-120 dB)."""
+    import math
+
+    def db(x: float) -> float:
+        return 20.0 * math.log10(max(x, 1e-6))
+
+    return db(math.cos(share * math.pi / 2)), db(math.sin(share * math.pi / 2))
 
 
 def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, ShotChoice]:
@@ -652,17 +673,21 @@ def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, Sh
             continue
         if not isinstance(value, Mapping):
             raise InputError(f"choice for shot {index} must be an object, got {value!r}")
-        unknown = set(value) - {"decision", "sound", "gain_db", "offset"}
+        unknown = set(value) - {"decision", "sound", "gain_db", "offset", "blend"}
         if unknown:
             raise InputError(
                 f"choice for shot {index}: unknown key(s) {sorted(unknown)}; "
-                "use decision, sound, gain_db, offset"
+                "use decision, sound, gain_db, offset, blend"
             )
+        blend = value.get("blend")
+        if blend is not None and not isinstance(blend, (int, float)):
+            raise InputError(f"choice for shot {index}: blend {blend!r} is not a number in [0, 1]")
         out[index] = ShotChoice(
             decision=value.get("decision"),
             sound=value.get("sound"),
             gain_db=float(value.get("gain_db") or 0.0),
             offset=float(value.get("offset") or 0.0),
+            blend=None if blend is None else float(blend),
         )
     return out
 
@@ -742,7 +767,7 @@ def soundtrack(
     also writes the stems, mix, muxed video, CSV/EDL/OTIO cue sheets, provenance and
     ``decisions.json`` there. Catalog sounds flagged ``silent`` are never used unless
     ``filters`` says otherwise. ``choices`` (a review session file or mapping, see
-    :func:`load_choices`) override the decision, sound and gain of single shots.
+    :func:`load_choices`) override the decision, sound, gain and blend share of single shots.
     """
     from sfxkit.mix import mix_stats, mix_timeline, shape_layer
     from sfxkit.timeline import Cue, Timeline
@@ -803,6 +828,11 @@ def soundtrack(
             reason = f"forced by {by} = '{decision}' (policy gave: {reason})"
             numbers["override"] = decision
         choice = chosen.get(shot.index)
+        rg, gg = r_gain, g_gain
+        if choice is not None and choice.blend is not None:
+            rg, gg = share_gains_db(choice.blend)
+            if decision == "blend":
+                numbers["blend_share"] = choice.blend
         if choice is not None and choice.sound is not None:
             pick = _chosen_sound(rec, cands, choice.sound, shot.index)
             cands = [pick, *(c for c in cands if c.id != pick.id)]
@@ -813,7 +843,7 @@ def soundtrack(
         if decision in ("retrieve", "blend"):
             nudge = choice.gain_db if choice is not None else 0.0
             layer, skipped = _first_readable(
-                cands, (r_gain if decision == "blend" else 0.0) + nudge, clock
+                cands, (rg if decision == "blend" else 0.0) + nudge, clock
             )
             if skipped:
                 numbers["unreadable_candidates"] = skipped
@@ -859,7 +889,7 @@ def soundtrack(
                     cfg_strength=cfg_strength,
                     seed=seed,
                 )
-            glayer = generated_layer(sound, gain_db=g_gain if decision == "blend" else 0.0)
+            glayer = generated_layer(sound, gain_db=gg if decision == "blend" else 0.0)
             if (follow_motion or pan) and profile is None:
                 with clock("decode"):
                     profile = motion_for(video, shot)
