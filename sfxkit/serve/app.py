@@ -425,6 +425,24 @@ def create_app(
             options["choices"] = str(session)
         return jobs.start("soundtrack", str(video), options).to_dict()
 
+    @app.post(
+        "/api/review/generate",
+        summary="Generate one shot's sound to audition (a generate job; as the export would)",
+    )
+    def generate(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        video = Path(str(body.get("video", ""))).expanduser().resolve()
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        shot = body.get("shot")
+        if not isinstance(shot, int) or isinstance(shot, bool):
+            raise InputError(f"shot must be a shot number, got {shot!r}")
+        given = dict(body.get("options") or {})
+        options: dict[str, Any] = {k: given[k] for k in rv.GENERATE_OPTIONS if k in given}
+        session = review_out(video, body.get("out")) / rv.SESSION
+        if session.is_file():  # the chosen sound leads the prompt, as in the export
+            options["choices"] = str(session)
+        return jobs.start("generate", str(video), {**options, "shot": shot}).to_dict()
+
     @app.post("/api/recommend/similar", summary="More like this: sounds near a catalog item")
     def similar(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         rec = resident.get()
