@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sfxkit._text import readable as readable  # re-exported: the catalog's display rule
+
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
@@ -33,21 +35,6 @@ METADATA_SOURCES = ("sidecar", "tags", "ucs", "filename")
 """Where an item's title came from, highest precedence first."""
 
 _ID_RE = re.compile(r"^[0-9a-f]{16}$")
-
-
-def readable(text: str) -> str:
-    """``text`` as valid UTF-8 for display and storage: bytes that are not UTF-8 (surrogate-
-    escaped in a path from ``os``) become ``\\xNN`` escapes, as ``ls -b`` shows them."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "backslashreplace")
-    return raw.decode("utf-8", "backslashreplace")
 
 
 def _raw(path: str) -> bytes | None:

@@ -1,7 +1,8 @@
 """The `sfxkit` command line: a typer app over the same functions as the Python API.
 
 Each area registers its commands from its own module (``index``, ``recommend``, ``models``,
-``generate``, ...), so the flags are the functions' arguments in one place.
+``generate``, ...), so the flags are the functions' arguments in one place; a run imports only
+the module of the command it runs (see ``sfxkit.cli.app``).
 
 Exit codes: 0 ok; 1 error; 2 usage error or bad input (option, argument, file); 3 missing
 optional extra; 4 model or weights; 5 index (missing, corrupt, locked); 6 generation;
@@ -18,13 +19,19 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
-from sfxkit.cli.app import app, console_error
+from sfxkit.cli.app import app_for, console_error
 
 __all__ = ["app", "main"]
 
 INTERRUPTED = 130
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # every command registered (for CliRunner and other embedders)
+        return app_for([])
+    raise AttributeError(f"module 'sfxkit.cli' has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +74,7 @@ def _run(args: list[str], debug: bool, interrupted: threading.Event) -> int:
     try:
         # Not standalone: sfxkit's own errors must reach this function to be printed as one
         # line with their exit code. Typer then returns an exit code instead of exiting.
-        rv = app(args=args, prog_name="sfxkit", standalone_mode=False)
+        rv = app_for(args)(args=args, prog_name="sfxkit", standalone_mode=False)
     except SfxkitError as exc:
         if debug:
             raise

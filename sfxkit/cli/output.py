@@ -24,7 +24,7 @@ def untrained_banner() -> None:
 def print_json(obj: Any) -> None:
     """``obj`` as JSON on stdout. A file name that is not UTF-8 is written readably (``\\xNN``),
     as everywhere else the CLI shows it: a lone surrogate is not valid JSON text."""
-    from sfxkit.catalog.schema import readable
+    from sfxkit._text import readable
 
     sys.stdout.write(
         json.dumps(_readable(obj), indent=2, default=lambda o: readable(str(o))) + "\n"
@@ -33,7 +33,7 @@ def print_json(obj: Any) -> None:
 
 
 def _readable(obj: Any) -> Any:
-    from sfxkit.catalog.schema import readable
+    from sfxkit._text import readable
 
     if isinstance(obj, str):
         return readable(obj)

@@ -136,7 +136,7 @@ def answer_query(
 def _query_kind(query: str, text: bool, audio: bool) -> tuple[str, object]:
     """What QUERY is (text, audio, video, frame) and, for a frame, what to embed."""
     from sfxkit.errors import InputError
-    from sfxkit.media.frames import is_video
+    from sfxkit.media.kinds import is_video
 
     if text:
         return "text", query
@@ -162,7 +162,7 @@ def result_entry(label: str, recs: Any) -> dict[str, Any]:
 
 def print_payload(payload: dict[str, Any], as_json: bool) -> None:
     """Print an answer, computed in-process or by a server, one way."""
-    from sfxkit.catalog.schema import readable
+    from sfxkit._text import readable
 
     query, untrained = payload["query"], payload["untrained"]
     if as_json:
@@ -194,8 +194,7 @@ def print_payload(payload: dict[str, Any], as_json: bool) -> None:
 def _check_query_kind(query: str, audio: bool) -> None:
     """A sound given as a picture, or a picture as a sound, is named before anything loads."""
     from sfxkit.errors import InputError
-    from sfxkit.media.audio import AUDIO_EXTENSIONS
-    from sfxkit.media.frames import is_image, is_video
+    from sfxkit.media.kinds import AUDIO_EXTENSIONS, is_image, is_video
 
     suffix = Path(query).suffix.lower()
     if not audio and suffix in AUDIO_EXTENSIONS:
@@ -301,7 +300,7 @@ def _category(r: Any) -> str:
 def _short_path(path: str, root: str | None) -> str:
     """The file relative to the library folder (its format stays visible), else parent/name;
     a name that is not UTF-8 shows its odd bytes as ``\\xNN``."""
-    from sfxkit.catalog.schema import readable
+    from sfxkit._text import readable
 
     p = Path(path)
     if root:

@@ -56,6 +56,7 @@ CC-BY-NC 4.0; untrained tiny weights have no licence and are not cleared either)
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -316,16 +317,24 @@ class ShotChoice:
     """What a person chose for one shot (the review page's session file): ``decision``
     (retrieve, generate, blend, silence; None keeps the policy's), the catalog ``sound`` id to
     use instead of the best candidate, and ``gain_db`` and ``offset`` (seconds, later when
-    positive, within the shot) nudges of that sound."""
+    positive, within the shot) nudges of that sound. ``blend`` is the generated share of a blended
+    shot, 0 (all catalog) to 1 (all generated), an equal-power balance (:func:`share_gains_db`);
+    None keeps ``soundtrack(blend_gains_db=)``."""
 
     decision: str | None = None
     sound: str | None = None
     gain_db: float = 0.0
     offset: float = 0.0
+    blend: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision is not None and self.decision not in FORCED:
             raise InputError(f"choice decision {self.decision!r}; use one of: {', '.join(FORCED)}")
+        if self.blend is not None and not 0.0 <= self.blend <= 1.0:
+            raise InputError(
+                f"choice blend {self.blend!r}: the generated share goes from 0 (all catalog) "
+                "to 1 (all generated)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -333,7 +342,19 @@ class ShotChoice:
             "sound": self.sound,
             "gain_db": self.gain_db,
             "offset": self.offset,
+            "blend": self.blend,
         }
+
+
+def share_gains_db(share: float) -> tuple[float, float]:
+    """(catalog dB, generated dB) of a blend whose generated share is ``share`` in [0, 1]:
+    equal power, so the sum keeps its loudness across the range (-3 dB each at 0.5); an end of
+    the range mutes the other sound (-120 dB)."""
+
+    def db(x: float) -> float:
+        return 20.0 * math.log10(max(x, 1e-6))
+
+    return db(math.cos(share * math.pi / 2)), db(math.sin(share * math.pi / 2))
 
 
 def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, ShotChoice]:
@@ -365,17 +386,21 @@ def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, Sh
             continue
         if not isinstance(value, Mapping):
             raise InputError(f"choice for shot {index} must be an object, got {value!r}")
-        unknown = set(value) - {"decision", "sound", "gain_db", "offset"}
+        unknown = set(value) - {"decision", "sound", "gain_db", "offset", "blend"}
         if unknown:
             raise InputError(
                 f"choice for shot {index}: unknown key(s) {sorted(unknown)}; "
-                "use decision, sound, gain_db, offset"
+                "use decision, sound, gain_db, offset, blend"
             )
+        blend = value.get("blend")
+        if blend is not None and not isinstance(blend, (int, float)):
+            raise InputError(f"choice for shot {index}: blend {blend!r} is not a number in [0, 1]")
         out[index] = ShotChoice(
             decision=value.get("decision"),
             sound=value.get("sound"),
             gain_db=float(value.get("gain_db") or 0.0),
             offset=float(value.get("offset") or 0.0),
+            blend=None if blend is None else float(blend),
         )
     return out
 
@@ -406,4 +431,5 @@ __all__ = [
     "decide",
     "is_non_commercial",
     "load_choices",
+    "share_gains_db",
 ]

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sfxkit.editorial.decision import build_prompt, chosen_sound, decide, load_choices
+from sfxkit.editorial.decision import (
+    build_prompt,
+    chosen_sound,
+    decide,
+    load_choices,
+    share_gains_db,
+)
 from sfxkit.editorial.options import FORCED, SoundtrackOptions
 from sfxkit.editorial.plan import open_recommender, shot_candidates
 from sfxkit.editorial.render import (
@@ -64,7 +70,7 @@ def soundtrack(
     ``handles``, ``channels``): Broadcast WAV clips, stems by type and mix (5.1 too when asked),
     the muxed video, AAF/FCP XML/EDL/OTIO/CSV cue sheets, provenance and ``decisions.json``. Catalog sounds flagged ``silent`` are never used unless
     ``filters`` says otherwise. ``choices`` (a review session file or mapping, see
-    :func:`load_choices`) override the decision, sound and gain of single shots.
+    :func:`load_choices`) override the decision, sound, gain and blend share of single shots.
     """
     from sfxkit.mix import mix_stats, mix_timeline, shape_layer
     from sfxkit.timeline import Cue, Timeline
@@ -141,6 +147,11 @@ def soundtrack(
                 reason = f"forced by {by} = '{decision}' (policy gave: {reason})"
                 numbers["override"] = decision
             choice = chosen.get(shot.index)
+            rg, gg = r_gain, g_gain
+            if choice is not None and choice.blend is not None:
+                rg, gg = share_gains_db(choice.blend)
+                if decision == "blend":
+                    numbers["blend_share"] = choice.blend
             if choice is not None and choice.sound is not None:
                 pick = chosen_sound(rec, cands, choice.sound, shot.index)
                 cands = [pick, *(c for c in cands if c.id != pick.id)]
@@ -151,7 +162,7 @@ def soundtrack(
             if decision in ("retrieve", "blend"):
                 nudge = choice.gain_db if choice is not None else 0.0
                 layer, skipped = first_readable(
-                    cands, (r_gain if decision == "blend" else 0.0) + nudge, clock
+                    cands, (rg if decision == "blend" else 0.0) + nudge, clock
                 )
                 if skipped:
                     numbers["unreadable_candidates"] = skipped
@@ -199,7 +210,7 @@ def soundtrack(
                         cfg_strength=cfg_strength,
                         seed=seed,
                     )
-                glayer = generated_layer(sound, gain_db=g_gain if decision == "blend" else 0.0)
+                glayer = generated_layer(sound, gain_db=gg if decision == "blend" else 0.0)
                 if (follow_motion or pan) and profile is None:
                     with clock("decode"):
                         profile = motion_for(video, shot)

@@ -24,33 +24,8 @@ import numpy as np
 from sfxkit._atomic import atomic_file
 from sfxkit.errors import InputError, MediaError
 from sfxkit.media import probe
+from sfxkit.media.kinds import AUDIO_EXTENSIONS
 
-AUDIO_EXTENSIONS: frozenset[str] = frozenset(
-    {
-        ".wav",
-        ".wave",
-        ".bwf",
-        ".rf64",
-        ".w64",
-        ".flac",
-        ".ogg",
-        ".oga",
-        ".opus",
-        ".mp3",
-        ".mp2",
-        ".aif",
-        ".aiff",
-        ".aifc",
-        ".caf",
-        ".m4a",
-        ".aac",
-        ".wma",
-        ".wv",
-        ".ape",
-        ".au",
-        ".snd",
-    }
-)
 """File extensions (lower case, with the dot) that sfxkit treats as audio."""
 
 RESAMPLE_QUALITY = "HQ"

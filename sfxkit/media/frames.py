@@ -37,6 +37,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfxkit.errors import InputError, MediaError
+from sfxkit.media.kinds import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS  # re-exported
+from sfxkit.media.kinds import VIDEO_EXTENSIONS as VIDEO_EXTENSIONS  # re-exported
+from sfxkit.media.kinds import is_image as is_image  # re-exported
+from sfxkit.media.kinds import is_video
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -45,30 +49,6 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     FrameLike = Any
 
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {
-        ".mp4",
-        ".m4v",
-        ".mov",
-        ".mkv",
-        ".webm",
-        ".avi",
-        ".mpg",
-        ".mpeg",
-        ".ts",
-        ".mts",
-        ".m2ts",
-        ".mxf",
-        ".wmv",
-        ".flv",
-        ".3gp",
-        ".ogv",
-        ".dv",
-    }
-)
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".tga"}
-)
 
 TIMESTAMP_SLACK = 8.0
 """Timestamps may spread the frames over at most this many times the span they fill at the
@@ -92,14 +72,6 @@ _ACCEPTED = (
     "an image path, a (video_path, seconds) tuple, a PIL image, or a numpy array "
     "(HxWx3 uint8 RGB, HxW grey, HxWx4 RGBA, or float in [0, 1])"
 )
-
-
-def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
-
-
-def is_image(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)

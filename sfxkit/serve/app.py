@@ -72,10 +72,13 @@ def create_app(
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     jobs_dir: str | Path | None = None,
     device: str | None = None,
+    encoders: dict[str, Any] | None = None,
 ) -> Any:
     """The ASGI app serving ``index``, configured as if bound to ``host``.
 
-    A non-loopback ``host`` needs a ``token`` (raises InputError without one).
+    A non-loopback ``host`` needs a ``token`` (raises InputError without one). ``encoders``
+    (as :class:`~sfxkit.recommender.Recommender` takes them) replace the manifest's models in
+    the service; jobs run in their own processes and load the manifest's.
     """
     from sfxkit.serve.jobs import JobManager
 
@@ -85,7 +88,7 @@ def create_app(
             f"binding to {host} needs a token: pass --token or set SFXKIT_TOKEN "
             "(`sfxkit serve` generates one when neither is given)"
         )
-    resident = ResidentIndex(index, device=device)
+    resident = ResidentIndex(index, device=device, encoders=encoders)
     jobs = JobManager(
         resident.path,
         Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-")),
@@ -421,6 +424,24 @@ def create_app(
         if session.is_file():
             options["choices"] = str(session)
         return jobs.start("soundtrack", str(video), options).to_dict()
+
+    @app.post(
+        "/api/review/generate",
+        summary="Generate one shot's sound to audition (a generate job; as the export would)",
+    )
+    def generate(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        video = Path(str(body.get("video", ""))).expanduser().resolve()
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        shot = body.get("shot")
+        if not isinstance(shot, int) or isinstance(shot, bool):
+            raise InputError(f"shot must be a shot number, got {shot!r}")
+        given = dict(body.get("options") or {})
+        options: dict[str, Any] = {k: given[k] for k in rv.GENERATE_OPTIONS if k in given}
+        session = review_out(video, body.get("out")) / rv.SESSION
+        if session.is_file():  # the chosen sound leads the prompt, as in the export
+            options["choices"] = str(session)
+        return jobs.start("generate", str(video), {**options, "shot": shot}).to_dict()
 
     @app.post("/api/recommend/similar", summary="More like this: sounds near a catalog item")
     def similar(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Soundtrack and compare jobs, each in its own process: progress, outputs, cancellation.
+"""Soundtrack, compare and generate jobs, each in its own process: progress, outputs, cancellation.
 
-A job runs :func:`sfxkit.soundtrack` or :func:`sfxkit.compare` in a child process (so that
+A job runs :func:`sfxkit.soundtrack`, :func:`sfxkit.compare` or (one shot's sound for the review
+page) :func:`sfxkit.serve.review.generate_shot` in a child process (so that
 cancelling it is a kill, never a half-stopped thread holding the model) and writes into its own
 folder under the jobs directory; the progress comes from the per-shot progress bar on the
 child's stderr.
@@ -25,7 +26,7 @@ from typing import Any
 
 from sfxkit.errors import InputError
 
-KINDS = ("soundtrack", "compare")
+KINDS = ("soundtrack", "compare", "generate")
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
 
 # Runs in the child: the verb, then one line with the outcome that the parent reads.
@@ -36,7 +37,11 @@ try:
     import sfxkit
     from sfxkit.errors import SfxkitError
     opts = dict(spec["options"])
-    if spec["kind"] == "soundtrack":
+    if spec["kind"] == "generate":
+        from sfxkit.serve.review import generate_shot
+
+        generate_shot(spec["video"], spec["index"], out=spec["out"], **opts)
+    elif spec["kind"] == "soundtrack":
         # The page's knobs become the one options object the CLI and the API build too.
         device = opts.pop("device", None)
         options = sfxkit.SoundtrackOptions.from_kwargs(**opts)
@@ -119,6 +124,8 @@ class JobManager:
             raise InputError(f"unknown job {kind!r}; use one of: {', '.join(KINDS)}")
         if not Path(video).is_file():
             raise InputError(f"{video}: no such video on the server")
+        if kind == "generate" and not isinstance(options.get("shot"), int):
+            raise InputError('a generate job needs the shot number: options {"shot": N}')
         if self.device is not None:
             options.setdefault("device", self.device)
         job_id = uuid.uuid4().hex[:12]

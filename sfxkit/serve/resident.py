@@ -21,10 +21,18 @@ T = TypeVar("T")
 
 
 class ResidentIndex:
-    def __init__(self, index: str | Path, *, device: str | None = None) -> None:
+    def __init__(
+        self,
+        index: str | Path,
+        *,
+        device: str | None = None,
+        encoders: dict[str, Any] | None = None,
+    ) -> None:
         self.path = Path(index).expanduser().resolve()
         self.device = device
-        self._rec = Recommender(self.path, device=device)
+        # Encoders given by the caller (as Recommender's ``encoders=``) serve every version.
+        self.encoders = dict(encoders or {})
+        self._rec = Recommender(self.path, device=device, encoders=self.encoders or None)
         self._load_lock = threading.Lock()
         # All model work runs on one thread: encoders are not known to be safe to call from
         # several threads at once, parallel forwards only compete for the same cores, and torch
@@ -61,7 +69,7 @@ class ResidentIndex:
         return self._rec
 
     def _load(self, old: Recommender) -> Recommender:
-        new = Recommender(self.path, device=self.device)
+        new = Recommender(self.path, device=self.device, encoders=self.encoders or None)
         # Same models: the loaded encoders are reused, so a swap costs only the index files.
         if all(
             new.manifest.views[v].model == old.manifest.views[v].model

@@ -123,3 +123,42 @@ def test_an_offset_nudge_moves_the_sound_later_in_its_shot(world):
     assert corr(b[i0:i1], a[i0:i1]) < 0.9
     assert np.abs(b[: int(0.15 * sr)]).max() < 1e-3 * np.abs(a).max() + 1e-6  # silent before
     assert moved.decisions[0].numbers["offset_nudge"] == 0.2
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-12))
+
+
+def test_a_blend_share_sets_the_balance_of_catalog_and_generated_sound(world):
+    from sfxkit.editorial.render import LazyGenerator
+
+    rec = Recommender(world.index)
+    common = dict(
+        policy="retrieve",
+        steps=2,
+        progress=False,
+        align=False,
+        follow_motion=False,
+        generator=LazyGenerator("tiny_16k"),
+    )
+
+    def shot0(choice: dict) -> np.ndarray:
+        res = soundtrack(world.video, rec, choices={"0": choice}, **common)
+        sr, end = res.timeline.sample_rate, res.decisions[0].shot.end
+        assert res.decisions[0].decision == choice["decision"]
+        return res.mix.mean(axis=0)[int(0.05 * sr) : int((end - 0.05) * sr)]
+
+    catalog = shot0({"decision": "retrieve"})
+    generated = shot0({"decision": "generate"})
+    assert abs(_corr(catalog, generated)) < 0.3  # two different sounds
+    only_catalog = shot0({"decision": "blend", "blend": 0.0})
+    half = shot0({"decision": "blend", "blend": 0.5})
+    only_generated = shot0({"decision": "blend", "blend": 1.0})
+    assert _corr(only_catalog, catalog) > 0.99 and _corr(only_generated, generated) > 0.99
+    # equal power at 0.5: both sounds are clearly there, neither alone
+    assert 0.4 < _corr(half, catalog) < 0.95 and 0.4 < _corr(half, generated) < 0.95
+
+    for bad, words in ((1.5, r"from 0 \(all catalog\)"), ("lots", "not a number")):
+        with pytest.raises(InputError, match=words):
+            soundtrack(world.video, rec, choices={"0": {"decision": "blend", "blend": bad}})

@@ -3,13 +3,19 @@ restart, and what the page may load."""
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import time
 
+import numpy as np
+import pytest
+import soundfile as sf
 from starlette.testclient import TestClient
 
 from sfxkit.editorial import load_choices
 from sfxkit.serve import create_app
-from tests.serve.conftest import BASE, HEADERS
+from tests.serve.conftest import BASE, HEADERS, sfxkit_exe
 
 
 def test_review_page_and_session_survive_a_restart(world, tmp_path):
@@ -63,3 +69,101 @@ def test_review_page_and_session_survive_a_restart(world, tmp_path):
         other.write_bytes(world.video.read_bytes())
         assert c.get("/api/review/video", params={"video": str(other)}).status_code == 404
         assert c.get("/api/review/video", params={"video": str(world.video)}).status_code == 200
+
+
+def _corr(a, b) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def _wait(c, job_id: str, timeout: float = 300.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = c.get(f"/api/jobs/{job_id}").json()
+        if job["state"] in ("done", "failed", "cancelled"):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} still running after {timeout} s")
+
+
+@pytest.mark.slow
+def test_generate_to_audition_then_export_with_a_blend_share(world, tmp_path):
+    """The page's generate button plays what the export will use for that shot; a blend share
+    goes through the session file, and `sfxkit soundtrack --choices` reproduces the export."""
+    import soxr
+
+    out = tmp_path / "out"
+    query = {"policy": "retrieve", "variant": "tiny_16k", "steps": 2, "follow_motion": "false"}
+    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+        page = c.get("/review", params={"video": str(world.video), "out": str(out), **query})
+        assert page.text.count('class="generate"') == 3 and page.text.count('class="blend"') == 3
+        options = json.loads(
+            page.text.split('<script id="review-config" type="application/json">')[1].split(
+                "</script>"
+            )[0]
+        )["options"]
+        ask = {"video": str(world.video), "out": str(out), "options": options}
+        for bad in ("one", None, 7):
+            r = c.post("/api/review/generate", json={**ask, "shot": bad}, headers=HEADERS)
+            if bad == 7:  # a shot the video lacks fails in the job, with the reason
+                job = _wait(c, r.json()["id"])
+                assert job["state"] == "failed" and "numbered 0..2" in job["error"]
+            else:
+                assert r.status_code == 400 and "shot" in r.json()["detail"]
+        r = c.post("/api/review/generate", json={**ask, "shot": 1}, headers=HEADERS)
+        assert r.status_code == 200, r.text
+        job = _wait(c, r.json()["id"])
+        assert job["state"] == "done", job
+        assert "shot-1-generated.wav" in job["outputs"]
+        heard = c.get(f"/api/jobs/{job['id']}/files/shot-1-generated.wav")
+        assert heard.status_code == 200
+        audition, asr = sf.read(io.BytesIO(heard.content), always_2d=True)
+
+        shots = {"1": {"decision": "generate"}, "2": {"decision": "blend", "blend": 0.25}}
+        r = c.post("/api/review/session", json={**ask, "shots": shots}, headers=HEADERS)
+        assert r.status_code == 200, r.text
+        r = c.post("/api/review/export", json=ask, headers=HEADERS)
+        export = _wait(c, r.json()["id"])
+        assert export["state"] == "done", export
+    session = out / "choices.json"
+    assert json.loads(session.read_text())["shots"]["2"]["blend"] == 0.25
+    mix_name = next(o for o in export["outputs"] if o.endswith(".wav") and "mix" in o)
+    mix, sr = sf.read(tmp_path / "jobs" / export["id"] / mix_name, always_2d=True)
+    decisions = json.loads((tmp_path / "jobs" / export["id"] / "decisions.json").read_text())
+    shot1 = next(d for d in decisions["shots"] if d["shot"] == 1)
+    assert shot1["decision"] == "generate"
+    start, end = shot1["start"], shot1["end"]
+    seg = mix.mean(axis=1)[int((start + 0.05) * sr) : int((end - 0.05) * sr)]
+    heard_mono = soxr.resample(audition.mean(axis=1), asr, sr)
+    assert _corr(seg, heard_mono[int(0.05 * sr) : int(0.05 * sr) + len(seg)]) > 0.9
+
+    cli = tmp_path / "cli"
+    r = subprocess.run(
+        [
+            sfxkit_exe(),
+            "soundtrack",
+            str(world.video),
+            "--index",
+            str(world.index),
+            "--out",
+            str(cli),
+            "--policy",
+            "retrieve",
+            "--variant",
+            "tiny_16k",
+            "--steps",
+            "2",
+            "--no-follow-motion",
+            "--choices",
+            str(session),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    headless, _ = sf.read(cli / mix_name, always_2d=True)
+    np.testing.assert_array_equal(headless, mix)
+    again = json.loads((cli / "decisions.json").read_text())
+    assert [d["numbers"].get("blend_share") for d in again["shots"]] == [None, None, 0.25]

@@ -1,5 +1,6 @@
 """The review page in a real browser (Playwright driving Debian's chromium): audition a
-candidate, swap a shot to another candidate, export, and hear the chosen sound in the mix.
+candidate, swap a shot to another candidate, generate a sound for another shot and use it, set a
+blend share, export, and hear the chosen sounds in the mix.
 
 Skipped, with the reason, when chromium or the playwright package is missing. The screenshot
 is kept in the test's temporary folder (and copied to ``$SFXKIT_TEST_ARTEFACTS`` when set).
@@ -84,6 +85,40 @@ def test_review_swap_and_export(world, tmp_path):
             assert saved.value.ok
             assert "chosen" in (target.get_attribute("class") or "")
 
+            # shot 2: blend, with a quarter of generated sound; the slider is live only then
+            shot2 = page.locator('section.shot[data-shot="2"]')
+            assert shot2.locator(".blend").is_disabled()
+            with page.expect_response("**/api/review/session"):
+                shot2.locator(".choose-decision").select_option("blend")
+            assert shot2.locator(".blend").is_enabled()
+            with page.expect_response("**/api/review/session") as saved:
+                shot2.locator(".blend").fill("25")
+            assert saved.value.json()["shots"]["2"]["blend"] == 0.25
+            assert shot2.locator(".blend-value").text_content() == "25%"
+
+            # shot 0: generate its sound, audition it, use it
+            shot0 = page.locator('section.shot[data-shot="0"]')
+            shot0.locator(".generate").click()
+            page.wait_for_selector(
+                'section.shot[data-shot="0"] .generate-state[data-state="done"]',
+                state="attached",  # an empty span: never "visible"
+                timeout=240_000,
+            )
+            generated = shot0.locator(".cand.generated")
+            assert generated.count() == 1
+            gen_player = generated.locator("audio")
+            gen_player.evaluate("a => a.play()")
+            page.wait_for_function(
+                "a => a.currentTime > 0.05", arg=gen_player.element_handle(), timeout=20_000
+            )
+            gen_player.evaluate("a => a.pause()")
+            gen_src = gen_player.get_attribute("src") or ""
+            with page.expect_response("**/api/review/session") as saved:
+                generated.locator(".use").click()
+            assert saved.value.json()["shots"]["0"]["decision"] == "generate"
+            assert "chosen" in (generated.get_attribute("class") or "")
+            assert shot0.locator(".choose-decision").input_value() == "generate"
+
             page.click("#export")
             page.wait_for_selector('#export-state[data-state="done"]', timeout=240_000)
             links = page.locator("a.output")
@@ -99,7 +134,7 @@ def test_review_swap_and_export(world, tmp_path):
         shutil.copy(shot_png, dest / "review.png")
 
     mix_name = next(n for n in names if n.endswith(".wav") and "mix" in n)
-    (job_dir,) = (d for d in (tmp_path / "jobs").iterdir() if d.name != "review")
+    (job_dir,) = (d for d in (tmp_path / "jobs").iterdir() if (d / mix_name).is_file())
     mix, sr = sf.read(job_dir / mix_name)
     rec = Recommender(world.index)
     rows = rec.index.rows.set_index("id")
@@ -118,3 +153,13 @@ def test_review_swap_and_export(world, tmp_path):
 
     assert _corr(seg, expected(chosen)) > 0.9
     assert _corr(seg, expected(first_id)) < 0.9
+
+    # shot 0 is the sound the page played when generated
+    gen_job = gen_src.split("/api/jobs/")[1].split("/")[0]
+    heard, hsr = sf.read(tmp_path / "jobs" / gen_job / "shot-0-generated.wav", always_2d=True)
+    end0 = rec.recommend_video(world.video, 1)[0].end
+    seg0 = _mono(mix)[int(0.05 * sr) : int((end0 - 0.05) * sr)]
+    heard0 = soxr.resample(_mono(heard), hsr, sr)[int(0.05 * sr) :][: len(seg0)]
+    assert _corr(seg0, heard0) > 0.9
+    decisions = (job_dir / "decisions.json").read_text()
+    assert '"blend_share": 0.25' in decisions

@@ -1,4 +1,5 @@
-// The review page: choose per shot, save the choices to the session file, export as a job.
+// The review page: choose per shot (sound, decision, blend share, nudges), audition a generated
+// sound, save the choices to the session file, export as a job.
 // Plain JavaScript, no library (nothing can be fetched from a CDN).
 (function () {
   "use strict";
@@ -15,7 +16,28 @@
   function save() {
     return api("POST", "/api/review/session", {video: cfg.video, out: cfg.out, shots: choices});
   }
-  function choice(shot) { return choices[shot] || (choices[shot] = {decision: null, sound: null, gain_db: 0, offset: 0}); }
+  function choice(shot) { return choices[shot] || (choices[shot] = {decision: null, sound: null, gain_db: 0, offset: 0, blend: null}); }
+  // the decision the export will apply: the chosen one, else the policy's suggestion
+  function decisionOf(section) { var c = choices[section.dataset.shot] || {}; return c.decision || section.dataset.decision; }
+  function setDecision(section, decision) {
+    choice(section.dataset.shot).decision = decision;
+    section.querySelector(".choose-decision").value = decision || "";
+    refresh(section);
+  }
+  function refresh(section) {
+    // the blend share matters only when the shot is blended
+    section.querySelector(".blend").disabled = decisionOf(section) !== "blend";
+    mark(section);
+  }
+  function follow(jobId, onEvent) {
+    var events = new EventSource("/api/jobs/" + jobId + "/events" + cfg.token_q);
+    events.onmessage = function (m) {
+      var j = JSON.parse(m.data);
+      if (j.state === "done" || j.state === "failed" || j.state === "cancelled") { events.close(); }
+      onEvent(j);
+    };
+  }
+  function jobFile(jobId, name) { return "/api/jobs/" + jobId + "/files/" + name + cfg.token_q; }
 
   function drawWave(canvas, url) {
     fetch(url).then(function (r) { return r.arrayBuffer(); }).then(function (buf) {
@@ -47,10 +69,27 @@
   }
 
   function mark(section) {
-    var c = choices[section.dataset.shot] || {};
+    var c = choices[section.dataset.shot] || {}, generating = decisionOf(section) === "generate";
     section.querySelectorAll(".cand").forEach(function (row) {
-      row.classList.toggle("chosen", row.dataset.id === c.sound);
+      row.classList.toggle("chosen", row.classList.contains("generated") ? generating
+                                                                         : row.dataset.id === c.sound);
     });
+  }
+
+  // a generated sound of this shot (a generate job's output) as a candidate to audition and use
+  function generatedRow(section, jobId, name) {
+    var row = document.createElement("div");
+    row.className = "cand generated"; row.dataset.job = jobId;
+    row.innerHTML = '<button class="use">Use</button><audio controls preload="none"></audio>' +
+      '<canvas class="wave" width="160" height="32"></canvas><span>generated for this shot</span>';
+    row.querySelector("audio").src = jobFile(jobId, name);
+    fetch(jobFile(jobId, name.replace(/\.wav$/, ".json"))).then(function (r) { return r.json(); })
+      .then(function (info) { row.querySelector("span").textContent = "generated: " + info.prompt; })
+      .catch(function () {});
+    section.querySelectorAll(".cand.generated").forEach(function (old) { old.remove(); });
+    section.querySelector(".cands").prepend(row);
+    drawWave(row.querySelector("canvas"), row.querySelector("audio").src);
+    row.querySelector(".use").addEventListener("click", function () { setDecision(section, "generate"); save(); });
   }
 
   function wire(section, row) {
@@ -59,7 +98,8 @@
     row.querySelector(".use").addEventListener("click", function () {
       var c = choice(shot);
       c.sound = row.dataset.id;
-      if (!c.decision) { c.decision = "retrieve"; section.querySelector(".choose-decision").value = "retrieve"; }
+      // a catalog sound is heard with retrieve or blend; from anything else, retrieve it
+      if (c.decision !== "retrieve" && c.decision !== "blend") { setDecision(section, "retrieve"); }
       mark(section); save();
     });
     row.querySelector(".similar").addEventListener("click", function () {
@@ -71,15 +111,41 @@
 
   document.querySelectorAll(".shot").forEach(function (section) {
     var shot = section.dataset.shot, c = choices[shot];
+    var blend = section.querySelector(".blend"), shown = section.querySelector(".blend-value");
     if (c) {
       section.querySelector(".choose-decision").value = c.decision || "";
       section.querySelector(".gain").value = c.gain_db || 0;
       section.querySelector(".offset").value = c.offset || 0;
+      if (c.blend !== null && c.blend !== undefined) { blend.value = Math.round(c.blend * 100); }
     }
+    shown.textContent = blend.value + "%";
     section.querySelectorAll(".cand").forEach(function (row) { wire(section, row); });
-    mark(section);
+    refresh(section);
     section.querySelector(".choose-decision").addEventListener("change", function (e) {
-      choice(shot).decision = e.target.value || null; save();
+      choice(shot).decision = e.target.value || null; refresh(section); save();
+    });
+    blend.addEventListener("input", function () { shown.textContent = blend.value + "%"; });
+    blend.addEventListener("change", function () {
+      choice(shot).blend = parseInt(blend.value, 10) / 100; save();
+    });
+    var genState = section.querySelector(".generate-state");
+    section.querySelector(".generate").addEventListener("click", function () {
+      genState.textContent = "generating…"; genState.dataset.state = "running";
+      save().then(function () {
+        return api("POST", "/api/review/generate",
+                   {video: cfg.video, out: cfg.out, shot: parseInt(shot, 10), options: cfg.options});
+      }).then(function (job) {
+        follow(job.id, function (j) {
+          if (j.state === "done") {
+            var name = j.outputs.filter(function (o) { return /generated\.wav$/.test(o); })[0];
+            generatedRow(section, j.id, name);
+            genState.textContent = "";
+          } else if (j.state !== "running") {
+            genState.textContent = j.state + (j.error ? ": " + j.error : "");
+          }
+          genState.dataset.state = j.state;
+        });
+      }).catch(function (err) { genState.textContent = "error: " + err.message; genState.dataset.state = "failed"; });
     });
     section.querySelector(".gain").addEventListener("change", function (e) {
       choice(shot).gain_db = parseFloat(e.target.value) || 0; save();
@@ -105,13 +171,11 @@
       return api("POST", "/api/review/export", {video: cfg.video, out: cfg.out, options: cfg.options});
     }).then(function (job) {
       state.textContent = "running";
-      var events = new EventSource("/api/jobs/" + job.id + "/events" + cfg.token_q);
-      events.onmessage = function (m) {
-        var j = JSON.parse(m.data), p = j.progress;
+      follow(job.id, function (j) {
+        var p = j.progress;
         state.textContent = j.state + (p.total ? " " + p.done + "/" + p.total : "");
         state.dataset.state = j.state;
         if (j.state === "done" || j.state === "failed" || j.state === "cancelled") {
-          events.close();
           if (j.error) { state.textContent += ": " + j.error; }
           links.innerHTML = "";
           j.outputs.forEach(function (name) {
@@ -123,7 +187,7 @@
             if (/\.mp4$/.test(name) && name.indexOf("/") < 0) { document.getElementById("picture").src = a.href; }
           });
         }
-      };
+      });
     }).catch(function (err) { state.textContent = "error: " + err.message; state.dataset.state = "failed"; });
   });
 })();
