@@ -135,11 +135,11 @@ def generate_shot(
     ``seed + shot``), and write it to ``OUT/shot-N-generated.wav`` (+ ``.json``, its prompt and
     provenance): what the page plays is what the export will use for that shot."""
     from sfxkit._atomic import atomic_write_text
-    from sfxkit.generation.mmaudio.variants import DEFAULT_VARIANT
     from sfxkit.editorial.decision import build_prompt, chosen_sound, load_choices
     from sfxkit.editorial.options import DEFAULT_NEGATIVE_PROMPT
     from sfxkit.editorial.plan import open_recommender, shot_candidates
     from sfxkit.editorial.render import LazyGenerator
+    from sfxkit.generation.mmaudio.variants import DEFAULT_VARIANT
 
     video, out = Path(video), Path(out)
     rec = open_recommender(index, device)
