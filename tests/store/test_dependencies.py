@@ -12,7 +12,14 @@ from tests.store.helpers import ROOT
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 # Dependencies sfxkit does not import itself, each with the reason it is listed.
-INDIRECT = {"torchvision": "pinned to match torch; open_clip_torch imports it"}
+INDIRECT = {
+    "torchvision": "pinned to match torch; open_clip_torch imports it",
+    # OpenTimelineIO finds its adapters through their entry points: sfxkit names them ("AAF",
+    # "fcp_xml", "cmx_3600") and never imports their modules.
+    "otio-aaf-adapter": "OTIO adapter plugin (AAF), loaded by name through opentimelineio",
+    "otio-fcp-adapter": "OTIO adapter plugin (FCP 7 XML), loaded by name through opentimelineio",
+    "otio-cmx3600-adapter": "OTIO adapter plugin (CMX3600 EDL), loaded by name through opentimelineio",
+}
 
 
 def test_every_core_dependency_is_imported_by_sfxkit():
