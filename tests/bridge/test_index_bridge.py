@@ -62,9 +62,12 @@ def test_heads_round_trip_through_the_index(trained, tiny_pool):
     frames = tiny_pool.pool.embeddings
     z = heads.embed_image(frames)
     assert z.shape == (len(frames), 16)
-    # the stored bridge view is the audio head applied to the stored CLAP vectors
+    # the stored bridge view is the audio head applied to the CLAP vectors, both stored as
+    # float16 (half a unit in the last place: ~2.4e-4 for unit-vector components)
     stored = idx.vectors("bridge").vectors
-    assert np.allclose(heads.embed_audio(idx.vectors("clap_audio").vectors), stored, atol=1e-6)
+    again_stored = heads.embed_audio(idx.vectors("clap_audio").vectors)
+    assert np.allclose(again_stored, stored, atol=2e-3)
+    assert not np.allclose(again_stored, np.roll(stored, 1, axis=0), atol=2e-3)
     # and loading twice gives the same function
     again = load_heads_from_index(load_index(index))
     assert np.array_equal(again.embed_image(frames), z)
@@ -139,12 +142,13 @@ def test_rebuild_recomputes_the_bridge_view_and_carries_heads(trained, sfx_libra
     assert idx.manifest.get("calibration") == before.manifest.get("calibration")
     assert idx.manifest.views["bridge"].count == before.manifest.views["bridge"].count + 1
     heads = load_heads_from_index(idx)
+    # both views are stored as float16 (see test_heads_round_trip_through_the_index)
     assert np.allclose(
         idx.vectors("bridge").vectors,
         heads.embed_audio(idx.vectors("clap_audio").vectors),
-        atol=1e-6,
+        atol=2e-3,
     )
-    assert np.allclose(idx.vectors("bridge").get(old_ids), old_bridge, atol=1e-6)
+    assert np.allclose(idx.vectors("bridge").get(old_ids), old_bridge, atol=2e-3)
     new = idx.rows[idx.rows["path"].str.endswith("bell_ring.wav")]
     assert len(new) == 1
     assert IndexStore(index).verify() == []
