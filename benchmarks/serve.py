@@ -12,7 +12,8 @@ frame query is then measured again with the real ViT-B-32 architecture at random
 weights are not downloadable here; the architecture fixes the cost), built as
 ``benchmarks/recommend.py`` builds it, over a synthetic 1k-item index, with the server in its own
 process. In-process and served queries alternate in rounds of 5, so that a change in the
-machine's load hits both. ``uptime`` before and after is recorded: the machine is shared.
+machine's load hits both; the in-process baseline runs on one worker thread, as the server runs
+its models (the main-thread number is kept too). ``uptime`` before and after is recorded: the machine is shared.
 
 Run: ``python benchmarks/serve.py [--quick] [--no-vit]``; writes ``benchmarks/results/serve.json``.
 """
