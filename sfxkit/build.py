@@ -187,6 +187,7 @@ def build_index(
     runtime; extra ``sfxkit[distributed]``); both give the same index.
     """
     from sfxkit.catalog.ingest import ingest
+    from sfxkit.index import VECTOR_DTYPE
     from sfxkit.store import IndexStore
 
     engine_name = engine
@@ -254,6 +255,9 @@ def build_index(
                 spec, items, previous, model_ids[spec.role], engine, progress
             )
             seconds[f"embed_{spec.name}"] = time.perf_counter() - t_view
+            # The index holds what is stored (float16): a fresh build and a rebuild that reuses
+            # stored vectors then give the same index and the same scores.
+            vecs = np.asarray(vecs, dtype=VECTOR_DTYPE).astype(np.float32)
             if dropped:
                 # an item whose audio vanished or broke since ingest: report and drop everywhere
                 from sfxkit.catalog.schema import readable

@@ -27,10 +27,13 @@ def write_silence_flac(path: Path, sample_rate: int, hours: float) -> Path:
 
 def _run_measuring_rss(code: str) -> dict:
     """Run ``code`` in a fresh interpreter; it leaves a dict in ``out``; adds peak RSS in bytes."""
+    # VmHWM (this process's own peak), not ru_maxrss: Linux carries ru_maxrss over from the
+    # forking test runner, which is over 1 GB once earlier tests have loaded their models.
     wrapper = (
-        "import json, resource\n"
+        "import json\n"
         + code
-        + "\nout['rss'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        + "\nstatus = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "out['rss'] = int(status.split()[0]) * 1024\n"
         "print(json.dumps(out))\n"
     )
     done = subprocess.run(
