@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -223,9 +223,32 @@ def first_readable(
     return None, skipped
 
 
+def catalog_layer(
+    cands: Sequence[Recommendation],
+    gain_db: float,
+    decision: str,
+    numbers: dict[str, Any],
+    clock: StageClock,
+) -> tuple[Layer | None, str, str]:
+    """The catalog sound for a ``retrieve``/``blend`` cue: ``(layer, decision, note)``.
+
+    When no candidate decodes, a retrieve becomes silence and a blend becomes generate (never a
+    generated sound behind a forced retrieve); ``note`` then says why, for the cue's reason, and
+    the skipped candidates are recorded in ``numbers``."""
+    layer, skipped = first_readable(cands, gain_db, clock)
+    if skipped:
+        numbers["unreadable_candidates"] = skipped
+    if layer is not None:
+        return layer, decision, ""
+    fallback = "silence" if decision == "retrieve" else "generate"
+    why = "; ".join(s["reason"] for s in skipped) or "no candidates"
+    return None, fallback, f" — no candidate sound could be used ({why}): {fallback} instead"
+
+
 __all__ = [
     "LOOP_MIN_SECONDS",
     "LazyGenerator",
+    "catalog_layer",
     "first_readable",
     "fit_mode",
     "generated_layer",

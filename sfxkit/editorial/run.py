@@ -26,7 +26,7 @@ from sfxkit.editorial.options import FORCED, SoundtrackOptions
 from sfxkit.editorial.plan import open_recommender, shot_candidates
 from sfxkit.editorial.render import (
     LazyGenerator,
-    first_readable,
+    catalog_layer,
     fit_mode,
     generated_layer,
     motion_for,
@@ -161,17 +161,11 @@ def soundtrack(
             profile = None
             if decision in ("retrieve", "blend"):
                 nudge = choice.gain_db if choice is not None else 0.0
-                layer, skipped = first_readable(
-                    cands, (rg if decision == "blend" else 0.0) + nudge, clock
+                layer, decision, note = catalog_layer(
+                    cands, (rg if decision == "blend" else 0.0) + nudge, decision, numbers, clock
                 )
-                if skipped:
-                    numbers["unreadable_candidates"] = skipped
-                if layer is None:
-                    fallback = "silence" if decision == "retrieve" else "generate"
-                    why = "; ".join(s["reason"] for s in skipped) or "no candidates"
-                    reason += f" — no candidate sound could be used ({why}): {fallback} instead"
-                    decision = fallback
-                else:
+                reason += note
+                if layer is not None:
                     with clock("decode"):
                         profile = (
                             motion_for(video, shot) if (align or follow_motion or pan) else None
@@ -419,15 +413,11 @@ def _layer_cues(
         span = end - start
         layers: list[Layer] = []
         if decision in ("retrieve", "blend"):
-            layer, skipped = first_readable(cands, r_gain if decision == "blend" else 0.0, clock)
-            if skipped:
-                numbers["unreadable_candidates"] = skipped
-            if layer is None:
-                fallback = "silence" if decision == "retrieve" else "generate"
-                why = "; ".join(s["reason"] for s in skipped) or "no candidates"
-                reason += f" — no candidate sound could be used ({why}): {fallback} instead"
-                decision = fallback
-            else:
+            layer, decision, note = catalog_layer(
+                cands, r_gain if decision == "blend" else 0.0, decision, numbers, clock
+            )
+            reason += note
+            if layer is not None:
                 with clock("mix"):
                     if role == "bed":
                         # One sound under the whole scene: looped if short, never aligned or
