@@ -187,7 +187,6 @@ def build_index(
     runtime; extra ``sfxkit[distributed]``); both give the same index.
     """
     from sfxkit.catalog.ingest import ingest
-    from sfxkit.index import VECTOR_DTYPE
     from sfxkit.store import IndexStore
 
     engine_name = engine
@@ -246,30 +245,32 @@ def build_index(
                 )
             )
 
+        # Each view's vectors go to a float16 array on disk in the new version's stage as the
+        # engine returns them, batch by batch: the build holds no view in RAM, and the view file
+        # is that array (stored as float16, so the index is built from exactly what is stored
+        # and a fresh build and a rebuild reusing stored vectors give the same index).
         vectors: dict[str, np.ndarray] = {}
         embedded: dict[str, int] = {}
         t0 = time.perf_counter()
         for spec in specs:
             t_view = time.perf_counter()
             vecs, n_new, dropped = _embed_view(
-                spec, items, previous, model_ids[spec.role], engine, progress
+                spec, items, previous, model_ids[spec.role], engine, progress, writer
             )
             seconds[f"embed_{spec.name}"] = time.perf_counter() - t_view
-            # The index holds what is stored (float16): a fresh build and a rebuild that reuses
-            # stored vectors then give the same index and the same scores.
-            vecs = np.asarray(vecs, dtype=VECTOR_DTYPE).astype(np.float32)
             if dropped:
                 # an item whose audio vanished or broke since ingest: report and drop everywhere
                 from sfxkit.catalog.schema import readable
 
                 failures.extend((readable(items[i].path), reason) for i, reason in dropped)
-                keep = [i for i in range(len(items)) if i not in {d for d, _ in dropped}]
+                dead = {d for d, _ in dropped}
+                keep = np.array([i for i in range(len(items)) if i not in dead], dtype=np.int64)
                 items = [items[i] for i in keep]
-                vecs = vecs[keep]
-                vectors = {k: v[keep] for k, v in vectors.items()}
+                vectors = {k: _compact(writer, k, v, keep) for k, v in vectors.items()}
+                vecs = _compact(writer, spec.name, vecs, keep)
             vectors[spec.name] = vecs
             embedded[spec.name] = n_new
-        carried = _carry_bridge(previous, vectors, model_ids, notes)
+        carried = _carry_bridge(previous, vectors, model_ids, notes, writer)
         seconds["embed"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         analysis: list[str] = []
@@ -389,6 +390,7 @@ def _sound_analysis(
         return items, record
     import dataclasses
 
+    vecs = np.asarray(vecs, dtype=np.float32)  # the whole aiSFX view: pairs need all of it
     params = NearDupParams()
     pairs = similar_pairs(vecs, [it.duration for it in items], params)
     linked = sorted({i for p in pairs for i in p[:2]})
@@ -500,7 +502,11 @@ def _describer_rec(describer: Any) -> dict[str, Any]:
 
 
 def _carry_bridge(
-    previous: Any, vectors: dict[str, np.ndarray], model_ids: dict[str, str], notes: list[str]
+    previous: Any,
+    vectors: dict[str, np.ndarray],
+    model_ids: dict[str, str],
+    notes: list[str],
+    writer: Any = None,
 ) -> dict[str, Any] | None:
     """Bridge heads of the previous version, re-applied to every item, when still valid.
 
@@ -522,7 +528,19 @@ def _carry_bridge(
         )
         return None
     heads = load_heads_from_index(previous)
-    vectors["bridge"] = heads.embed_audio(vectors["clap_audio"])
+    clap = vectors["clap_audio"]
+    bridge = None
+    for s in range(0, len(clap), REUSE_ROWS):
+        block = heads.embed_audio(np.asarray(clap[s : s + REUSE_ROWS], dtype=np.float32))
+        if bridge is None:
+            shape = (len(clap), block.shape[1])
+            bridge = (
+                np.empty(shape, np.float32)
+                if writer is None
+                else writer.scratch_vectors("bridge", shape)
+            )
+        bridge[s : s + len(block)] = block
+    vectors["bridge"] = bridge
     raw = previous.manifest.raw
     return {
         "files": {
@@ -549,60 +567,71 @@ def _embed_view(
     model_id: str,
     engine: Any,
     progress: bool | None,
+    writer: Any,
 ) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
-    """Vectors for every item in one view, reusing the previous version's where valid."""
-    reuse = _reusable(spec, items, previous, model_id)
-    todo = [i for i in range(len(items)) if i not in reuse]
-    dim = None
-    out: dict[int, np.ndarray] = dict(reuse)
+    """Every item's vector in one view, in a scratch array of ``writer`` (float16, on disk):
+    the previous version's where still valid, the engine's for the rest, written batch by batch.
+    Returns (array, vectors embedded, [(item, why it could not be embedded)])."""
+    reuse_at, reuse_from, lookup = _reusable(spec, items, previous, model_id)
+    todo = np.setdiff1d(np.arange(len(items)), reuse_at)
+    arr: np.ndarray | None = None
+
+    def put(rows: np.ndarray, vecs: np.ndarray) -> None:
+        nonlocal arr
+        if arr is None:
+            arr = writer.scratch_vectors(spec.name, (len(items), vecs.shape[1]))
+        arr[rows] = vecs
+
+    for s in range(0, len(reuse_at), REUSE_ROWS):  # read by row: never the whole old view
+        put(reuse_at[s : s + REUSE_ROWS], lookup.get(reuse_from[s : s + REUSE_ROWS]))
     dropped: list[tuple[int, str]] = []
-    if todo:
-        if spec.tower == "audio":
-            results = engine.embed_audio(
-                spec.role,
-                model_id,
-                [items[i].path for i in todo],
-                batch=AUDIO_BATCH,
-                duration=MAX_EMBED_SECONDS,
-                progress=progress,
-                desc=f"embedding {spec.name}",
+    if len(todo) and spec.tower == "audio":
+        batches = engine.embed_audio(
+            spec.role,
+            model_id,
+            [items[i].path for i in todo],
+            batch=AUDIO_BATCH,
+            duration=MAX_EMBED_SECONDS,
+            progress=progress,
+            desc=f"embedding {spec.name}",
+        )
+        for pos, results in batches:
+            ok = [j for j, (vec, _) in enumerate(results) if vec is not None]
+            dropped.extend(
+                (int(todo[p]), why)
+                for p, (vec, why) in zip(pos, results, strict=True)
+                if vec is None
             )
-            for i, (vec, reason) in zip(todo, results, strict=True):
-                if vec is None:
-                    dropped.append((i, reason))
-                else:
-                    out[i] = vec
-                    dim = len(vec)
-        else:
-            groups = [spec.texts(items[i]) for i in todo]
-            vecs = engine.embed_texts(spec.role, model_id, groups)
-            for i, v in zip(todo, vecs, strict=True):
-                out[i] = v
-            dim = int(vecs.shape[1])
-    if out:
-        dim = dim or len(next(iter(out.values())))
-    if dim is None and todo:  # every new file vanished since ingest: keep the view's width
-        dim = engine.dim(spec.role, model_id)
-    dead = {i for i, _ in dropped}
-    arr = np.zeros((len(items), dim or 0), dtype=np.float32)
-    for i, v in out.items():
-        if i not in dead:
-            arr[i] = v
-    return arr, len(todo) - len(dropped), dropped
+            if ok:
+                put(todo[pos[ok]], np.stack([results[j][0] for j in ok]))
+    elif len(todo):
+        groups = [spec.texts(items[i]) for i in todo]
+        for pos, vecs in engine.embed_texts(spec.role, model_id, groups):
+            put(todo[pos], vecs)
+    if arr is None:  # no vector at all (every new file vanished since ingest): keep the width
+        arr = writer.scratch_vectors(spec.name, (len(items), engine.dim(spec.role, model_id)))
+    return arr, len(todo) - len(dropped), sorted(dropped)
+
+
+# Rows read from the previous version per piece when reusing its vectors
+REUSE_ROWS = 1 << 16
 
 
 def _reusable(
     spec: ViewSpec, items: Sequence[Any], previous: Any, model_id: str
-) -> dict[int, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(item positions, their faiss ids in the previous version, its vector lookup) for the
+    items whose vector in this view can be carried over: same model, same item, same texts."""
+    none = np.zeros(0, dtype=np.int64)
     if previous is None or spec.name not in previous.manifest.views:
-        return {}
+        return none, none, None
     if previous.manifest.views[spec.name].model != model_id:
-        return {}
-    lookup = previous.vectors(spec.name)
+        return none, none, None
     column = "visual_descriptions" if spec.source == "visual_descriptions" else "metadata_text"
     prev_texts_col = previous.rows[column].tolist() if spec.tower == "text" else []
     prev_pos = {fid: i for i, fid in enumerate(previous.faiss_ids.tolist())}
-    out: dict[int, np.ndarray] = {}
+    at: list[int] = []
+    ids: list[int] = []
     for i, item in enumerate(items):
         j = prev_pos.get(item.faiss_id)
         if j is None:
@@ -612,7 +641,17 @@ def _reusable(
             prev_texts = list(prev) if spec.source == "visual_descriptions" else [prev]
             if prev_texts != spec.texts(item):
                 continue
-        out[i] = lookup.vectors[j]
+        at.append(i)
+        ids.append(item.faiss_id)
+    return np.array(at, dtype=np.int64), np.array(ids, dtype=np.int64), previous.vectors(spec.name)
+
+
+def _compact(writer: Any, name: str, arr: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The rows ``keep`` of a scratch array, copied in pieces into a new one (the old deleted)."""
+    out = writer.scratch_vectors(f"{name}-{len(keep)}", (len(keep), arr.shape[1]))
+    for s in range(0, len(keep), REUSE_ROWS):
+        out[s : s + REUSE_ROWS] = arr[keep[s : s + REUSE_ROWS]]
+    Path(arr.filename).unlink()  # type: ignore[attr-defined]
     return out
 
 
@@ -683,7 +722,8 @@ def _write_version(
         preset = choose_preset(len(items), preset_list)
         vi = VectorIndex.build(vecs, ids, preset=preset)
         writer.write_bytes(f"views/{spec.name}.faiss", vi.to_bytes())
-        writer.write_vectors(f"views/{spec.name}.npy", vecs)
+        del vi
+        store_vectors(writer, f"views/{spec.name}.npy", vecs)
         enc = encoders.get(spec.role)
         untrained = bool(getattr(enc, "untrained", model_ids[spec.role].endswith(":tiny")))
         views[spec.name] = {
@@ -697,11 +737,12 @@ def _write_version(
         }
     extra: dict[str, Any] = {}
     if carried is not None and "bridge" in vectors:
-        vecs = vectors["bridge"].astype(np.float32)
+        vecs = vectors["bridge"]
         preset = choose_preset(len(items), preset_list)
         vi = VectorIndex.build(vecs, ids, preset=preset)
         writer.write_bytes("views/bridge.faiss", vi.to_bytes())
-        writer.write_vectors("views/bridge.npy", vecs)
+        del vi
+        store_vectors(writer, "views/bridge.npy", vecs)
         for rel, data in carried["files"].items():
             writer.write_bytes(rel, data)
         views["bridge"] = {
@@ -725,6 +766,14 @@ def _write_version(
         },
         **extra,
     }
+
+
+def store_vectors(writer: Any, relpath: str, vecs: np.ndarray) -> None:
+    """A view's vectors into the version: a scratch array is adopted as is, others written."""
+    if isinstance(vecs, np.memmap):
+        writer.adopt_vectors(relpath, vecs)
+    else:
+        writer.write_vectors(relpath, vecs)
 
 
 def sfx_views(

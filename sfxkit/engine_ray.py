@@ -7,9 +7,13 @@ Same stages and stage functions as the local engine (:mod:`sfxkit.pipeline`), ma
 * per audio view: decode + resample as CPU tasks → embedding in an actor pool (one model load
   per actor; one GPU per actor and 4× larger batches when the cluster has GPUs);
 * per text view: an actor pool over the items' texts;
-* vector shards stream back to the driver, which is the one committing writer: the existing
-  store writer (:mod:`sfxkit.store`) trains the FAISS views and commits the version atomically,
-  so a failed stage leaves the index at its previous version.
+* the embedded batches stream back to the driver (Ray Data's streaming executor keeps only a
+  bounded number of blocks in flight), which is the one committing writer: each batch goes
+  straight into the view's float16 array on disk in the new version's stage
+  (:meth:`sfxkit.store.VersionWriter.scratch_vectors`), then FAISS is trained on a seeded
+  sample of it, the rows are added in pieces, the array becomes the view file, and the version
+  is committed atomically. The driver never holds a view in RAM, no shared filesystem is needed,
+  and a failed stage leaves the index at its previous version.
 * the bridge's frame pool (``sfxkit bridge mine --engine ray``): shot detection + frame sampling
   per video as CPU tasks → CLIP image embedding in an actor pool.
 
@@ -157,6 +161,15 @@ class _FrameEmbedder(_Embedder):
         return {k: np.array(v, dtype=np.int64 if k == "i" else object) for k, v in out.items()}
 
 
+def _check_complete(seen: int, expected: int, what: str) -> None:
+    """Every row came back exactly once (a retried block must not add or lose any)."""
+    if seen != expected:
+        raise SfxkitError(
+            f"the Ray build returned {seen} results for {expected} inputs while {what}; nothing "
+            "was written, the index keeps its previous version. Run the build again"
+        )
+
+
 class RayEngine:
     """The :class:`sfxkit.pipeline.LocalEngine` interface over Ray Data."""
 
@@ -278,7 +291,7 @@ class RayEngine:
         duration: float | None,
         progress: bool | None,
         desc: str,
-    ) -> list[tuple[np.ndarray | None, str]]:
+    ) -> Iterator[tuple[np.ndarray, list[tuple[np.ndarray | None, str]]]]:
         sample_rate = int(self._driver_encoder(role, model_id).sample_rate)
         size = batch * 4 if self.gpus else batch
         ds = self.ray.data.from_items([{"i": i, "path": p} for i, p in enumerate(paths)])
@@ -286,28 +299,33 @@ class RayEngine:
             ds, _decode_rows, batch_size=size, fn_args=(sample_rate, duration), **self._task_args()
         )
         ds = self._map(ds, _AudioEmbedder, batch_size=size, **self._actor_args(role, model_id))
-        out: list[tuple[np.ndarray | None, str]] = [(None, "not embedded")] * len(paths)
+        seen = 0
         for b in self._batches(ds, desc):
-            for i, vec, reason in zip(b["i"], b["vec"], b["reason"], strict=True):
-                out[int(i)] = (
-                    (np.frombuffer(vec, dtype=np.float32).copy(), "")
-                    if vec
-                    else (None, str(reason))
-                )
-        return out
+            yield (
+                b["i"].astype(np.int64),
+                [
+                    (np.frombuffer(vec, dtype=np.float32), "") if vec else (None, str(reason))
+                    for vec, reason in zip(b["vec"], b["reason"], strict=True)
+                ],
+            )
+            seen += len(b["i"])
+        _check_complete(seen, len(paths), desc)
 
-    def embed_texts(self, role: str, model_id: str, groups: Sequence[Sequence[str]]) -> np.ndarray:
+    def embed_texts(
+        self, role: str, model_id: str, groups: Sequence[Sequence[str]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         ds = self.ray.data.from_items(
             [{"i": i, "texts": pickle.dumps(list(g))} for i, g in enumerate(groups)]
         )
         ds = self._map(ds, _TextEmbedder, batch_size=256, **self._actor_args(role, model_id))
-        rows: dict[int, np.ndarray] = {}
-        for b in self._batches(ds, f"embedding the {role} model's texts"):
-            rows.update(
-                (int(i), np.frombuffer(v, dtype=np.float32))
-                for i, v in zip(b["i"], b["vec"], strict=True)
+        what, seen = f"embedding the {role} model's texts", 0
+        for b in self._batches(ds, what):
+            yield (
+                b["i"].astype(np.int64),
+                np.stack([np.frombuffer(v, dtype=np.float32) for v in b["vec"]]),
             )
-        return np.stack([rows[i] for i in range(len(groups))])
+            seen += len(b["i"])
+        _check_complete(seen, len(groups), what)
 
     def dim(self, role: str, model_id: str) -> int:
         return int(self._driver_encoder(role, model_id).dim)

@@ -15,7 +15,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -146,8 +146,11 @@ class VectorIndex:
         presets: Sequence[Preset] | None = None,
         seed: int = 0,
     ) -> VectorIndex:
+        """An index over ``vectors`` (float32, or float16 / memory-mapped: added in pieces),
+        trained on a seeded sample of at most the preset's ``train_sample`` rows."""
         faiss = _faiss()
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not isinstance(vectors, np.ndarray):
+            vectors = np.asarray(vectors, dtype=np.float32)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         if vectors.ndim != 2 or len(vectors) != len(ids):
             raise ValueError(f"vectors {vectors.shape} and ids {ids.shape} do not line up")
@@ -164,17 +167,17 @@ class VectorIndex:
             rng = np.random.default_rng(seed)
             sample = preset.train_sample or n
             train = vectors if n <= sample else vectors[rng.choice(n, sample, replace=False)]
-            base.train(train)
+            base.train(np.ascontiguousarray(train, dtype=np.float32))
         if isinstance(base, faiss.IndexRefine):
-            if n:
-                base.add(vectors)
+            for _, block in _blocks(vectors):
+                base.add(block)
             out = cls(base, preset=preset)
             out.attach_ids(ids)
             return out
         # IVF indexes carry ids natively; the others are wrapped in an id map.
         index = base if _is_ivf(base) else faiss.IndexIDMap2(base)
-        if n:
-            index.add_with_ids(vectors, ids)
+        for s, block in _blocks(vectors):
+            index.add_with_ids(block, ids[s : s + len(block)])
         return cls(index, preset=preset)
 
     @classmethod
@@ -397,6 +400,16 @@ class VectorIndex:
             return None
         params._keep = keep  # type: ignore[attr-defined]
         return params
+
+
+ADD_ROWS = 1 << 14
+
+
+def _blocks(vectors: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, float32 rows) in pieces of ADD_ROWS (32 MiB at 512-d): a float16 or memory-mapped view is added to
+    FAISS without a float32 copy of all of it (FAISS adds row by row; the result is the same)."""
+    for s in range(0, len(vectors), ADD_ROWS):
+        yield s, np.ascontiguousarray(vectors[s : s + ADD_ROWS], dtype=np.float32)
 
 
 def vector_file_bytes(array: np.ndarray) -> tuple[bytes, bytes]:

@@ -28,6 +28,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+# Groups of texts per embedding call: vectors reach the build's on-disk store in pieces.
+TEXT_GROUPS = 4096
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -250,7 +253,8 @@ class LocalEngine:
         duration: float | None,
         progress: bool | None,
         desc: str,
-    ) -> list[tuple[np.ndarray | None, str]]:
+    ) -> Iterator[tuple[np.ndarray, list[tuple[np.ndarray | None, str]]]]:
+        """Per batch, as it is embedded: (positions in ``paths``, (vector, "") or (None, why))."""
         from sfxkit._progress import track
 
         enc = self.encoder(role, model_id)
@@ -259,13 +263,19 @@ class LocalEngine:
         decoded = self.pool.map(
             decode_batch, chunks, enc.sample_rate, duration, parallel=len(chunks) > 1
         )
-        out: list[tuple[np.ndarray | None, str]] = []
+        start = 0
         for results in track(decoded, total=len(chunks), desc=desc, unit="batch", enabled=progress):
-            out.extend(embed_audio_results(enc, results))
-        return out
+            yield np.arange(start, start + len(results)), embed_audio_results(enc, results)
+            start += len(results)
 
-    def embed_texts(self, role: str, model_id: str, groups: Sequence[Sequence[str]]) -> np.ndarray:
-        return embed_text_groups(self.encoder(role, model_id), groups)
+    def embed_texts(
+        self, role: str, model_id: str, groups: Sequence[Sequence[str]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per batch of groups: (positions in ``groups``, one vector per group)."""
+        enc = self.encoder(role, model_id)
+        for s in range(0, len(groups), TEXT_GROUPS):
+            part = groups[s : s + TEXT_GROUPS]
+            yield np.arange(s, s + len(part)), embed_text_groups(enc, part)
 
     def dim(self, role: str, model_id: str) -> int:
         return int(self.encoder(role, model_id).dim)

@@ -74,6 +74,7 @@ FORMAT_VERSION = 1
 MARKER = "sfxkit-index.json"
 CURRENT = "CURRENT"
 VERSIONS = "versions"
+SCRATCH = ".scratch"  # a build's on-disk vectors while it runs; never part of a version
 LOCK = ".lock"
 KEEP_VERSIONS = 2  # the current one and its predecessor
 LOCK_TIMEOUT = float(os.environ.get("SFXKIT_LOCK_TIMEOUT", "600"))
@@ -716,6 +717,46 @@ class VersionWriter:
         self.write_bytes(relpath + ".chunks", digests)
         self.files[relpath]["chunks"] = {"bytes": CHUNK_BYTES, "file": relpath + ".chunks"}
 
+    def scratch_vectors(self, name: str, shape: tuple[int, int]) -> np.memmap:
+        """A float16 array of ``shape`` on disk in this version's stage, zero-filled, for a
+        build to fill row by row as batches are embedded (RAM holds none of it but the pages in
+        use). :meth:`adopt_vectors` turns it into a view's vector file without a copy; whatever
+        is left in the scratch area is deleted at commit or abort."""
+        from sfxkit.index import VECTOR_DTYPE
+
+        path = self.stage / SCRATCH / f"{name}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.unlink()  # a view compacted or re-staged: never write into a mapped old file
+        return np.lib.format.open_memmap(path, mode="w+", dtype=VECTOR_DTYPE, shape=shape)
+
+    def adopt_vectors(self, relpath: str, array: np.memmap) -> None:
+        """Store a :meth:`scratch_vectors` array as the view file ``relpath`` (float16 .npy):
+        flushed, hashed in one streaming pass (file sha256 and the 4 KiB chunk digests) and
+        renamed into place, so a million-row view is never copied or held in RAM."""
+        from sfxkit.index import CHUNK_BYTES, CHUNK_DIGEST_BYTES
+
+        src = Path(array.filename)
+        if src.parent != self.stage / SCRATCH:
+            raise ValueError(f"{src} is not a scratch array of this version")
+        array.flush()
+        whole, digests = hashlib.sha256(), bytearray()
+        with open(src, "rb") as f:
+            while block := f.read(CHUNK_BYTES * 1024):
+                whole.update(block)
+                digests += b"".join(
+                    hashlib.sha256(block[i : i + CHUNK_BYTES]).digest()[:CHUNK_DIGEST_BYTES]
+                    for i in range(0, len(block), CHUNK_BYTES)
+                )
+            os.fsync(f.fileno())
+            size = f.tell()
+        dest = self.stage / relpath
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+        self.files[relpath] = {"sha256": whole.hexdigest(), "bytes": size}
+        self.write_bytes(relpath + ".chunks", bytes(digests))
+        self.files[relpath]["chunks"] = {"bytes": CHUNK_BYTES, "file": relpath + ".chunks"}
+
     def write_table(self, relpath: str, table: Any) -> None:
         import pyarrow.parquet as pq
 
@@ -748,6 +789,7 @@ class VersionWriter:
             files=dict(sorted(self.files.items())),
         )
         data = json.dumps(raw, indent=2, sort_keys=True).encode()
+        shutil.rmtree(self.stage / SCRATCH, ignore_errors=True)
         with open(self.stage / "manifest.json", "wb") as f:
             f.write(data)
             f.flush()
