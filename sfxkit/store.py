@@ -741,15 +741,18 @@ class VersionWriter:
             raise ValueError(f"{src} is not a scratch array of this version")
         array.flush()
         whole, digests = hashlib.sha256(), bytearray()
-        with open(src, "rb") as f:
-            while block := f.read(CHUNK_BYTES * 1024):
+        buf = bytearray(CHUNK_BYTES * 1024)
+        size = 0
+        with open(src, "rb", buffering=0) as f:
+            while got := f.readinto(buf):
+                block = memoryview(buf)[:got]
                 whole.update(block)
-                digests += b"".join(
-                    hashlib.sha256(block[i : i + CHUNK_BYTES]).digest()[:CHUNK_DIGEST_BYTES]
-                    for i in range(0, len(block), CHUNK_BYTES)
-                )
+                for i in range(0, got, CHUNK_BYTES):
+                    digests += hashlib.sha256(block[i : i + CHUNK_BYTES]).digest()[
+                        :CHUNK_DIGEST_BYTES
+                    ]
+                size += got
             os.fsync(f.fileno())
-            size = f.tell()
         dest = self.stage / relpath
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dest)
