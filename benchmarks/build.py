@@ -192,6 +192,7 @@ def ray_vs_local(files: int) -> dict:
     import ray
 
     from sfxkit.build import build_index
+    from sfxkit.engine_ray import start_local_runtime
     from sfxkit.store import IndexStore, LoadedIndex
     from tests import synth
 
@@ -202,12 +203,7 @@ def ray_vs_local(files: int) -> dict:
             x = synth.noise(1.0, seed=i, band=(100 + 50 * (i % 60), 4000 + 100 * (i % 60)))
             synth.write_audio(lib / f"clip_{i:04d}.wav", x)
         t0 = time.perf_counter()
-        ray.init(
-            num_cpus=os.cpu_count(),
-            include_dashboard=False,
-            log_to_driver=False,
-            _node_ip_address="127.0.0.1",
-        )
+        start_local_runtime(num_cpus=os.cpu_count())
         out["ray_start_s"] = time.perf_counter() - t0
         try:
             for engine in ("local", "ray"):

@@ -53,7 +53,7 @@ from sfxkit.pipeline import (
     measure_batch,
 )
 
-__all__ = ["RETRIES", "RayEngine", "actor_resources", "import_ray"]
+__all__ = ["RETRIES", "RayEngine", "actor_resources", "import_ray", "start_local_runtime"]
 
 RETRIES = 3
 
@@ -65,6 +65,38 @@ def import_ray() -> Any:
     except ImportError as exc:
         raise MissingExtraError("ray[data]", "distributed", "builds with --engine ray") from exc
     return ray
+
+
+# Ray's switch for single-machine runtimes (meant for laptops): off, a node's address is the
+# loopback address itself instead of the machine's routable one, and since Ray 2.5x its GCS,
+# raylet, workers and agents bind to the node's address. With it on (Linux's default) they
+# listen on every interface even when ray.init is given 127.0.0.1.
+_LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def start_local_runtime(**kwargs: Any) -> None:
+    """Start a Ray runtime for this process only, every server bound to loopback (127.0.0.1):
+    no dashboard, no logs forwarded, nothing reachable from another machine."""
+    ray = import_ray()
+    from ray._private import ray_constants
+
+    saved_env, saved_flag = os.environ.get(_LOOPBACK_SWITCH), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[_LOOPBACK_SWITCH] = "0"  # read by the processes ray.init starts
+    ray_constants.ENABLE_RAY_CLUSTER = False  # read (at import) by this process
+    try:
+        ray.init(
+            _node_ip_address="127.0.0.1",
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            **kwargs,
+        )
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(_LOOPBACK_SWITCH, None)
+        else:
+            os.environ[_LOOPBACK_SWITCH] = saved_env
 
 
 def actor_resources(cpus: float, gpus: float) -> tuple[int, float, float]:
@@ -189,16 +221,16 @@ class RayEngine:
             # Ray's C++ core logs every actor's set-up at INFO/WARNING on this process's stderr;
             # a build reports what matters itself (errors still show).
             os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
-            # A runtime of our own serves this build only: bound to loopback, nothing exposed.
-            own = {"_node_ip_address": "127.0.0.1"} if address is None else {}
             try:
-                self.ray.init(
-                    address=address,
-                    **own,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
+                if address is None:
+                    start_local_runtime()
+                else:
+                    self.ray.init(
+                        address=address,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        configure_logging=False,
+                    )
             except Exception as exc:  # noqa: BLE001 - connection errors of every kind
                 raise SfxkitError(
                     f"could not join the Ray cluster at {address or 'a new local runtime'} "

@@ -30,9 +30,7 @@ def _run_measuring_rss(code: str) -> dict:
     # VmHWM (this process's own peak), not ru_maxrss: Linux carries ru_maxrss over from the
     # forking test runner, which is over 1 GB once earlier tests have loaded their models.
     wrapper = (
-        "import json\n"
-        + code
-        + "\nstatus = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "import json\n" + code + "\nstatus = open('/proc/self/status').read().split('VmHWM:')[1]\n"
         "out['rss'] = int(status.split()[0]) * 1024\n"
         "print(json.dumps(out))\n"
     )

@@ -27,17 +27,46 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def ray_runtime():
-    ray.init(
+    from sfxkit.engine_ray import start_local_runtime
+
+    before = _listening()
+    start_local_runtime(
         num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-        _node_ip_address="127.0.0.1",
         # the workers import this test module (the pausing encoder below) from the checkout
         runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
     )
-    yield ray
+    ray.get(ray.remote(lambda: 1).remote())  # a worker process up, listening too
+    yield ray, _listening() - before
     ray.shutdown()
+
+
+def _listening() -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket on this machine (/proc/net/tcp{,6})."""
+    out = set()
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A":  # LISTEN
+                addr, port = local.split(":")
+                out.add((addr, int(port, 16)))
+    return out
+
+
+def _is_loopback(hex_addr: str) -> bool:
+    if len(hex_addr) == 8:  # IPv4, little-endian: 127.x.x.x ends in 7F
+        return hex_addr.endswith("7F")
+    # IPv6: ::1, or ::ffff:127.x.x.x (IPv4-mapped)
+    return hex_addr == "00000000000000000000000001000000" or (
+        hex_addr[:24] == "0000000000000000FFFF0000" and hex_addr.endswith("7F")
+    )
+
+
+@pytest.mark.slow
+def test_the_private_runtime_listens_on_loopback_only(ray_runtime):
+    _, opened = ray_runtime
+    assert len(opened) >= 3  # GCS, raylet, a worker: the check below is not vacuous
+    exposed = sorted(p for a, p in opened if not _is_loopback(a))
+    assert not exposed, f"Ray listens beyond loopback on ports {exposed}"
 
 
 def _library(root: Path, n: int, *, start: int = 0) -> Path:
