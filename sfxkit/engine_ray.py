@@ -99,6 +99,21 @@ def start_local_runtime(**kwargs: Any) -> None:
             os.environ[_LOOPBACK_SWITCH] = saved_env
 
 
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail in seconds, not minutes, when nothing listens at a HOST:PORT or ray://HOST:PORT
+    address (ray.init retries an unreachable GCS for minutes); 'auto' is left to Ray."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # 'auto' and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {hostport} ({exc.strerror or exc})") from None
+
+
 def actor_resources(cpus: float, gpus: float) -> tuple[int, float, float]:
     """(actors, CPUs per actor, GPUs per actor) for an embedding pool on this cluster.
 
@@ -225,6 +240,7 @@ class RayEngine:
                 if address is None:
                     start_local_runtime()
                 else:
+                    _check_reachable(address)
                     self.ray.init(
                         address=address,
                         include_dashboard=False,
