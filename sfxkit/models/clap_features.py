@@ -52,8 +52,6 @@ class TorchClapFeatures:
             name: _FilterBank(np.asarray(getattr(extractor, attr), dtype=np.float64), self.device)
             for name, attr in (("htk", "mel_filters"), ("slaney", "mel_filters_slaney"))
         }
-        # 10 * log10(clamp(0)) of a silent frame, computed as the float32 path computes it
-        self.silent_db = float(10.0 * torch.log10(torch.tensor(1e-10, dtype=torch.float32)))
 
     def _log_mel(self, waves: np.ndarray, bank: _FilterBank) -> Any:
         """(batch, samples) → (batch, frames, mels) float32 dB, as ``spectrogram(log_mel="dB")``
@@ -85,7 +83,8 @@ class TorchClapFeatures:
 
         half = self.n_fft // 2
         n_frames = 1 + waves.shape[1] // self.hop
-        out = torch.empty((waves.shape[0], n_frames, bank.pairs.shape[1]))
+        # silent frames stay 0 and become 10 * log10(1e-10) with the rest
+        power = np.zeros((waves.shape[0], n_frames, 2 * (bank.hi - bank.lo)), dtype=np.float32)
         workers = torch.get_num_threads()
         # One clip at a time: the float64 frames of a whole batch (130 MB for 16 clips of 10 s)
         # would be fresh pages on every call; a clip's few MB are reused from the heap.
@@ -95,20 +94,20 @@ class TorchClapFeatures:
             # up to 90 % of the window for short sounds): their value is known without an FFT.
             zeros_at_end = int(np.argmax(x[::-1] != 0)) if x.any() else x.shape[0]
             k = min((x.shape[0] - 1 - zeros_at_end) // self.hop + 1, n_frames)
-            out[i, k:] = self.silent_db
             if k == 0:
                 continue
             frames = np.lib.stride_tricks.sliding_window_view(x, self.n_fft)[
                 : k * self.hop : self.hop
             ]
             spec = scipy.fft.rfft(frames * self.window, axis=1, overwrite_x=True, workers=workers)
-            # (re, im) pairs squared against a filter bank with each row doubled: the power's
-            # re² + im² sum happens inside the matmul
-            pairs = spec[:, bank.lo : bank.hi].view(np.float64)
-            power = torch.from_numpy(np.square(pairs, dtype=np.float32))
-            mel = torch.matmul(power, bank.pairs).clamp_min_(1e-10)
-            torch.log10(mel, out=out[i, :k]).mul_(10.0)
-        return out
+            np.square(
+                spec[:, bank.lo : bank.hi].view(np.float64), out=power[i, :k], casting="same_kind"
+            )
+        # (re, im) pairs squared against a filter bank with each row doubled: the power's
+        # re² + im² sum happens inside the one matmul of the batch (small per-clip torch ops
+        # cost more in thread wake-ups than in work)
+        mel = torch.matmul(torch.from_numpy(power), bank.pairs)
+        return mel.clamp_min_(1e-10).log10_().mul_(10.0)
 
     def _pad(self, x: np.ndarray) -> np.ndarray:
         n = self.max_length
@@ -152,9 +151,12 @@ class TorchClapFeatures:
         mels: dict[int, Any] = {}
         if windows:
             order = [i for i in range(len(clips)) if not (fusion and i in long)]
-            out = self._log_mel(np.stack(windows), bank)
-            for i, m in zip(order, out.to(self.device), strict=True):
-                mels[i] = m[None].expand(4, -1, -1) if fusion else m[None]
+            out = self._log_mel(np.stack(windows), bank).to(self.device)
+            if not fusion:  # every clip is one window, in order
+                longer = [[i in long] for i in range(len(clips))]
+                return out[:, None], torch.tensor(longer, device=self.device)
+            for i, m in zip(order, out, strict=True):
+                mels[i] = m[None].expand(4, -1, -1)
         if fusion:
             for i in long:
                 x = np.asarray(clips[i], dtype=np.float32)[None]
