@@ -4,6 +4,7 @@ Contenders, on the same N synthetic 3 s clips (48 kHz WAV files on disk):
 
 * ``raw_forward``: transformers' ``ClapFeatureExtractor`` (numpy) + ``get_audio_features`` in
   batches of 16 on waveforms already in memory: what CLAP itself costs (the issue's bar);
+  under ``SFXKIT_GPU_PRECISION=fp16|bf16`` on a GPU the raw forwards autocast as the build does;
 * ``raw_model_only``: ``get_audio_features`` on features computed beforehand (the floor);
 * ``build_index``: the whole local build (list, decode, hash, loudness, QC, describe, embed the
   three views, FAISS, commit) with the default worker count (:func:`sfxkit.pipeline.build_workers`:
@@ -17,12 +18,17 @@ machine's CPUs; both produce the same index (checked).
 
 CLAP architecture: transformers' default ``ClapConfig()`` (HTSAT-base + RoBERTa) with random
 weights, as in ``benchmarks/recommend.py`` (the real weights are not downloadable here; the
-architecture fixes the cost). The contenders run interleaved (raw, build, raw, build...) so load
+architecture fixes the cost). Its text tower reads CLIP's byte-level BPE (shipped in open_clip's
+wheel) in RoBERTa's id layout (:class:`ClipBpeTokenizer`): the real RoBERTa tokenizer files cannot
+be downloaded here, and the tiny test BPE made ~1.5x the tokens (the ``clap_text`` view's cost
+follows the token count). The contenders run interleaved (raw, build, raw, build...) so load
 from other processes hits them alike; the JSON keeps every round. Target: build throughput
 ≥ 0.9× the raw forward.
 
-Run: ``python benchmarks/build.py [--clips N] [--rounds R] [--device cpu|cuda] [--ray-files N]``; writes
-``benchmarks/results/build.json`` (``build_gpu.json`` for cuda).
+Run: ``python benchmarks/build.py [--clips N] [--rounds R] [--device cpu|cuda] [--ray-files N]
+[--out PATH]``; writes ``benchmarks/results/build.json`` (``build_gpu.json`` for cuda,
+``build_gpu_fp16.json`` / ``_bf16`` under ``SFXKIT_GPU_PRECISION``). ``benchmarks/gpu_check.sh``
+runs it on a lent GPU.
 """
 
 from __future__ import annotations
@@ -57,12 +63,14 @@ def main() -> None:
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
 
     from sfxkit.build import build_index
+    from sfxkit.models.base import gpu_autocast
     from sfxkit.models.clap import ClapEncoder, deterministic_feature_extractor_class
     from sfxkit.models.openclip import OpenClipEncoder
     from sfxkit.models.tiny import build_tiny_open_clip
     from tests import synth
 
     dev = args.device
+    precision = os.environ.get("SFXKIT_GPU_PRECISION", "fp32").strip().lower() or "fp32"
     torch.manual_seed(0)
     model = ClapModel(ClapConfig()).eval().to(dev)
     stock = ClapFeatureExtractor(truncation="rand_trunc")  # the non-fusion default (HTSAT-base)
@@ -94,10 +102,11 @@ def main() -> None:
             with torch.inference_mode():
                 for s in range(0, n, 16):
                     f = stock(clips[s : s + 16], sampling_rate=48000, return_tensors="pt")
-                    model.get_audio_features(
-                        input_features=f["input_features"].float().to(dev),
-                        is_longer=f["is_longer"].to(dev),
-                    )
+                    with gpu_autocast(dev):
+                        model.get_audio_features(
+                            input_features=f["input_features"].float().to(dev),
+                            is_longer=f["is_longer"].to(dev),
+                        )
             sync()
 
         feats = [
@@ -108,10 +117,11 @@ def main() -> None:
         def raw_model_only() -> None:
             with torch.inference_mode():
                 for f in feats:
-                    model.get_audio_features(
-                        input_features=f["input_features"].float().to(dev),
-                        is_longer=f["is_longer"].to(dev),
-                    )
+                    with gpu_autocast(dev):
+                        model.get_audio_features(
+                            input_features=f["input_features"].float().to(dev),
+                            is_longer=f["is_longer"].to(dev),
+                        )
             sync()
 
         def build(workers: str) -> dict:
@@ -160,6 +170,8 @@ def main() -> None:
             "torch_threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name(0) if dev.startswith("cuda") else "cpu",
         },
+        "gpu_precision": precision if dev.startswith("cuda") else "fp32",
+        "text_tokenizer": "CLIP BPE (open_clip) in RoBERTa id layout",
         "note": args.note,
         "clips": n,
         "clip_seconds": 3.0,
@@ -174,7 +186,9 @@ def main() -> None:
         "target": "ratio_build_over_raw_forward >= 0.9 (CPU), >= 0.8 (GPU)",
         "ray_vs_local": ray_result,
     }
-    name = "build_gpu.json" if dev.startswith("cuda") else "build.json"
+    name = "build.json"
+    if dev.startswith("cuda"):
+        name = "build_gpu.json" if precision == "fp32" else f"build_gpu_{precision}.json"
     out_path = Path(args.out or ROOT / "benchmarks" / "results" / name)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2))

@@ -30,10 +30,15 @@ def _clips(n: int, hop: int, *, long: bool) -> list[np.ndarray]:
 @pytest.mark.parametrize("config", ["tiny", "default"])
 @pytest.mark.parametrize("truncation", ["rand_trunc", "fusion"])
 @pytest.mark.parametrize("padding", ["repeatpad", "repeat", "pad"])
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize(
+    ("device", "backend"),
+    [("cpu", "numpy"), ("cpu", "torch"), pytest.param("cuda", "auto", marks=pytest.mark.gpu)],
+)
 def test_torch_features_match_transformers(
-    config: str, truncation: str, padding: str, backend: str
+    config: str, truncation: str, padding: str, device: str, backend: str
 ) -> None:
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
     fe = (
         tiny_clap_feature_extractor()
         if config == "tiny"
@@ -42,7 +47,9 @@ def test_torch_features_match_transformers(
     fe.truncation, fe.padding = truncation, padding
     clips = _clips(fe.nb_max_samples, fe.hop_length, long=truncation == "fusion")
     ref = fe(clips, sampling_rate=fe.sampling_rate, return_tensors="pt")
-    got, longer = TorchClapFeatures(fe, "cpu", backend=backend)(clips)
+    got, longer = TorchClapFeatures(fe, device, backend=backend)(clips)
+    assert got.device.type == device and longer.device.type == device
+    got, longer = got.cpu(), longer.cpu()
     assert got.dtype == torch.float32
     assert got.shape == ref["input_features"].shape
     assert (got - ref["input_features"].float()).abs().max().item() <= 1e-4
