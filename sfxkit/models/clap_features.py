@@ -75,7 +75,7 @@ class TorchClapFeatures:
         )[:, bank.lo : bank.hi]  # (batch, used freqs, frames)
         power = (spec.real.square() + spec.imag.square()).to(torch.float32)
         mel = torch.matmul(bank.used.T, power).clamp_min(1e-10)
-        return (10.0 * torch.log10(mel)).transpose(1, 2)
+        return (10.0 * torch.log10(mel)).transpose(1, 2).contiguous()
 
     def _log_mel_numpy(self, waves: np.ndarray, bank: _FilterBank) -> Any:
         import scipy.fft
