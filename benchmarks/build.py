@@ -135,6 +135,7 @@ def main() -> None:
                 encoders={"frame": frame_enc, "audio": audio_enc},
                 models={"frame": "open_clip:tiny", "audio": "clap:default-config/random"},
                 sfx_model=None,
+                device=dev,  # sets the worker processes (build_workers) as for a real build
                 progress=False,
             )
             sync()
