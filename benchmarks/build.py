@@ -185,6 +185,10 @@ def main() -> None:
         "clips_per_s_median": med,
         "ratio_build_over_raw_forward": med["build_index"] / med["raw_forward"],
         "ratio_build_over_raw_model_only": med["build_index"] / med["raw_model_only"],
+        # each round's build against the raw forward run just before it (same load), median
+        "ratio_build_over_raw_forward_per_round_median": statistics.median(
+            r["build_index"] / r["raw_forward"] for r in rounds
+        ),
         "ratio_pool_build_over_raw_forward": med["build_index_pool"] / med["raw_forward"],
         "build_stage_seconds_last_round": stages,
         "rounds": rounds,
