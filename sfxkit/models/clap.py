@@ -160,12 +160,18 @@ class ClapEncoder:
         batch_size = check_batch_size(batch_size)
         if not texts:
             return empty(self.dim)
+        # Batches of texts of similar length: a batch is padded to its longest text, and
+        # catalog metadata runs from a two-word title to a long list of tags.
+        lengths = self.tokenizer(
+            texts, truncation=True, max_length=self.max_text_tokens, padding=False
+        )["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(lengths[i]))
         parts = []
         chunks = batches(len(texts), batch_size)
         with torch.inference_mode():
             for sl in track(chunks, total=len(chunks), desc="CLAP texts", unit="batch"):
                 tok = self.tokenizer(
-                    texts[sl],
+                    [texts[i] for i in order[sl]],
                     padding=True,
                     truncation=True,
                     max_length=self.max_text_tokens,
@@ -177,7 +183,9 @@ class ClapEncoder:
                         attention_mask=tok["attention_mask"].to(self.device),
                     )
                 parts.append(_pooled(out).float().cpu().numpy())
-        return l2_normalise(np.concatenate(parts, axis=0))
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        vectors[order] = np.concatenate(parts, axis=0)
+        return l2_normalise(vectors)
 
 
 def _pooled(out: Any) -> Any:

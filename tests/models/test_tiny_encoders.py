@@ -180,6 +180,20 @@ def test_audio_texts(audio_encoder):
     np.testing.assert_allclose(emb[:2], singles, atol=1e-5)  # padding in a batch changes nothing
 
 
+def test_audio_texts_of_mixed_lengths_come_back_in_input_order(audio_encoder):
+    """Texts are batched by length inside the encoder; the caller sees its own order."""
+    texts = [
+        "thunder rolling far away over hills, heavy rain on a tin roof, wind gusts",
+        "door",
+        "footsteps on gravel, slow",
+        "glass",
+        "a crowd cheering in a stadium after a goal, whistles and claps",
+    ]
+    batched = audio_encoder.encode_texts(texts, batch_size=2)
+    singles = np.concatenate([audio_encoder.encode_texts([t]) for t in texts])
+    np.testing.assert_allclose(batched, singles, atol=1e-6)
+
+
 def test_bad_waveforms_name_the_item(audio_encoder):
     with pytest.raises(InputError, match=r"waveforms\[1\] is empty"):
         audio_encoder.encode_audio(
