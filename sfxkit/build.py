@@ -390,7 +390,6 @@ def _sound_analysis(
         return items, record
     import dataclasses
 
-    vecs = np.asarray(vecs, dtype=np.float32)  # the whole aiSFX view: pairs need all of it
     params = NearDupParams()
     pairs = similar_pairs(vecs, [it.duration for it in items], params)
     linked = sorted({i for p in pairs for i in p[:2]})

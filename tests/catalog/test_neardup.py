@@ -39,6 +39,36 @@ def test_copies_group_and_different_sounds_do_not():
     assert groups[3:] == ["", "", ""]
 
 
+def test_a_large_catalog_finds_the_same_pairs_through_an_ivf_index(tmp_path):
+    """Above EXACT_MAX items the neighbours come from IVF (exact search is quadratic); on a
+    catalog of clustered sounds with planted copies both find the same pairs, also when the
+    view is the build's float16 array on disk."""
+    rng = np.random.default_rng(3)
+    n, d = 6000, 64
+    centres = _unit(rng, 40, d)
+    x = centres[rng.integers(0, 40, n)] + 0.28 * _unit(rng, n, d)  # kin at cosine ~0.93
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    copies = rng.choice(n, 300, replace=False)
+    for a, b in zip(copies[::2], copies[1::2], strict=True):  # b becomes a near-copy of a
+        x[b] = x[a] + 0.03 * _unit(rng, 1, d)[0]
+    durations = rng.uniform(1.0, 1.5, n)
+    exact = similar_pairs(x, durations)
+    assert {(min(a, b), max(a, b)) for a, b in zip(copies[::2], copies[1::2], strict=True)} <= {
+        (i, j) for i, j, _ in exact
+    }
+    assert len(exact) > 160  # cluster kin above the threshold too: not only the planted ones
+    ivf = similar_pairs(x, durations, exact_max=1000)
+    assert [(i, j) for i, j, _ in ivf] == [(i, j) for i, j, _ in exact]
+    np.testing.assert_allclose([s for *_, s in ivf], [s for *_, s in exact], atol=1e-5)
+
+    on_disk = np.lib.format.open_memmap(tmp_path / "v.npy", "w+", np.float16, (n, d))
+    on_disk[:] = x
+    half = similar_pairs(on_disk, durations, exact_max=1000)
+    assert {(i, j) for i, j, _ in half} >= {
+        (min(a, b), max(a, b)) for a, b in zip(copies[::2], copies[1::2], strict=True)
+    }
+
+
 def test_a_chain_of_similar_takes_is_not_one_group():
     # A~B, B~C, C~D only: stars around the first-visited items, never A..D in one group
     ids = ["000000000000000a", "000000000000000b", "000000000000000c", "000000000000000d"]
