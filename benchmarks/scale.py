@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.index.helpers writes the index
+
 TRAIN_SAMPLE = 131072  # as in sfxkit/data/index_presets.json: k-means cost grows with it
 
 CANDIDATES = {
@@ -97,37 +100,19 @@ def preset_json(name: str) -> dict:
 
 def build_candidate(name: str, vectors: np.ndarray, root: Path) -> dict:
     """Build with sfxkit's VectorIndex and commit an index directory; returns build numbers."""
-    import pyarrow as pa
-
     from sfxkit.index import Preset, VectorIndex
-    from sfxkit.store import IndexStore
+    from tests.index.helpers import write_index
 
     p = preset_json(name)
     preset = Preset(**p)
-    n, dim = vectors.shape
+    n = len(vectors)
     ids = np.arange(n, dtype=np.int64)
     t0 = time.perf_counter()
     vi = VectorIndex.build(vectors, ids, preset=preset)
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with IndexStore(root).writer() as w:
-        w.write_table(
-            "rows.parquet",
-            pa.table({"id": pa.array([f"i{i}" for i in range(n)]), "faiss_id": ids}),
-        )
-        w.write_bytes("views/v.faiss", vi.to_bytes())
-        del vi
-        w.write_vectors("views/v.npy", vectors)
-        view = {
-            "model": "synthetic",
-            "tower": "audio",
-            "source": "synthetic",
-            "dim": dim,
-            "count": n,
-            "factory": preset.factory_for(n),
-            "untrained": True,
-        }
-        w.commit({"row_count": n, "models": {}, "views": {"v": view}})
+    write_index(root, vectors, preset, ids=ids, index=vi)
+    del vi
     write_s = time.perf_counter() - t0
     files = {p.name: p.stat().st_size for p in root.glob("versions/*/**/*") if p.is_file()}
     return {

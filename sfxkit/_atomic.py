@@ -61,6 +61,30 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     fsync_dir(path.parent)
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a free temp name beside ``path`` for a writer that creates its file by name
+    (pyaaf2, ...); once the block exits without error the file there becomes ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
+    )
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # the name is reserved; the writer creates the file itself
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, plain_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_file(path) as fh:
         fh.write(data)

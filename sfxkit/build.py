@@ -505,7 +505,7 @@ def _carry_bridge(
     vectors: dict[str, np.ndarray],
     model_ids: dict[str, str],
     notes: list[str],
-    writer: Any = None,
+    writer: Any,
 ) -> dict[str, Any] | None:
     """Bridge heads of the previous version, re-applied to every item, when still valid.
 
@@ -529,15 +529,10 @@ def _carry_bridge(
     heads = load_heads_from_index(previous)
     clap = vectors["clap_audio"]
     bridge = None
-    for s in range(0, len(clap), REUSE_ROWS):
-        block = heads.embed_audio(np.asarray(clap[s : s + REUSE_ROWS], dtype=np.float32))
+    for s in range(0, len(clap), PIECE_ROWS):
+        block = heads.embed_audio(np.asarray(clap[s : s + PIECE_ROWS], dtype=np.float32))
         if bridge is None:
-            shape = (len(clap), block.shape[1])
-            bridge = (
-                np.empty(shape, np.float32)
-                if writer is None
-                else writer.scratch_vectors("bridge", shape)
-            )
+            bridge = writer.scratch_vectors("bridge", (len(clap), block.shape[1]))
         bridge[s : s + len(block)] = block
     vectors["bridge"] = bridge
     raw = previous.manifest.raw
@@ -581,8 +576,8 @@ def _embed_view(
             arr = writer.scratch_vectors(spec.name, (len(items), vecs.shape[1]))
         arr[rows] = vecs
 
-    for s in range(0, len(reuse_at), REUSE_ROWS):  # read by row: never the whole old view
-        put(reuse_at[s : s + REUSE_ROWS], lookup.get(reuse_from[s : s + REUSE_ROWS]))
+    for s in range(0, len(reuse_at), PIECE_ROWS):  # read by row: never the whole old view
+        put(reuse_at[s : s + PIECE_ROWS], lookup.get(reuse_from[s : s + PIECE_ROWS]))
     dropped: list[tuple[int, str]] = []
     if len(todo) and spec.tower == "audio":
         batches = engine.embed_audio(
@@ -612,8 +607,8 @@ def _embed_view(
     return arr, len(todo) - len(dropped), sorted(dropped)
 
 
-# Rows read from the previous version per piece when reusing its vectors
-REUSE_ROWS = 1 << 16
+# Rows per piece when vectors are copied between arrays (reused, compacted, bridged)
+PIECE_ROWS = 1 << 16
 
 
 def _reusable(
@@ -648,8 +643,8 @@ def _reusable(
 def _compact(writer: Any, name: str, arr: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The rows ``keep`` of a scratch array, copied in pieces into a new one (the old deleted)."""
     out = writer.scratch_vectors(f"{name}-{len(keep)}", (len(keep), arr.shape[1]))
-    for s in range(0, len(keep), REUSE_ROWS):
-        out[s : s + REUSE_ROWS] = arr[keep[s : s + REUSE_ROWS]]
+    for s in range(0, len(keep), PIECE_ROWS):
+        out[s : s + PIECE_ROWS] = arr[keep[s : s + PIECE_ROWS]]
     Path(arr.filename).unlink()  # type: ignore[attr-defined]
     return out
 
@@ -722,7 +717,7 @@ def _write_version(
         vi = VectorIndex.build(vecs, ids, preset=preset)
         writer.write_bytes(f"views/{spec.name}.faiss", vi.to_bytes())
         del vi
-        store_vectors(writer, f"views/{spec.name}.npy", vecs)
+        writer.adopt_vectors(f"views/{spec.name}.npy", vecs)
         enc = encoders.get(spec.role)
         untrained = bool(getattr(enc, "untrained", model_ids[spec.role].endswith(":tiny")))
         views[spec.name] = {
@@ -741,7 +736,7 @@ def _write_version(
         vi = VectorIndex.build(vecs, ids, preset=preset)
         writer.write_bytes("views/bridge.faiss", vi.to_bytes())
         del vi
-        store_vectors(writer, "views/bridge.npy", vecs)
+        writer.adopt_vectors("views/bridge.npy", vecs)
         for rel, data in carried["files"].items():
             writer.write_bytes(rel, data)
         views["bridge"] = {
@@ -765,14 +760,6 @@ def _write_version(
         },
         **extra,
     }
-
-
-def store_vectors(writer: Any, relpath: str, vecs: np.ndarray) -> None:
-    """A view's vectors into the version: a scratch array is adopted as is, others written."""
-    if isinstance(vecs, np.memmap):
-        writer.adopt_vectors(relpath, vecs)
-    else:
-        writer.write_vectors(relpath, vecs)
 
 
 def sfx_views(

@@ -237,32 +237,16 @@ def write_interchange(
 
 
 def _write_aaf(timeline: Any, path: Path, adapter: str) -> None:
-    """The AAF adapter at ``path``, atomically: pyaaf2 writes by file name, so it writes a temp
-    name beside the target that is renamed into place once complete."""
-    import contextlib
-    import os
-    import tempfile
-
+    """The AAF adapter at ``path``, atomically (pyaaf2 writes by file name)."""
     import opentimelineio as otio
 
-    from sfxkit._atomic import fsync_dir, plain_file_mode
+    from sfxkit._atomic import atomic_path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.aaf", dir=path.parent)
-    os.close(fd)
-    try:
-        os.unlink(tmp)  # pyaaf2 creates the file itself
-        otio.adapters.write_to_file(timeline, tmp, adapter_name=adapter, use_empty_mob_ids=True)
-        _mark_drop_frame(tmp, timeline)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, plain_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    with atomic_path(path) as tmp:
+        otio.adapters.write_to_file(
+            timeline, str(tmp), adapter_name=adapter, use_empty_mob_ids=True
+        )
+        _mark_drop_frame(str(tmp), timeline)
 
 
 def _mark_drop_frame(path: str, timeline: Any) -> None:

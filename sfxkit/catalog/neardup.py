@@ -94,14 +94,11 @@ def similar_pairs(
 EXACT_MAX = 50_000
 
 
-def _unit_rows(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
-    x = np.asarray(vectors[start:stop], dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def _exact_neighbours(vectors: np.ndarray, k: int) -> Any:
     """Blocked exact search: memory stays at _BLOCK x n whatever the catalog size."""
-    x = _unit_rows(vectors, 0, len(vectors))
+    from sfxkit.models.base import l2_normalise
+
+    x = l2_normalise(vectors)
     for start in range(0, len(x), _BLOCK):
         block = x[start : start + _BLOCK]
         sims = block @ x.T
@@ -109,33 +106,24 @@ def _exact_neighbours(vectors: np.ndarray, k: int) -> Any:
         yield start, block, top, lambda rows: x[rows]
 
 
-def _ivf_neighbours(vectors: np.ndarray, k: int, seed: int = 0) -> Any:
-    """Candidates from ``IVF{nlist},SQ8`` (nprobe 16): near-duplicates sit at cosine >= 0.9,
-    well inside the lists probed, and the 8-bit codes only pick candidates (their cosines are
-    recomputed exactly). The unit vectors are read in blocks; FAISS holds 1 byte per value."""
-    import faiss
+def _ivf_neighbours(vectors: np.ndarray, k: int) -> Any:
+    """Candidates from an ``IVF{nlist},SQ8`` index (nprobe 16) built like a view's, from the
+    vectors as they are (float16 on disk: added in pieces): near-duplicates sit at cosine
+    >= 0.9, well inside the lists probed, and the 8-bit codes only pick candidates, whose
+    cosines are then computed exactly from the vectors."""
+    from sfxkit.index import Preset, VectorIndex
+    from sfxkit.models.base import l2_normalise
 
-    from sfxkit.index import Preset
-
-    n, dim = vectors.shape
-    # 4·sqrt(n) lists as the index presets, with the 39 training points per list FAISS wants
-    nlist = max(1, min(int(Preset("", None, "{nlist}").factory_for(n)), n // 39))
-    index = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))
-    index.train(_unit_rows(np.asarray(vectors)[sample], 0, len(sample)))
-    for start in range(0, n, 1 << 14):
-        index.add(_unit_rows(vectors, start, start + (1 << 14)))
-    faiss.extract_index_ivf(index).nprobe = 16
+    preset = Preset("neighbours", None, "IVF{nlist},SQ8", {}, {"nprobe": 16}, 1 << 18)
+    index = VectorIndex.build(vectors, np.arange(len(vectors)), preset=preset)
 
     def rows_of(rows: np.ndarray) -> np.ndarray:
-        order = np.sort(rows)
-        return _unit_rows(np.asarray(vectors)[order], 0, len(order))[np.searchsorted(order, rows)]
+        order = np.sort(rows)  # ascending reads of the (memory-mapped) view
+        return l2_normalise(vectors[order])[np.searchsorted(order, rows)]
 
-    for start in range(0, n, _BLOCK):
-        block = _unit_rows(vectors, start, start + _BLOCK)
-        _, top = index.search(block, k)
-        yield start, block, top, rows_of
+    for start in range(0, len(vectors), _BLOCK):
+        block = l2_normalise(vectors[start : start + _BLOCK])
+        yield start, block, index.search(block, k)[1], rows_of
 
 
 def group_ids(

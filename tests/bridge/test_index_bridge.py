@@ -154,20 +154,22 @@ def test_rebuild_recomputes_the_bridge_view_and_carries_heads(trained, sfx_libra
     assert IndexStore(index).verify() == []
 
 
-def test_heads_for_other_encoders_are_dropped_with_a_note(trained):
+def test_heads_for_other_encoders_are_dropped_with_a_note(trained, tmp_path):
     from sfxkit.build import _carry_bridge
+    from sfxkit.store import IndexStore
 
     index, _ = trained
     notes: list[str] = []
     previous = load_index(index, views=[])
     vectors = {"clap_audio": previous.vectors("clap_audio").vectors}
     models = {"frame": "open_clip:ViT-B-32/laion2b_s34b_b79k", "audio": "clap:tiny"}
-    assert _carry_bridge(previous, vectors, models, notes) is None
-    assert "bridge" not in vectors
-    assert notes and "retrain with `sfxkit bridge train`" in notes[0]
-    same = {"frame": "open_clip:tiny", "audio": "clap:tiny"}
-    carried = _carry_bridge(previous, vectors, same, [])
-    assert carried is not None and vectors["bridge"].shape[1] == 16
+    with IndexStore(tmp_path / "new").writer() as w:  # re-applied heads write their view in it
+        assert _carry_bridge(previous, vectors, models, notes, w) is None
+        assert "bridge" not in vectors
+        assert notes and "retrain with `sfxkit bridge train`" in notes[0]
+        same = {"frame": "open_clip:tiny", "audio": "clap:tiny"}
+        carried = _carry_bridge(previous, vectors, same, [], w)
+        assert carried is not None and vectors["bridge"].shape[1] == 16
 
 
 def test_training_without_holdout_labels_the_calibration_as_mined(index_copy, tiny_pool):

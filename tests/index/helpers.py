@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from sfxkit.index import Preset, VectorIndex
-from sfxkit.store import IndexStore
+from sfxkit.store import IndexStore, VersionWriter
 
 
 def sphere_clusters(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:
@@ -39,33 +39,35 @@ def write_index(
     *,
     ids: np.ndarray | None = None,
     old_format: bool = False,
+    index: VectorIndex | None = None,
 ) -> np.ndarray:
-    """An index with one view 'v'; ``old_format`` writes the float32 .npy of earlier sfxkit."""
-    import pyarrow as pa
-
+    """An index with one view 'v' (``index``: its FAISS index, built already); ``old_format``
+    writes the float32 .npy of earlier sfxkit."""
     n, dim = vectors.shape
     ids = np.arange(10, 10 + 7 * n, 7, dtype=np.int64) if ids is None else ids
-    vi = VectorIndex.build(vectors, ids, preset=preset)
+    vi = VectorIndex.build(vectors, ids, preset=preset) if index is None else index
     with IndexStore(root).writer() as w:
-        w.write_table(
-            "rows.parquet", pa.table({"id": [f"i{i}" for i in range(n)], "faiss_id": ids})
-        )
         w.write_bytes("views/v.faiss", vi.to_bytes())
+        del vi
         if old_format:
             w.write_npy("views/v.npy", vectors.astype(np.float32))
         else:
             w.write_vectors("views/v.npy", vectors)
-        view = {
-            "model": "synthetic",
-            "tower": "audio",
-            "source": "synthetic",
-            "dim": dim,
-            "count": n,
-            "factory": preset.factory_for(n),
-            "untrained": True,
-        }
-        w.commit({"row_count": n, "models": {}, "views": {"v": view}})
+        commit_view(w, ids, dim, preset.factory_for(n))
     return ids
+
+
+def commit_view(writer: VersionWriter, ids: np.ndarray, dim: int, factory: str) -> int:
+    """Commit ``writer``'s version as a one-view ('v') synthetic index over ``ids``."""
+    import pyarrow as pa
+
+    n = len(ids)
+    writer.write_table(
+        "rows.parquet", pa.table({"id": [f"i{i}" for i in range(n)], "faiss_id": ids})
+    )
+    view = {"model": "synthetic", "tower": "audio", "source": "synthetic", "dim": dim}
+    view.update(count=n, factory=factory, untrained=True)
+    return writer.commit({"row_count": n, "models": {}, "views": {"v": view}})
 
 
 def presets_file(path: Path, preset: Preset) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 from sfxkit.index import Preset, VectorIndex
 from sfxkit.store import IndexStore, load_index
 from tests import synth
-from tests.index.helpers import clustered, presets_file
+from tests.index.helpers import clustered, commit_view, presets_file
 
 # a small fixed IVF so the test trains in a second; SQ8 codes keep FAISS's own memory small
 IVF = Preset("ivf", None, "IVF256,PQ32x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 10}, 16384)
@@ -43,12 +43,7 @@ def test_a_large_view_is_indexed_and_stored_from_disk_without_a_float32_copy(
         w.adopt_vectors("views/v.npy", arr)
         store_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        view = {"model": "synthetic", "tower": "audio", "source": "synthetic", "dim": dim}
-        view.update(count=n, factory=IVF.factory, untrained=True)
-        import pyarrow as pa
-
-        w.write_table("rows.parquet", pa.table({"id": [f"i{i}" for i in ids], "faiss_id": ids}))
-        w.commit({"row_count": n, "models": {}, "views": {"v": view}})
+        commit_view(w, ids, dim, IVF.factory)
     # numpy's allocations: pieces of 16k rows and the training sample, never the view
     assert build_peak < full_copy / 2, build_peak
     assert store_peak < 8 << 20, store_peak  # hashed in 4 MiB blocks, then renamed
