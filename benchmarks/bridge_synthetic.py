@@ -46,10 +46,10 @@ def run(seed: int, work: Path, quick: bool = False) -> dict:
     from sfxkit.bridge.pool import build_frame_pool
     from sfxkit.bridge.synthetic import World, WorldConfig, save_open_clip_dir, warm_up_clip
     from sfxkit.bridge.train import TrainConfig, train_bridge
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
     from sfxkit.models.registry import build_encoder, parse_model_id
     from sfxkit.recommender import Recommender
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     seconds: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     text = json.dumps(result, indent=2)
     print(text)
-    from sfxkit.store import atomic_write_text
+    from sfxkit.index.store import atomic_write_text
 
     atomic_write_text(args.out, text + "\n")
     return 0

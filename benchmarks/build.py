@@ -7,7 +7,7 @@ Contenders, on the same N synthetic 3 s clips (48 kHz WAV files on disk):
   under ``SFXKIT_GPU_PRECISION=fp16|bf16`` on a GPU the raw forwards autocast as the build does;
 * ``raw_model_only``: ``get_audio_features`` on features computed beforehand (the floor);
 * ``build_index``: the whole local build (list, decode, hash, loudness, QC, describe, embed the
-  three views, FAISS, commit) with the default worker count (:func:`sfxkit.pipeline.build_workers`:
+  three views, FAISS, commit) with the default worker count (:func:`sfxkit.index.engines.local.build_workers`:
   0 on a 2-core machine) and the mel features in torch;
 * ``build_index_pool``: the same with ``SFXKIT_BUILD_WORKERS=1`` forced, to show what a worker
   process costs or buys on this machine.
@@ -63,7 +63,7 @@ def main() -> None:
     import torch
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
 
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
     from sfxkit.models.base import gpu_autocast
     from sfxkit.models.clap import ClapEncoder, deterministic_feature_extractor_class
     from sfxkit.models.openclip import OpenClipEncoder
@@ -162,7 +162,7 @@ def main() -> None:
             print({k: round(v, 2) for k, v in r.items()}, flush=True)
 
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-    from sfxkit.pipeline import build_workers
+    from sfxkit.index.engines.local import build_workers
 
     os.environ.pop("SFXKIT_BUILD_WORKERS", None)
     ray_result = ray_vs_local(args.ray_files) if args.ray_files > 0 else None
@@ -255,9 +255,9 @@ def ray_vs_local(files: int) -> dict:
     import numpy as np
     import ray
 
-    from sfxkit.build import build_index
-    from sfxkit.engine_ray import start_local_runtime
-    from sfxkit.store import IndexStore, LoadedIndex
+    from sfxkit.index.build import build_index
+    from sfxkit.index.engines.ray_data import start_local_runtime
+    from sfxkit.index.store import IndexStore, LoadedIndex
     from tests import synth
 
     out: dict = {"files": files, "models": "tiny", "ray_cpus": os.cpu_count()}

@@ -34,7 +34,7 @@ EOF
 
 echo "== CLAP features on $DEVICE vs transformers (max |diff| must be <= 1e-4 dB)"
 if [ "$DEVICE" = cpu ]; then marker="not gpu"; else marker="gpu"; fi
-timeout 150 "$PY" -m pytest tests/engine/test_clap_features.py -m "$marker" -q -p no:cacheprovider \
+timeout 150 "$PY" -m pytest tests/index/engines/test_clap_features.py -m "$marker" -q -p no:cacheprovider \
     2>&1 | tee "$RES/features-$DEVICE.txt" | tail -3
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 

@@ -8,7 +8,7 @@ What is compared, in one process and one run:
   (the real weights are not downloadable here; the architecture fixes the cost). Catalog sizes
   1k and 100k with synthetic unit vectors (size fixes the search cost, not the values).
 * FAISS threading on this machine: one query on 1 vs all OpenMP threads; a batch of 32 queries
-  with the BLAS threshold at faiss's default vs low. ``sfxkit.index`` applies what wins.
+  with the BLAS threshold at faiss's default vs low. ``sfxkit.index.views`` applies what wins.
 * build throughput (clips/s) of ``build_index`` (decode, loudness, QC, describe, embed, index,
   commit) against the raw CLAP audio forward (feature extractor + ``get_audio_features``) on the
   same clips. CLAP architecture: transformers' default ``ClapConfig`` (HTSAT + RoBERTa) with
@@ -67,8 +67,8 @@ def interleaved(fns: dict[str, object], rounds: int, per_round: int) -> dict[str
 def synthetic_index(path: Path, n: int, dim: int, seed: int = 0) -> None:
     """An index store with n synthetic items and unit vectors in every view."""
     from sfxkit.catalog.schema import CatalogItem, items_to_table
-    from sfxkit.index import VectorIndex, choose_preset
-    from sfxkit.store import IndexStore
+    from sfxkit.index.views import VectorIndex, choose_preset
+    from sfxkit.index.store import IndexStore
 
     rng = np.random.default_rng(seed)
     ids = rng.choice(2**62, size=n, replace=False)
@@ -185,7 +185,7 @@ def bench_faiss_threads(n: int = 100_000, dim: int = 512) -> dict:
         faiss.cvar.distance_compute_blas_threshold = blas
         res[f"batch32_blas_threshold_{blas}"] = timeit(lambda: index.search(q32, 5), 5)
     faiss.cvar.distance_compute_blas_threshold = default_blas
-    from sfxkit.index import VectorIndex
+    from sfxkit.index.views import VectorIndex
 
     vi = VectorIndex(index)
     res["batch32_sfxkit_VectorIndex_search"] = timeit(lambda: vi.search(q32, 5), 5)
@@ -207,7 +207,7 @@ def bench_build(n_clips: int) -> dict:
     import torch
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
 
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
     from sfxkit.models.clap import ClapEncoder
     from sfxkit.models.openclip import OpenClipEncoder
     from sfxkit.models.tiny import build_tiny_clap, build_tiny_open_clip

@@ -100,7 +100,7 @@ def preset_json(name: str) -> dict:
 
 def build_candidate(name: str, vectors: np.ndarray, root: Path) -> dict:
     """Build with sfxkit's VectorIndex and commit an index directory; returns build numbers."""
-    from sfxkit.index import Preset, VectorIndex
+    from sfxkit.index.views import Preset, VectorIndex
     from tests.index.helpers import write_index
 
     p = preset_json(name)
@@ -134,7 +134,7 @@ def measure(root: Path, name: str, work: Path, threads: int) -> dict:
     import pyarrow.parquet  # noqa: F401
 
     import sfxkit.catalog.schema  # noqa: F401
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     queries = np.load(work / "queries.npy")
     truth = np.load(work / "truth.npy")

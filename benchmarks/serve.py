@@ -192,7 +192,7 @@ def main() -> None:
     cli_runs = 3 if args.quick else 10
     load_before = _load()
 
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
     from sfxkit.recommender import Recommender
     from sfxkit.serve.loadtest import hammer, percentiles
     from tests import synth

@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sfxkit._lazy import lazy_exports
-
-__version__ = "0.1.0"
+from sfxkit._version import __version__
 
 _LAZY: dict[str, str] = {
     "recommend": "sfxkit.recommender",
@@ -26,20 +25,20 @@ _LAZY: dict[str, str] = {
     "Recommendation": "sfxkit.recommender",
     "Recommendations": "sfxkit.recommender",
     "ShotRecommendations": "sfxkit.recommender",
-    "build_index": "sfxkit.build",
-    "load_index": "sfxkit.store",
+    "build_index": "sfxkit.index.build",
+    "load_index": "sfxkit.index.store",
     "generate": "sfxkit.generation",
     "GeneratedSound": "sfxkit.generation",
     "soundtrack": "sfxkit.editorial.run",
     "soundtrack_batch": "sfxkit.editorial.batch",
     "SoundtrackOptions": "sfxkit.editorial.options",
-    "compare": "sfxkit.report",
+    "compare": "sfxkit.editorial.report",
 }
 
 __all__ = [*_LAZY, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sfxkit.build import build_index as build_index
+    from sfxkit.index.build import build_index as build_index
     from sfxkit.editorial.batch import soundtrack_batch as soundtrack_batch
     from sfxkit.editorial.options import SoundtrackOptions as SoundtrackOptions
     from sfxkit.editorial.run import soundtrack as soundtrack
@@ -50,8 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.recommender import Recommender as Recommender
     from sfxkit.recommender import ShotRecommendations as ShotRecommendations
     from sfxkit.recommender import recommend as recommend
-    from sfxkit.report import compare as compare
-    from sfxkit.store import load_index as load_index
+    from sfxkit.editorial.report import compare as compare
+    from sfxkit.index.store import load_index as load_index
 
 
 __getattr__, __dir__ = lazy_exports("sfxkit", globals(), _LAZY, __all__)

@@ -28,7 +28,7 @@ from sfxkit.errors import IndexMismatchError, InputError
 
 if TYPE_CHECKING:
     from sfxkit.media.shots import Shot
-    from sfxkit.store import LoadedIndex
+    from sfxkit.index.store import LoadedIndex
 
 # How many candidates each view contributes before exact fused rescoring.
 FUSION_POOL = 64
@@ -240,7 +240,7 @@ class Recommender:
         weights: Mapping[str, Mapping[str, float]] | None = None,
         dedupe: bool = True,
     ) -> None:
-        from sfxkit.store import LoadedIndex, load_index
+        from sfxkit.index.store import LoadedIndex, load_index
 
         self.index = index if isinstance(index, LoadedIndex) else load_index(index)
         self.manifest = self.index.manifest
@@ -528,7 +528,7 @@ class Recommender:
     def _search_view(
         self, view: str, queries: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        from sfxkit.index import EXACT_FILTER_LIMIT
+        from sfxkit.index.views import EXACT_FILTER_LIMIT
 
         # The exact vectors are only needed to answer a small filtered set exactly (only those
         # rows are read; older float32 indexes load the file whole); unfiltered queries never

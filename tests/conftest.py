@@ -100,7 +100,7 @@ def sfx_library(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def tiny_index(sfx_library, tmp_path_factory: pytest.TempPathFactory):
     """An index over ``sfx_library`` built once with the tiny encoders (read-only for tests)."""
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
 
     out = tmp_path_factory.mktemp("idx") / "index"
     report = build_index(sfx_library, out, models="tiny", progress=False)

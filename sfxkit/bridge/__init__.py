@@ -1,7 +1,7 @@
 """The frame <-> sound bridge: describers (metadata -> what one would see), pair mining,
 contrastive heads, training, evaluation and calibration.
 
-    describe   sfxkit.bridge.describe   TemplateDescriber, TransformersDescriber, OpenAIDescriber
+    describe   sfxkit.catalog.describe.describers   TemplateDescriber, TransformersDescriber, OpenAIDescriber
     pool       sfxkit.bridge.pool       frames of your videos, sampled per shot, embedded once
     mine       sfxkit.bridge.mine       mutual top-m CLIP text<->image pairs (+ VLM captions)
     heads      sfxkit.bridge.heads      projection heads CLIP image / CLAP audio -> shared space
@@ -17,13 +17,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sfxkit._lazy import lazy_exports
-from sfxkit.bridge.describe import Describer, TemplateDescriber
+from sfxkit.catalog.describe.describers import Describer, TemplateDescriber
 
 _LAZY: dict[str, str] = {
-    "OpenAIDescriber": "sfxkit.bridge.describe",
-    "TransformersDescriber": "sfxkit.bridge.describe",
-    "PromptTemplate": "sfxkit.bridge.describe",
-    "describe_index": "sfxkit.bridge.describe",
+    "OpenAIDescriber": "sfxkit.catalog.describe.describers",
+    "TransformersDescriber": "sfxkit.catalog.describe.describers",
+    "PromptTemplate": "sfxkit.catalog.describe.describers",
+    "describe_index": "sfxkit.catalog.describe.describers",
     "FramePool": "sfxkit.bridge.pool",
     "build_frame_pool": "sfxkit.bridge.pool",
     "mine_pairs": "sfxkit.bridge.mine",
@@ -67,7 +67,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from sfxkit.bridge.calibrate import Calibration, fit_calibration
-    from sfxkit.bridge.describe import (
+    from sfxkit.catalog.describe.describers import (
         OpenAIDescriber,
         PromptTemplate,
         TransformersDescriber,

@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from sfxkit.bridge.heads import BridgeHeads
-    from sfxkit.store import LoadedIndex
+    from sfxkit.index.store import LoadedIndex
 
 DEFAULT_KS = (1, 5, 10)
 MODES = ("zero_shot", "trained", "fused")
@@ -397,7 +397,7 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate an index on held-out pairs (a pairs file, a DataFrame, or a list of pairs)."""
     from sfxkit.bridge.calibrate import Calibration, calibration_data, expected_calibration_error
-    from sfxkit.store import LoadedIndex, load_index
+    from sfxkit.index.store import LoadedIndex, load_index
 
     idx = index if isinstance(index, LoadedIndex) else load_index(index, views=[])
     views = idx.manifest.views

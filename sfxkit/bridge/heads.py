@@ -31,7 +31,7 @@ from sfxkit.errors import IndexCorruptError, IndexMismatchError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from sfxkit.store import LoadedIndex
+    from sfxkit.index.store import LoadedIndex
 
 HEADS_FILE = "bridge/heads.safetensors"
 CONFIG_FILE = "bridge/config.json"

@@ -297,7 +297,7 @@ class TransformersCaptioner:
                 AutoTokenizer,
             )
 
-            from sfxkit.bridge.describe import resolve_hf_model
+            from sfxkit.catalog.describe.describers import resolve_hf_model
             from sfxkit.config import resolve_device
             from sfxkit.models.weights import hub_offline
 
@@ -324,7 +324,7 @@ class TransformersCaptioner:
     def caption(self, images: Sequence[Any]) -> list[str]:
         import torch
 
-        from sfxkit.bridge.describe import clean_description
+        from sfxkit.catalog.describe.describers import clean_description
         from sfxkit.models.base import to_pil
 
         model, processor, tokenizer = self._load()
@@ -459,7 +459,7 @@ def mine_index(
     import pandas as pd
 
     from sfxkit.bridge.pool import FramePool
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     fp = FramePool.load(pool) if isinstance(pool, (str, Path)) else pool
     idx = load_index(index, views=[])
@@ -555,7 +555,7 @@ def write_pairs(df: pd.DataFrame, path: str | Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from sfxkit.store import atomic_write_bytes
+    from sfxkit.index.store import atomic_write_bytes
 
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), buf, compression="zstd")

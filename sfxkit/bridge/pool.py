@@ -99,7 +99,7 @@ class FramePool:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from sfxkit.store import atomic_write_bytes, atomic_write_text, sha256_bytes
+        from sfxkit.index.store import atomic_write_bytes, atomic_write_text, sha256_bytes
 
         d = Path(directory).expanduser()
         d.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ class FramePool:
         import pyarrow.parquet as pq
 
         from sfxkit.errors import IndexCorruptError
-        from sfxkit.store import sha256_bytes
+        from sfxkit.index.store import sha256_bytes
 
         d = Path(directory).expanduser()
         if not (d / POOL_FILE).is_file():
@@ -274,7 +274,7 @@ def build_frame_pool(
     A video that cannot be read is reported in ``failures`` and skipped. With ``pool_dir``
     holding a pool of the same model and settings, unchanged videos are reused without decoding.
     ``engine``: ``"local"`` (one video after another here) or ``"ray"`` (sampling as Ray Data
-    tasks, CLIP in an actor pool, on the cluster at ``address``; see :mod:`sfxkit.engine_ray`).
+    tasks, CLIP in an actor pool, on the cluster at ``address``; see :mod:`sfxkit.index.engines.ray_data`).
     """
     import pandas as pd
 
@@ -384,7 +384,7 @@ def _sample_and_embed(
     if not videos:
         return {}
     if engine == "ray":
-        from sfxkit.engine_ray import RayEngine
+        from sfxkit.index.engines.ray_data import RayEngine
 
         with RayEngine({"frame": encoder}, device, address=address) as ray_engine:
             got = ray_engine.frame_pool(videos, model_id, per_shot=per_shot, max_side=max_side)

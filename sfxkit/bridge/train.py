@@ -442,13 +442,13 @@ def train_bridge(
     """
     from sfxkit.bridge.calibrate import calibration_data, fit_calibration
     from sfxkit.bridge.evaluate import fuse, load_eval_pairs, resolve_targets, score_matrices
-    from sfxkit.bridge.index_io import (
+    from sfxkit.index.derive import (
         BRIDGE_FILES,
         BRIDGE_VIEW,
         BRIDGE_VIEW_FILES,
         commit_derived_version,
     )
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     cfg = config or TrainConfig()
     idx = load_index(index, views=[])
@@ -549,7 +549,7 @@ def train_bridge(
     )  # fmt: skip
 
     def write(w: Any) -> None:
-        from sfxkit.index import VectorIndex, choose_preset
+        from sfxkit.index.views import VectorIndex, choose_preset
 
         w.write_bytes(BRIDGE_FILES[0], heads.state_bytes())
         w.write_bytes(BRIDGE_FILES[1], heads.config_bytes())
@@ -559,7 +559,7 @@ def train_bridge(
         w.write_vectors(BRIDGE_VIEW_FILES[1], bridge_vectors)
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
-        from sfxkit.index import choose_preset
+        from sfxkit.index.views import choose_preset
 
         n = len(idx.faiss_ids)
         raw["views"][BRIDGE_VIEW] = {
@@ -692,8 +692,8 @@ def calibrate_index(
     from sfxkit.bridge.calibrate import calibration_data, fit_calibration
     from sfxkit.bridge.evaluate import fuse, load_eval_pairs, resolve_targets, score_matrices
     from sfxkit.bridge.heads import load_heads_from_index
-    from sfxkit.bridge.index_io import commit_derived_version
-    from sfxkit.store import load_index
+    from sfxkit.index.derive import commit_derived_version
+    from sfxkit.index.store import load_index
 
     idx = load_index(index, views=[])
     views = idx.manifest.views

@@ -351,11 +351,11 @@ def categorize_index(
     language-model describer's descriptions are kept). Raises :class:`InputError` when the index
     has too few labelled items, and nothing is written.
     """
-    from sfxkit.bridge.index_io import commit_derived_version
-    from sfxkit.build import _recorded_describer, redescribe_predicted
+    from sfxkit.index.derive import commit_derived_version
+    from sfxkit.index.build import _recorded_describer, redescribe_predicted
     from sfxkit.catalog.schema import items_to_table, table_to_items
     from sfxkit.errors import InputError
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
@@ -398,7 +398,7 @@ def categorize_index(
     untrained = bool(idx.manifest.views[view].untrained)
 
     def write(w: Any) -> None:
-        from sfxkit.index import VectorIndex, choose_preset
+        from sfxkit.index.views import VectorIndex, choose_preset
 
         w.write_table("rows.parquet", items_to_table(new_items))
         if clip_changed:

@@ -111,7 +111,7 @@ def _ivf_neighbours(vectors: np.ndarray, k: int) -> Any:
     vectors as they are (float16 on disk: added in pieces): near-duplicates sit at cosine
     >= 0.9, well inside the lists probed, and the 8-bit codes only pick candidates, whose
     cosines are then computed exactly from the vectors."""
-    from sfxkit.index import Preset, VectorIndex
+    from sfxkit.index.views import Preset, VectorIndex
     from sfxkit.models.base import l2_normalise
 
     preset = Preset("neighbours", None, "IVF{nlist},SQ8", {}, {"nprobe": 16}, 1 << 18)

@@ -74,7 +74,7 @@ def describe_cmd(
     as_json: _Json = False,
 ) -> None:
     """Re-describe every sound of IDX (what one would see) and re-embed its clip_text view."""
-    from sfxkit.bridge.describe import describe_index, make_describer
+    from sfxkit.catalog.describe.describers import describe_index, make_describer
 
     kwargs: dict[str, object] = {}
     if describer in {"llm", "transformers", "openai"}:
@@ -157,7 +157,7 @@ def mine_cmd(
     from sfxkit.bridge.mine import TransformersCaptioner, mine_index
     from sfxkit.bridge.pool import build_frame_pool
     from sfxkit.errors import InputError
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     check_engine(engine, address)
     idx = load_index(index, views=[])
@@ -263,7 +263,7 @@ def train_cmd(
 ) -> None:
     """Train the bridge heads on mined pairs and store heads, bridge view, fusion and calibration."""
     from sfxkit.bridge.train import TrainConfig, train_bridge
-    from sfxkit.store import IndexStore
+    from sfxkit.index.store import IndexStore
 
     root = IndexStore(index).root
     pairs_path = pairs or (root / PAIRS_FILE)
@@ -369,7 +369,7 @@ def eval_cmd(
 ) -> None:
     """R@1/5/10, MRR, median rank and category hit@k on held-out pairs, per scoring mode."""
     from sfxkit.bridge.evaluate import evaluate
-    from sfxkit.store import atomic_write_text
+    from sfxkit.index.store import atomic_write_text
 
     report = evaluate(
         index,

@@ -55,7 +55,7 @@ def build(
     address: Address = None,
 ) -> None:
     """Build or incrementally update an index over FOLDER."""
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
 
     check_engine(engine, address)
     report = build_index(
@@ -105,7 +105,7 @@ def info(
     """Show what an index holds: version, models, views, counts by category."""
     from rich.table import Table
 
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     idx = load_index(index, views=[])
     m = idx.manifest
@@ -168,7 +168,7 @@ def verify(
 ) -> None:
     """Check every file of the current version against the manifest's sha256."""
     from sfxkit.errors import IndexCorruptError
-    from sfxkit.store import IndexStore
+    from sfxkit.index.store import IndexStore
 
     store = IndexStore(index)
     try:
@@ -202,7 +202,7 @@ def rollback(
     ] = None,
 ) -> None:
     """Serve an older version again (atomically); the next build starts from it."""
-    from sfxkit.store import IndexStore
+    from sfxkit.index.store import IndexStore
 
     store = IndexStore(index)
     before, after, _skipped = store.repair(to=to, older=to is None)

@@ -85,9 +85,9 @@ def check_generator(variant: str, advice: str, weights_dir: Path | None = None) 
 
 def check_index_models(index: Path, models: str | None, command: str) -> None:
     """The encoders of the index must be loadable, and ``--models tiny`` needs a tiny index."""
-    from sfxkit.build import check_weights
+    from sfxkit.index.build import check_weights
     from sfxkit.errors import InputError
-    from sfxkit.store import IndexStore
+    from sfxkit.index.store import IndexStore
 
     store = IndexStore(index)
     if not store.exists():
@@ -111,7 +111,7 @@ def check_index_models(index: Path, models: str | None, command: str) -> None:
     )
 
 
-# The build engine, the same words on `index build` and `bridge mine` (see sfxkit.engine_ray).
+# The build engine, the same words on `index build` and `bridge mine` (see sfxkit.index.engines.ray_data).
 Engine = Annotated[
     str,
     typer.Option(

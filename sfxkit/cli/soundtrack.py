@@ -173,7 +173,7 @@ def soundtrack_cmd(
     or blend; mix to a loudness target; deliver BWF clips, stems and mix (5.1 too), muxed video,
     AAF/FCP XML/EDL/OTIO, CSV, provenance."""
     from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
-    from sfxkit.export import FORMATS, check_delivery
+    from sfxkit.delivery.export import FORMATS, check_delivery
 
     wanted = tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else FORMATS
     check_delivery(
@@ -288,7 +288,7 @@ def soundtrack_cmd(
         markup=False,
     )
     if result.non_commercial:
-        from sfxkit.export import NC_NOTICE
+        from sfxkit.delivery.export import NC_NOTICE
 
         console.print(f"NON-COMMERCIAL: {NC_NOTICE}", markup=False)
 
@@ -317,7 +317,7 @@ def compare_cmd(
 ) -> None:
     """Compare, per shot of VIDEO, the catalog's best sounds with a generated one: an HTML report
     (keyframes, players, spectrograms, scores, decision, licences) and JSON."""
-    from sfxkit.report import compare
+    from sfxkit.editorial.report import compare
 
     variant = _preflight("compare", index, models, variant, policy, [])
     result = compare(

@@ -11,8 +11,8 @@ The stages, one file each (read them in this order):
 - :mod:`.batch`: :func:`soundtrack_batch`, a folder of videos, resumable;
 - :mod:`.results`: what a soundtrack returns, and time per stage.
 
-The timeline (:mod:`sfxkit.timeline`), the mix (:mod:`sfxkit.mix`) and delivery
-(:mod:`sfxkit.export`) are shared with the report and the review page and stay beside it.
+The timeline (:mod:`sfxkit.delivery.timeline`), the mix (:mod:`sfxkit.delivery.mix`) and delivery
+(:mod:`sfxkit.delivery.export`) are shared with the report and the review page and stay beside it.
 Exports here are lazy, and no submodule is named like a public function (``sfxkit.soundtrack``
 is the verb, so this package is not called ``soundtrack``).
 """

@@ -19,7 +19,7 @@ from sfxkit.errors import ConfigError, InputError, MissingExtraError, ModelError
 if TYPE_CHECKING:
     from sfxkit.generation.base import Generator
     from sfxkit.recommender import Recommender
-    from sfxkit.store import LoadedIndex
+    from sfxkit.index.store import LoadedIndex
 
 DONE_MARKER = "sfxkit_done.json"
 BATCH_REPORT = "batch_report.json"
@@ -162,7 +162,7 @@ def soundtrack_batch(
     index and generator are loaded once for the whole batch.
     """
     from sfxkit._progress import track
-    from sfxkit.timeline import write_text
+    from sfxkit.delivery.timeline import write_text
 
     if "out" in knobs:
         raise InputError("soundtrack_batch writes into out_dir/<video name>; do not pass out=")

@@ -25,8 +25,8 @@ from sfxkit.editorial.decision import (
     check_overrides,
 )
 from sfxkit.errors import InputError
-from sfxkit.export import DEFAULT_HANDLES, check_delivery
-from sfxkit.export import FORMATS as DELIVERY_FORMATS
+from sfxkit.delivery.export import DEFAULT_HANDLES, check_delivery
+from sfxkit.delivery.export import FORMATS as DELIVERY_FORMATS
 
 STAGES: tuple[str, ...] = (
     "load",
@@ -84,7 +84,7 @@ class SoundtrackOptions:
     ``sample_rate``.
     Shots: ``shot_detectors`` (:func:`sfxkit.media.shots.detect_shots`: ``adaptive`` cuts,
     ``fade`` through black, ``dissolve``; ``content`` is the old hard-cut-only detector).
-    Delivery (:func:`sfxkit.export.export_all`): ``formats`` to write, ``start_tc`` (default: the
+    Delivery (:func:`sfxkit.delivery.export.export_all`): ``formats`` to write, ``start_tc`` (default: the
     video's own timecode, else 00:00:00:00), ``handles`` s around spot-effect clips, ``channels``
     (``"2"``, or ``"5.1"`` to add 5.1 stems and mix).
     """

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sfxkit.media.motion import MotionProfile
     from sfxkit.media.shots import Shot
     from sfxkit.recommender import Recommendation, Recommender
-    from sfxkit.store import LoadedIndex
+    from sfxkit.index.store import LoadedIndex
 
 
 def open_recommender(

@@ -1,7 +1,7 @@
 """Render: catalog hits and generated sounds made into timeline layers, fitted to their cue.
 
 Owns turning a :class:`~sfxkit.recommender.Recommendation` or a
-:class:`~sfxkit.generation.GeneratedSound` into a :class:`~sfxkit.timeline.Layer` with its
+:class:`~sfxkit.generation.GeneratedSound` into a :class:`~sfxkit.delivery.timeline.Layer` with its
 provenance and licence (:func:`retrieved_layer`, :func:`generated_layer`), the generator that
 loads on first use (:class:`LazyGenerator`), and the fitting choices (:func:`fit_mode`).
 
@@ -11,8 +11,8 @@ fades; for a per-shot cue its main onset is aligned to the strongest motion onse
 first second, for a spot effect to the spot's own onset (the cue starts there), and an ambience
 bed is not aligned (it has no onset to hit). A generated sound is already in sync with its
 frames and is only trimmed. Optionally the loudness follows motion energy and the pan follows
-the horizontal centroid of motion (:func:`sfxkit.mix.shape_layer`). Mixing and loudness are
-:func:`sfxkit.mix.mix_timeline`'s; files are :func:`sfxkit.export.export_all`'s.
+the horizontal centroid of motion (:func:`sfxkit.delivery.mix.shape_layer`). Mixing and loudness are
+:func:`sfxkit.delivery.mix.mix_timeline`'s; files are :func:`sfxkit.delivery.export.export_all`'s.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from sfxkit.media.motion import MotionProfile
     from sfxkit.media.shots import Shot
     from sfxkit.recommender import Recommendation
-    from sfxkit.timeline import Layer
+    from sfxkit.delivery.timeline import Layer
 
 LOOP_MIN_SECONDS = 1.0
 
@@ -44,7 +44,7 @@ def retrieved_layer(rec: Recommendation, *, gain_db: float = 0.0) -> Layer:
     Raises :class:`MediaError` naming the file when it cannot be read.
     """
     from sfxkit.media.audio import load_audio
-    from sfxkit.timeline import Layer
+    from sfxkit.delivery.timeline import Layer
 
     audio = load_audio(rec.path)
     return Layer(
@@ -83,7 +83,7 @@ def generated_licence(sound: GeneratedSound) -> tuple[str, bool]:
 
 def generated_layer(sound: GeneratedSound, *, gain_db: float = 0.0) -> Layer:
     """A generated sound as a layer; provenance kept, licence and non-commercial flag set."""
-    from sfxkit.timeline import Layer
+    from sfxkit.delivery.timeline import Layer
 
     licence, nc = generated_licence(sound)
     prov = dict(sound.provenance)

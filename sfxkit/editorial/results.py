@@ -14,11 +14,11 @@ import numpy as np
 from sfxkit.editorial.options import STAGES
 
 if TYPE_CHECKING:
-    from sfxkit.export import ExportResult
+    from sfxkit.delivery.export import ExportResult
     from sfxkit.media.shots import Shot
-    from sfxkit.mix import Stem
+    from sfxkit.delivery.mix import Stem
     from sfxkit.recommender import Recommendation
-    from sfxkit.timeline import Timeline
+    from sfxkit.delivery.timeline import Timeline
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 like a sound editor: an ambience bed per scene under all its shots and a spot effect on each
 visible event (see :mod:`sfxkit.editorial.plan`). Every cue is decided by the same rules
 (:mod:`sfxkit.editorial.decision`), fitted (:mod:`sfxkit.editorial.render`), mixed by
-:func:`sfxkit.mix.mix_timeline` and written by :func:`sfxkit.export.export_all`.
+:func:`sfxkit.delivery.mix.mix_timeline` and written by :func:`sfxkit.delivery.export.export_all`.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from sfxkit.generation.base import Generator
     from sfxkit.media.shots import Shot
     from sfxkit.recommender import Recommendation, Recommender
-    from sfxkit.store import LoadedIndex
-    from sfxkit.timeline import Cue, Layer
+    from sfxkit.index.store import LoadedIndex
+    from sfxkit.delivery.timeline import Cue, Layer
 
 
 def soundtrack(
@@ -66,18 +66,18 @@ def soundtrack(
     shot's best candidates. ``blend`` layers both (``blend_gains_db`` = retrieved, generated dB)
     or crossfades (``blend_mode="crossfade"``). The mix is at ``target_lufs`` integrated loudness
     under ``true_peak`` dBTP with equal-power ``crossfade`` s at shot boundaries. With ``out`` it
-    also delivers there (:func:`sfxkit.export.export_all`, knobs ``formats``, ``start_tc``,
+    also delivers there (:func:`sfxkit.delivery.export.export_all`, knobs ``formats``, ``start_tc``,
     ``handles``, ``channels``): Broadcast WAV clips, stems by type and mix (5.1 too when asked),
     the muxed video, AAF/FCP XML/EDL/OTIO/CSV cue sheets, provenance and ``decisions.json``. Catalog sounds flagged ``silent`` are never used unless
     ``filters`` says otherwise. ``choices`` (a review session file or mapping, see
     :func:`load_choices`) override the decision, sound, gain and blend share of single shots.
     """
-    from sfxkit.mix import mix_stats, mix_timeline, shape_layer
-    from sfxkit.timeline import Cue, Timeline
+    from sfxkit.delivery.mix import mix_stats, mix_timeline, shape_layer
+    from sfxkit.delivery.timeline import Cue, Timeline
 
     opts = SoundtrackOptions.from_kwargs(options, **knobs)
     if opts.start_tc is not None and out is not None:
-        from sfxkit.export import check_delivery
+        from sfxkit.delivery.export import check_delivery
 
         check_delivery(video, start_tc=opts.start_tc)  # a label the video's frame rate has
     policy, thresholds, filters, fit = opts.policy, opts.thresholds, opts.filters, opts.fit
@@ -267,8 +267,8 @@ def soundtrack(
         measured = mix_stats(mix, sample_rate, target_lufs=target_lufs, ceiling_dbtp=true_peak)
     exports = None
     if out is not None:
-        from sfxkit.export import export_all
-        from sfxkit.timeline import json_default, write_text
+        from sfxkit.delivery.export import export_all
+        from sfxkit.delivery.timeline import json_default, write_text
 
         with clock("export"):
             exports = export_all(
@@ -364,8 +364,8 @@ def _layer_cues(
 
     from sfxkit._progress import track
     from sfxkit.editorial.plan import plan_layers
-    from sfxkit.mix import fit_to_shot, pan_by_motion
-    from sfxkit.timeline import Cue
+    from sfxkit.delivery.mix import fit_to_shot, pan_by_motion
+    from sfxkit.delivery.timeline import Cue
 
     plan = plan_layers(
         video,

@@ -3,8 +3,8 @@
 :func:`motion_profile` samples a shot at a fixed rate, diffs consecutive grey frames and returns
 per-sample energy (mean absolute difference, 0..1) and the horizontal centroid of the difference
 (−1 = left edge, +1 = right edge). :func:`strongest_onset` finds where motion starts hardest in
-the shot's first second, which :func:`sfxkit.mix.fit_to_shot` aligns a sound's onset to. The
-envelope and pan that follow motion live in :mod:`sfxkit.mix`.
+the shot's first second, which :func:`sfxkit.delivery.mix.fit_to_shot` aligns a sound's onset to. The
+envelope and pan that follow motion live in :mod:`sfxkit.delivery.mix`.
 
 Frames come from :func:`sfxkit.media.frames.frames_at` (the frame displayed at each sample time,
 time 0 = the first frame), shrunk to ``max_side`` and compared in grey.

@@ -144,7 +144,7 @@ def labelled_pairs(index: Path, pool) -> pd.DataFrame:
     sound, one sound per scene kind (what a person labelling the videos would write)."""
     import pandas as pd
 
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     ids = load_index(index, views=[]).rows["id"].tolist()
     kinds = sorted({k for scenes in VIDEO_SCENES.values() for k, _ in scenes})
@@ -159,7 +159,7 @@ def labelled_pairs(index: Path, pool) -> pd.DataFrame:
 
 def holdout_csv(path: Path, videos: Path, index: Path) -> Path:
     """Labelled hold-out frames (0.25 s and 0.75 s into each shot) as a pairs CSV."""
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     ids = load_index(index, views=[]).rows["id"].tolist()
     kinds = sorted({k for scenes in VIDEO_SCENES.values() for k, _ in scenes})

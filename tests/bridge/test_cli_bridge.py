@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sfxkit.cli import main
-from sfxkit.store import load_index
+from sfxkit.index.store import load_index
 
 
 def _run(capsys, *args: str) -> tuple[int, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfxkit.bridge.describe import (
+from sfxkit.catalog.describe.describers import (
     TransformersDescriber,
     clean_description,
     describer_from_spec,

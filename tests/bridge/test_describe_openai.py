@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from sfxkit.bridge.cache import ResponseCache
-from sfxkit.bridge.describe import (
+from sfxkit.catalog.describe.cache import ResponseCache
+from sfxkit.catalog.describe.describers import (
     DEFAULT_PROMPT,
     DescriberError,
     OpenAIDescriber,
@@ -128,7 +128,7 @@ def test_empty_answers_fall_back_to_the_template(chat_server, tmp_path):
 
 
 def test_failed_describe_leaves_the_index_and_cache_whole(chat_server, index_copy, tmp_path):
-    from sfxkit.store import IndexStore, load_index
+    from sfxkit.index.store import IndexStore, load_index
 
     before = load_index(index_copy, views=[])
     chat_server.fail_first = 0
@@ -169,8 +169,8 @@ def test_failed_describe_leaves_the_index_and_cache_whole(chat_server, index_cop
 def test_rebuild_keeps_using_the_recorded_describer(chat_server, tiny_index, sfx_library, tmp_path):
     import shutil
 
-    from sfxkit.build import build_index
-    from sfxkit.store import load_index
+    from sfxkit.index.build import build_index
+    from sfxkit.index.store import load_index
     from tests import synth
 
     library = tmp_path / "library"

@@ -16,7 +16,7 @@ from sfxkit.bridge.evaluate import (
     resolve_targets,
 )
 from sfxkit.errors import InputError
-from sfxkit.store import load_index
+from sfxkit.index.store import load_index
 
 
 def test_rank_metrics_on_a_known_ranking():

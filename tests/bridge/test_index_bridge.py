@@ -13,7 +13,7 @@ from sfxkit.bridge.heads import CONFIG_FILE, HEADS_FILE, load_heads_from_index
 from sfxkit.bridge.train import TrainConfig, train_bridge
 from sfxkit.errors import IndexCorruptError
 from sfxkit.recommender import Recommendations, Recommender
-from sfxkit.store import IndexStore, load_index
+from sfxkit.index.store import IndexStore, load_index
 from tests import synth
 from tests.bridge.conftest import holdout_csv, labelled_pairs
 
@@ -101,7 +101,7 @@ def test_no_confident_match_still_returns_the_best_candidates(trained):
     raw = json.loads((store.manifest().dir / "manifest.json").read_text())
     cal = dict(raw["calibration"])
     cal["threshold"] = 10.0  # nothing can reach it
-    from sfxkit.bridge.index_io import commit_derived_version
+    from sfxkit.index.derive import commit_derived_version
 
     commit_derived_version(index, expected_version=raw["version"], write=lambda w: None,
                            update_manifest=lambda r: {**r, "calibration": cal})  # fmt: skip
@@ -123,7 +123,7 @@ def test_corrupt_heads_are_refused(trained):
 
 
 def test_rebuild_recomputes_the_bridge_view_and_carries_heads(trained, sfx_library, tmp_path):
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
 
     index, report = trained
     before = load_index(index)
@@ -155,8 +155,8 @@ def test_rebuild_recomputes_the_bridge_view_and_carries_heads(trained, sfx_libra
 
 
 def test_heads_for_other_encoders_are_dropped_with_a_note(trained, tmp_path):
-    from sfxkit.build import _carry_bridge
-    from sfxkit.store import IndexStore
+    from sfxkit.index.build import _carry_bridge
+    from sfxkit.index.store import IndexStore
 
     index, _ = trained
     notes: list[str] = []

@@ -78,7 +78,7 @@ def test_ten_hours_of_48khz_flac_ingest_under_1gb(tmp_path):
 def test_build_over_ten_hours_costs_no_more_memory_than_over_one_second(tmp_path):
     def build(folder: Path) -> dict:
         return _run_measuring_rss(
-            "from sfxkit.build import build_index\n"
+            "from sfxkit.index.build import build_index\n"
             f"r = build_index({str(folder)!r}, {str(folder) + '-idx'!r}, models='tiny',"
             " progress=False)\n"
             "out = {'items': r.items, 'failures': list(r.failures)}\n"

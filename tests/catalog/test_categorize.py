@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.bridge.describe import TemplateDescriber
+from sfxkit.catalog.describe.describers import TemplateDescriber
 from sfxkit.catalog.categorize import categorize_items, evaluate, label_of
 from sfxkit.catalog.schema import CatalogItem
 from tests import synth
@@ -142,7 +142,7 @@ def _labelled_library(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def labelled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
 
     root = tmp_path_factory.mktemp("cat")
     out = root / "idx"
@@ -152,7 +152,7 @@ def labelled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_categorize_index_on_demand(labelled_index):
     from sfxkit.catalog.categorize import categorize_index
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     before = load_index(labelled_index, views=[])
     # the tiny CLAP view stands in for aiSFX here: its vectors still separate tones from noise
@@ -213,9 +213,9 @@ def test_cli_categorize_and_info(labelled_index, tmp_path):
 
 @pytest.mark.real_weights
 def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
     from sfxkit.recommender import Recommender
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
     from tests.models.test_aisfx_real import require_aisfx_weights
 
     require_aisfx_weights()

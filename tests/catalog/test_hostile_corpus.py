@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from sfxkit.build import build_index
+from sfxkit.index.build import build_index
 from sfxkit.media.probe import REASONS
 from tests.catalog.hostile import make_hostile_corpus
 
@@ -42,7 +42,7 @@ def test_corpus_is_hostile_enough(corpus):
 
 def test_build_finishes_with_every_good_file_and_every_bad_one_reported(corpus):
     root, good, bad, report = corpus
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     idx = load_index(root / "idx", views=[])
     indexed = sorted(os.path.basename(p) for paths in idx.rows["paths"] for p in paths)
@@ -99,7 +99,7 @@ def test_non_utf8_name_is_lossless_readable_and_usable(corpus):
 
     real = str(root / "lib" / CAFE)
     # Parquet holds readable text and the exact bytes.
-    from sfxkit.store import IndexStore
+    from sfxkit.index.store import IndexStore
 
     table = pq.read_table(io.BytesIO(IndexStore(root / "idx").read_verified("rows.parquet")))
     row = [r for r in table.to_pylist() if "caf" in r["path"]][0]

@@ -117,10 +117,10 @@ def test_quality_rank_prefers_lossless_rate_and_depth(tmp_path):
 
 def _index_with_group(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A tiny index where a WAV and its quieter MP3 copy are marked as one near-duplicate group."""
-    from sfxkit.bridge.index_io import commit_derived_version
-    from sfxkit.build import build_index
+    from sfxkit.index.derive import commit_derived_version
+    from sfxkit.index.build import build_index
     from sfxkit.catalog.schema import items_to_table, table_to_items
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     lib = tmp_path / "lib"
     rain = synth.noise(2.0, band=(2000, 9000), seed=1)
@@ -202,11 +202,11 @@ def test_cli_all_duplicates(grouped_index, tmp_path):
 
 
 def test_build_without_aisfx_weights_groups_nothing_and_says_so(tmp_path, monkeypatch):
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
 
     monkeypatch.delenv("SFXKIT_WEIGHTS_DIR", raising=False)  # the cache is empty (conftest)
     from sfxkit.recommender import Recommender
-    from sfxkit.store import load_index
+    from sfxkit.index.store import load_index
 
     lib = tmp_path / "lib"
     rain = np.round(synth.noise(1.0, band=(2000, 9000), seed=1) * 32767) / 32768

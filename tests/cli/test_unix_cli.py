@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from sfxkit.build import build_index
+from sfxkit.index.build import build_index
 from sfxkit.recommender import Recommender
-from sfxkit.store import load_index
+from sfxkit.index.store import load_index
 from tests import synth
 
 EXE = Path(sys.executable).with_name("sfxkit")

@@ -1,5 +1,6 @@
-"""Fixtures for the layered soundtrack: a 4-shot, 2-scene drawn video with three events in one
-shot, and a tiny index over ambience beds and one-shot transients."""
+"""Fixtures for the soundtrack stage: drawn videos with known shots and motion (three shots, a
+late visual onset), one compare() report, and for the layered soundtrack a 4-shot, 2-scene drawn
+video with three events in one shot over a tiny index of ambience beds and one-shot transients."""
 
 from __future__ import annotations
 
@@ -15,13 +16,72 @@ from tests import synth
 
 @pytest.fixture(autouse=True, scope="package")
 def _one_thread() -> Iterator[None]:
-    # Tiny models gain nothing from threads (see tests/policy/conftest.py).
+    # Tiny models gain nothing from threads, and idle OpenMP workers spinning against other
+    # processes on a shared machine made them several times slower.
     import torch
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def make_late_motion_video(
+    path: Path, *, first: float = 1.2, still: float = 0.6, moving: float = 1.0, fps: int = 25
+) -> Path:
+    """Two shots: a still red one, then a still checker one in which a white square appears
+    ``still`` seconds after the cut and moves right: the second shot's visual onset."""
+    import av
+
+    size = 64
+    frames: list[np.ndarray] = [synth.draw_frame("red", size)] * int(round(first * fps))
+    base = synth.draw_frame("checker", size)
+    frames += [base] * int(round(still * fps))
+    n = int(round(moving * fps))
+    for i in range(n):
+        img = base.copy()
+        x0 = int((size - 12) * i / max(n - 1, 1))
+        img[size // 2 - 6 : size // 2 + 6, x0 : x0 + 12] = 255
+        frames.append(img)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.options = {"preset": "ultrafast", "crf": "18"}
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="package")
+def three_shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three drawn shots of 1.5 s at 25 fps, each with a moving square, and a source audio track
+    (which the soundtrack replaces)."""
+    root = tmp_path_factory.mktemp("videos")
+    return synth.make_video(
+        root / "three.mp4",
+        [("red", 1.5), ("checker", 1.5), ("circle", 1.5)],
+        moving=True,
+        audio=synth.tone(220, 4.5, channels=2, amp=0.1),
+    )
+
+
+@pytest.fixture(scope="package")
+def two_shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report-video")
+    return synth.make_video(root / "two.mp4", [("stripes", 1.4), ("circle", 1.2)], moving=True)
+
+
+@pytest.fixture(scope="package")
+def report(tiny_index, two_shots: Path, tmp_path_factory: pytest.TempPathFactory):
+    from sfxkit import compare
+
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    return compare(two_shots, tiny_index[0], out=out, k=2, variant="tiny_16k", steps=2)
 
 
 def one_shot(seconds: float, *, seed: int, at: float = 0.05) -> np.ndarray:
@@ -45,7 +105,7 @@ class Layered:
 
 @pytest.fixture(scope="package")
 def layered(tmp_path_factory: pytest.TempPathFactory) -> Layered:
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
 
     root = tmp_path_factory.mktemp("layered")
     video, cuts, events = synth.make_layered_video(root / "scenes.mp4")

@@ -16,8 +16,8 @@ import sfxkit
 from sfxkit.editorial import SoundtrackOptions
 from sfxkit.editorial.plan import calibrate_scene_threshold, group_scenes, motion_onsets
 from sfxkit.errors import InputError
-from sfxkit.mix import audio_onset
-from sfxkit.timeline import Timeline
+from sfxkit.delivery.mix import audio_onset
+from sfxkit.delivery.timeline import Timeline
 from tests.editorial.conftest import Layered
 
 FPS = 25.0
@@ -233,7 +233,7 @@ def test_spot_clips_carry_handles_and_sit_at_their_timecode(
 ) -> None:
     """Delivered spot clips run past their cue by the handle (as far as the sound has material)
     and their BWF TimeReference is the cue start plus the start timecode, so a DAW spots them."""
-    from sfxkit.media.bwf import read_bwf
+    from sfxkit.delivery.bwf import read_bwf
 
     out = tmp_path / "out"
     knobs = dict(layers="auto", policy="retrieve", spot_length=0.2, formats=("wav",), **TINY)

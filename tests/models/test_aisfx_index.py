@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.build import build_index
+from sfxkit.index.build import build_index
 from sfxkit.errors import IndexMismatchError
 from sfxkit.recommender import Recommender
 from tests import synth

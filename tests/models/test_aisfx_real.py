@@ -72,7 +72,7 @@ def test_pretrained_model_hears_that_two_rains_are_alike(encoder):
 
 def test_more_like_this_on_a_tiny_index_ranks_by_the_pretrained_model(tmp_path):
     require_aisfx_weights()
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
     from sfxkit.recommender import Recommender
 
     lib = tmp_path / "lib"

@@ -42,7 +42,7 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    from sfxkit.build import build_index
+    from sfxkit.index.build import build_index
 
     root = tmp_path_factory.mktemp("serve")
     library = make_sfx_library(root / "library")

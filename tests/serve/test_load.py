@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from sfxkit.build import build_index
+from sfxkit.index.build import build_index
 from sfxkit.recommender import Recommender
 from sfxkit.serve import create_app
 from sfxkit.serve.loadtest import hammer, percentiles, run_server

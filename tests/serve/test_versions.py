@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sfxkit.build import build_index
+from sfxkit.index.build import build_index
 from sfxkit.recommender import Recommender
 from tests import synth
 from tests.serve.conftest import HEADERS
