@@ -25,7 +25,7 @@ import numpy as np
 
 from sfxkit.errors import ConfigError, IndexCorruptError, IndexMismatchError
 
-PRESETS_PATH = Path(__file__).parent / "data" / "index_presets.json"
+PRESETS_PATH = Path(__file__).parents[1] / "data" / "index_presets.json"
 
 # faiss 1.15 scans with BLAS only from 128000 queries up; on 2 cores BLAS already wins from 4
 # (100k x 512 Flat: 16 queries 133 ms -> 31 ms). Measured in benchmarks/recommend.py.
