@@ -303,7 +303,7 @@ def categorisation(vecs: np.ndarray, labels: list[str]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ main
 def run(work: Path) -> dict[str, Any]:
-    from sfxkit.catalog.neardup import MIN_DURATION_RATIO, NEAR_DUP_THRESHOLD
+    from sfxkit.index.neardup import MIN_DURATION_RATIO, NEAR_DUP_THRESHOLD
     from sfxkit.media.audio import load_audio, pcm_hash
 
     records = fetch(work)

@@ -64,7 +64,7 @@ class Recommendation:
     qc_flags: tuple[str, ...]
     confidence: float | None = None
     untrained: bool = False
-    # Near-duplicate group (sfxkit.catalog.neardup) and how many other members it has.
+    # Near-duplicate group (sfxkit.index.neardup) and how many other members it has.
     near_dup_group: str = ""
     near_duplicates: int = 0
     # Predicted from the sound (sfxkit.catalog.categorize) for items without a category.
@@ -285,7 +285,7 @@ class Recommender:
     def _load_extensions(self) -> None:
         """Bridge heads and calibration, when a later stage stored them in the index."""
         if "bridge" in self.manifest.views:
-            from sfxkit.bridge.heads import load_heads_from_index
+            from sfxkit.index.heads import load_heads_from_index
 
             self._bridge = load_heads_from_index(self.index)
         if self.manifest.get("calibration"):
@@ -480,7 +480,7 @@ class Recommender:
         one_per_group = (self.dedupe if dedupe is None else dedupe) and bool(self._group_size)
         if not f.active and not one_per_group:
             return None
-        from sfxkit.catalog.neardup import representatives
+        from sfxkit.index.neardup import representatives
 
         if not f.active:
             if self._one_per_group is None:

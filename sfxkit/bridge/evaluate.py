@@ -57,7 +57,7 @@ from sfxkit.errors import InputError, MediaError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from sfxkit.bridge.heads import BridgeHeads
+    from sfxkit.index.heads import BridgeHeads
     from sfxkit.index.store import LoadedIndex
 
 DEFAULT_KS = (1, 5, 10)
@@ -430,7 +430,7 @@ def evaluate(
         target_cats.append(item_cats[t] if t >= 0 else pair_list[k].category)
     heads = None
     if "bridge" in views:
-        from sfxkit.bridge.heads import load_heads_from_index
+        from sfxkit.index.heads import load_heads_from_index
 
         heads = load_heads_from_index(idx)
     mats = score_matrices(

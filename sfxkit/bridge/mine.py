@@ -297,7 +297,7 @@ class TransformersCaptioner:
                 AutoTokenizer,
             )
 
-            from sfxkit.catalog.describe.describers import resolve_hf_model
+            from sfxkit.catalog.describe import resolve_hf_model
             from sfxkit.config import resolve_device
             from sfxkit.models.weights import hub_offline
 
@@ -324,7 +324,7 @@ class TransformersCaptioner:
     def caption(self, images: Sequence[Any]) -> list[str]:
         import torch
 
-        from sfxkit.catalog.describe.describers import clean_description
+        from sfxkit.catalog.describe import clean_description
         from sfxkit.models.base import to_pil
 
         model, processor, tokenizer = self._load()

@@ -16,8 +16,8 @@ Files are written atomically and ``pool.json`` last, and checked against its sha
 a crash leaves the previous pool or a pool that fails its check and is rebuilt. Building into an
 existing pool with the same model and settings re-samples only videos that are new or changed.
 
-:func:`sample_shot_frames` and :func:`embed_frames` are plain functions (a video in, arrays out;
-frames in, vectors out), so a distributed runner can map them over many videos.
+The stage functions (:func:`sfxkit.index.engines.stages.sample_video`, ``embed_frames``) are plain
+functions (a video in, arrays out; frames in, vectors out) that either engine maps over the videos.
 """
 
 from __future__ import annotations
@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfxkit._progress import track
-from sfxkit.errors import InputError, MediaError
+from sfxkit.errors import InputError
+from sfxkit.index.engines.stages import (
+    DEFAULT_MAX_SIDE,
+    DEFAULT_PER_SHOT,
+    embed_frames,
+    sample_video,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -42,8 +48,6 @@ POOL_FORMAT = "sfxkit-frame-pool"
 POOL_FILE = "pool.json"
 RECORDS_FILE = "frames.parquet"
 EMBEDDINGS_FILE = "embeddings.npy"
-DEFAULT_PER_SHOT = 3
-DEFAULT_MAX_SIDE = 336  # enough for CLIP's 224 px input, a quarter of the decode cost of 720p
 
 
 @dataclass(frozen=True)
@@ -191,60 +195,6 @@ def find_videos(paths: Sequence[str | Path]) -> list[str]:
         else:
             raise InputError(f"{p}: no such video or folder")
     return sorted(out)
-
-
-# ------------------------------------------------------------------------ batch functions
-
-
-def shot_frame_times(shots: Sequence[Any], per_shot: int) -> tuple[np.ndarray, np.ndarray]:
-    """(times, shot index) of ``per_shot`` evenly spaced frames inside each shot."""
-    times: list[float] = []
-    idx: list[int] = []
-    for shot in shots:
-        span = max(float(shot.end) - float(shot.start), 0.0)
-        for j in range(per_shot):
-            times.append(float(shot.start) + (j + 0.5) * span / per_shot)
-            idx.append(int(shot.index))
-    return np.asarray(times, dtype=np.float64), np.asarray(idx, dtype=np.int64)
-
-
-def sample_shot_frames(
-    video: str | Path,
-    *,
-    per_shot: int = DEFAULT_PER_SHOT,
-    max_side: int = DEFAULT_MAX_SIDE,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One video → (times, shot indices, frames ``(n, H, W, 3)`` uint8). Raises MediaError."""
-    from sfxkit.media.frames import frames_at
-    from sfxkit.media.shots import detect_shots
-
-    if per_shot < 1:
-        raise InputError(f"per_shot must be >= 1, got {per_shot}")
-    shots = detect_shots(video)
-    times, shot_idx = shot_frame_times(shots, per_shot)
-    frames = frames_at(video, times, max_side=max_side)
-    return times, shot_idx, frames
-
-
-def sample_video(
-    video: str, *, per_shot: int, max_side: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
-    """:func:`sample_shot_frames`, or the reason the pool skips ``video`` (any engine's words)."""
-    try:
-        return sample_shot_frames(video, per_shot=per_shot, max_side=max_side)
-    except MediaError as exc:
-        return exc.reason
-    except InputError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
-
-
-def embed_frames(
-    frames: Sequence[Any] | np.ndarray, encoder: Any, batch_size: int = 64
-) -> np.ndarray:
-    """Frames (``HxWx3`` uint8 arrays or PIL images) → CLIP image embeddings ``(n, dim)``."""
-    return np.asarray(encoder.encode_images(list(frames), batch_size=batch_size), dtype=np.float32)
 
 
 @dataclass(frozen=True)

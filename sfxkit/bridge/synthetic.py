@@ -352,7 +352,7 @@ def warm_up_clip(
     import torch
     from torch.nn import functional as F
 
-    from sfxkit.catalog.describe.describers import TemplateDescriber
+    from sfxkit.catalog.describe import TemplateDescriber
     from sfxkit.catalog.schema import CatalogItem
 
     t0 = time.perf_counter()

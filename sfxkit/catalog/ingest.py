@@ -29,7 +29,7 @@ One pass over the folder:
    ``metadata_source`` says which source gave the title.
 4. Exact duplicates (same PCM hash) become one item listing every path; the primary path is
    the first in sorted order, the metadata comes from the best-described copy.
-5. A describer (default :class:`sfxkit.catalog.describe.describers.TemplateDescriber`) writes the visual
+5. A describer (default :class:`sfxkit.catalog.describe.TemplateDescriber`) writes the visual
    descriptions; descriptions from ``previous`` are kept when the describer and the item's
    metadata text are unchanged.
 
@@ -56,7 +56,7 @@ from sfxkit.errors import InputError, MediaError
 from sfxkit.media.audio import AUDIO_EXTENSIONS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sfxkit.catalog.describe.describers import Describer
+    from sfxkit.catalog.describe import Describer
 
 N_DESCRIPTIONS = 3
 
@@ -322,10 +322,10 @@ def ingest(
     ``sidecar`` is an extra CSV/JSON metadata file (relative paths inside it are relative to
     ``folder``); ``previous`` are the items of the last build, for incremental rebuilds;
     ``licence`` and ``source`` are defaults for files whose metadata names none; ``describer``
-    is any :class:`sfxkit.catalog.describe.describers.Describer`; ``measured`` holds files already measured
+    is any :class:`sfxkit.catalog.describe.Describer`; ``measured`` holds files already measured
     elsewhere (worker processes), by path: the :class:`Measurement` or the failure reason.
     """
-    from sfxkit.catalog.describe.describers import Describer, TemplateDescriber
+    from sfxkit.catalog.describe import Describer, TemplateDescriber
     from sfxkit.media.audio import read_tags
 
     root = os.path.abspath(folder)
@@ -426,7 +426,7 @@ def _describe(
     describer: Describer,
     previous: Sequence[CatalogItem] | None,
 ) -> list[CatalogItem]:
-    from sfxkit.catalog.describe.describers import describe_items
+    from sfxkit.catalog.describe import describe_items
 
     tag = f"{describer.name}/{describer.version}"
     old = {it.id: it for it in previous or ()}

@@ -109,7 +109,7 @@ class CatalogItem:
     metadata_text: str = ""
     file_stamps: tuple[str, ...] = ()
     describer: str = field(default="")
-    # Near-duplicates (sfxkit.catalog.neardup): group id ("" = none) and quality rank (0 = best).
+    # Near-duplicates (sfxkit.index.neardup): group id ("" = none) and quality rank (0 = best).
     near_dup_group: str = ""
     near_dup_rank: int = 0
     # Categories predicted from the sound (sfxkit.catalog.categorize); never the user's metadata.

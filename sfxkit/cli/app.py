@@ -23,9 +23,8 @@ root = typer.Typer(
 )
 
 # Command name -> modules that define `register(app)`; each module owns its commands and flags.
-# `index categorize` is attached to the `index` group by sfxkit.cli.categorize.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "index": ("sfxkit.cli.index", "sfxkit.cli.categorize"),
+    "index": ("sfxkit.cli.index",),
     "recommend": ("sfxkit.cli.recommend",),
     "models": ("sfxkit.cli.models",),
     "generate": ("sfxkit.cli.generate",),
@@ -59,13 +58,8 @@ def _register(modules: tuple[str, ...] | list[str]) -> None:
     for name in modules:
         if name in _registered:
             continue
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # that area is not built yet in this checkout
-                continue
-            raise
-        module.register(root)
+        # A module that fails to import is a packaging bug: let it raise, never drop the command.
+        importlib.import_module(name).register(root)
         _registered.add(name)
 
 

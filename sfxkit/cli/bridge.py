@@ -74,7 +74,8 @@ def describe_cmd(
     as_json: _Json = False,
 ) -> None:
     """Re-describe every sound of IDX (what one would see) and re-embed its clip_text view."""
-    from sfxkit.catalog.describe.describers import describe_index, make_describer
+    from sfxkit.catalog.describe import make_describer
+    from sfxkit.index.maintain import describe_index
 
     kwargs: dict[str, object] = {}
     if describer in {"llm", "transformers", "openai"}:

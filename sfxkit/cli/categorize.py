@@ -94,9 +94,3 @@ def print_sound_summary(summary: dict[str, Any]) -> None:
             f"top-1 {ev['top1']:.0%}, top-3 {ev['top3']:.0%}, majority baseline "
             f"{ev['majority_baseline']:.0%}"
         )
-
-
-def register(app: typer.Typer) -> None:
-    from sfxkit.cli.index import index_app
-
-    index_app.command("categorize")(categorize_cmd)

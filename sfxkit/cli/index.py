@@ -210,4 +210,7 @@ def rollback(
 
 
 def register(app: typer.Typer) -> None:
+    from sfxkit.cli.categorize import categorize_cmd
+
+    index_app.command("categorize")(categorize_cmd)
     app.add_typer(index_app, name="index")

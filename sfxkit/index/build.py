@@ -370,7 +370,7 @@ def _sound_analysis(
     their ``clip_text`` vectors re-embedded, so that their description says what they sound like.
     """
     from sfxkit.catalog.categorize import DEFAULT_METHOD, categorize_items
-    from sfxkit.catalog.neardup import (
+    from sfxkit.index.neardup import (
         NearDupParams,
         group_ids,
         quality_order,
@@ -440,7 +440,7 @@ def redescribe_predicted(
     language-model describer are left as they are."""
     import dataclasses
 
-    from sfxkit.catalog.describe.describers import TemplateDescriber, describe_items, describer_tag
+    from sfxkit.catalog.describe import TemplateDescriber, describe_items, describer_tag
 
     out = list(items)
     if describer is not None and not isinstance(describer, TemplateDescriber):
@@ -468,10 +468,9 @@ def redescribe_predicted(
             from sfxkit.index.engines.local import load_encoder
 
             encoders[spec.role] = load_encoder(spec.role, model_ids[spec.role], device)
-        enc = encoders[spec.role]
-        for i in todo:
-            v = enc.encode_texts(list(out[i].visual_descriptions)).sum(axis=0)
-            vectors["clip_text"][i] = v / max(float(np.linalg.norm(v)), 1e-12)
+        from sfxkit.index.maintain import refresh_clip_text
+
+        refresh_clip_text(vectors["clip_text"], out, todo, encoders[spec.role])
     return out
 
 
@@ -489,13 +488,13 @@ def _recorded_describer(previous: Any) -> Any:
     spec = (record or {}).get("spec") or {}
     if spec.get("kind") in (None, "template", "custom"):
         return None
-    from sfxkit.catalog.describe.describers import describer_from_spec
+    from sfxkit.catalog.describe import describer_from_spec
 
     return describer_from_spec(spec)
 
 
 def _describer_rec(describer: Any) -> dict[str, Any]:
-    from sfxkit.catalog.describe.describers import TemplateDescriber, describer_record
+    from sfxkit.catalog.describe import TemplateDescriber, describer_record
 
     return describer_record(describer if describer is not None else TemplateDescriber())
 
@@ -516,7 +515,7 @@ def _carry_bridge(
     if "clap_audio" not in vectors or "frame" not in model_ids:
         notes.append("bridge heads dropped: this build has no CLIP/CLAP views to apply them to")
         return None
-    from sfxkit.bridge.heads import CONFIG_FILE, HEADS_FILE, HeadsConfig, load_heads_from_index
+    from sfxkit.index.heads import CONFIG_FILE, HEADS_FILE, HeadsConfig, load_heads_from_index
 
     config = HeadsConfig.from_dict(previous.read_json(CONFIG_FILE))
     if config.image_model != model_ids["frame"] or config.audio_model != model_ids["audio"]:

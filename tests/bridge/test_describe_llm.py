@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfxkit.catalog.describe.describers import (
+from sfxkit.catalog.describe import (
     TransformersDescriber,
     clean_description,
     describer_from_spec,

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from sfxkit.catalog.describe.cache import ResponseCache
-from sfxkit.catalog.describe.describers import (
+from sfxkit.catalog.describe import (
     DEFAULT_PROMPT,
     DescriberError,
     OpenAIDescriber,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfxkit.catalog.describe.describers import Describer, TemplateDescriber
+from sfxkit.catalog.describe import Describer, TemplateDescriber
 from sfxkit.catalog.schema import CatalogItem
 
 

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from sfxkit.bridge.heads import CONFIG_FILE, HEADS_FILE, load_heads_from_index
+from sfxkit.index.heads import CONFIG_FILE, HEADS_FILE, load_heads_from_index
 from sfxkit.bridge.train import TrainConfig, train_bridge
 from sfxkit.errors import IndexCorruptError
 from sfxkit.recommender import Recommendations, Recommender

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.catalog.describe.describers import TemplateDescriber
+from sfxkit.catalog.describe import TemplateDescriber
 from sfxkit.catalog.categorize import categorize_items, evaluate, label_of
 from sfxkit.catalog.schema import CatalogItem
 from tests import synth

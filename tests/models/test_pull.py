@@ -155,7 +155,7 @@ def test_mmaudio_pull_is_handed_to_the_generation_package(monkeypatch, tmp_path)
 
 
 def test_language_models_pull_into_the_layout_the_bridge_reads(dead_hub, tmp_path, monkeypatch):
-    from sfxkit.catalog.describe.describers import resolve_hf_model
+    from sfxkit.catalog.describe import resolve_hf_model
 
     spec = parse_model_id("llm:acme/tiny-lm")
     assert spec.kind == "language" and spec.hf_repo == "acme/tiny-lm"

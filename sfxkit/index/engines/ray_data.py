@@ -150,7 +150,7 @@ def _decode_rows(
 
 
 def _sample_rows(batch: dict[str, np.ndarray], per_shot: int, max_side: int) -> dict[str, Any]:
-    from sfxkit.bridge.pool import sample_video
+    from sfxkit.index.engines.stages import sample_video
 
     out: dict[str, list[Any]] = {"i": [], "sampled": [], "reason": []}
     for i, video in zip(batch["i"], batch["video"], strict=True):
@@ -194,7 +194,7 @@ class _TextEmbedder(_Embedder):
 
 class _FrameEmbedder(_Embedder):
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from sfxkit.bridge.pool import embed_frames
+        from sfxkit.index.engines.stages import embed_frames
 
         out: dict[str, list[Any]] = {"i": [], "times": [], "shots": [], "vec": [], "reason": []}
         for i, blob, reason in zip(batch["i"], batch["sampled"], batch["reason"], strict=True):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.catalog.neardup import (
+from sfxkit.index.neardup import (
     NearDupParams,
     group_ids,
     quality_ranks,

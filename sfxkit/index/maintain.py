@@ -1,0 +1,149 @@
+"""Operations that derive a new index version from an existing one without a rebuild: re-describe
+the items (and re-embed the ``clip_text`` view). Each commits through
+:func:`sfxkit.index.derive.commit_derived_version`, which refuses when another writer got in first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sfxkit.catalog.describe import Describer, describe_items, describer_record, describer_tag
+from sfxkit.errors import InputError
+
+
+def refresh_clip_text(vectors: Any, items: Any, rows: Any, encoder: Any) -> None:
+    """Re-embed, in place, the ``clip_text`` vectors of ``rows`` from their items' visual
+    descriptions: the same prompt-ensembled unit vectors a build makes
+    (:func:`sfxkit.index.engines.local.embed_text_groups`). The one way to refresh that view."""
+    from sfxkit.index.engines.local import embed_text_groups
+
+    rows = list(rows)
+    if rows:
+        vectors[rows] = embed_text_groups(
+            encoder, [list(items[i].visual_descriptions) for i in rows]
+        )
+
+
+@dataclass(frozen=True)
+class DescribeReport:
+    """What :func:`describe_index` changed."""
+
+    index: Path
+    version: int
+    describer: str
+    items: int
+    changed: int
+    calls: int
+    cache_hits: int
+    fallbacks: int
+    untrained: bool
+    examples: tuple[tuple[str, tuple[str, ...]], ...]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["index"] = str(self.index)
+        d["examples"] = [{"title": t, "descriptions": list(ds)} for t, ds in self.examples]
+        d["notes"] = list(self.notes)
+        return d
+
+
+def describe_index(
+    index: str | Path,
+    describer: Describer,
+    *,
+    n: int = 3,
+    encoders: Mapping[str, Any] | None = None,
+    device: str | None = None,
+    lock_timeout: float | None = None,
+) -> DescribeReport:
+    """Re-describe every item of an index and re-embed its ``clip_text`` view, as a new version.
+
+    Items whose descriptions do not change keep their vectors. The manifest records the
+    describer (its spec and versioned prompt), so a later ``build_index`` keeps using it.
+    Calibration is dropped when the ``clip_text`` view changes (its scores moved): rerun
+    ``sfxkit bridge calibrate`` or ``bridge train``. Nothing is written if the describer fails.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from sfxkit.catalog.schema import items_to_table, table_to_items
+    from sfxkit.index.derive import commit_derived_version, view_entry
+    from sfxkit.index.store import load_index
+
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    idx = load_index(index, views=[])
+    items = table_to_items(idx.table)
+    descriptions = describe_items(items, describer, n)  # may raise: nothing written yet
+    tag = describer_tag(describer)
+    new_items = [
+        dataclasses.replace(
+            it, visual_descriptions=tuple(ds), visual_description=ds[0], describer=tag
+        )
+        for it, ds in zip(items, descriptions, strict=True)
+    ]
+    changed = [
+        i
+        for i, (a, b) in enumerate(zip(items, new_items, strict=True))
+        if a.visual_descriptions != b.visual_descriptions
+    ]
+    vectors = np.array(idx.vectors("clip_text").vectors, dtype=np.float32, copy=True)
+    if changed:
+        enc = dict(encoders or {}).get("frame")
+        if enc is None:
+            from sfxkit.models.registry import load_frame_encoder
+
+            enc = load_frame_encoder(idx.manifest.views["clip_text"].model, device=device)
+        refresh_clip_text(vectors, new_items, changed, enc)
+    notes: list[str] = []
+    drop: set[str] = set()
+    calibration_dropped = bool(changed) and bool(idx.manifest.get("calibration"))
+    if calibration_dropped:
+        notes.append(
+            "calibration dropped (clip_text scores changed); rerun `sfxkit bridge calibrate`"
+        )
+
+    def write(w: Any) -> None:
+        from sfxkit.index.views import VectorIndex, choose_preset
+
+        w.write_table("rows.parquet", items_to_table(new_items))
+        ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
+        vi = VectorIndex.build(vectors, ids, preset=choose_preset(len(new_items)))
+        w.write_bytes("views/clip_text.faiss", vi.to_bytes())
+        w.write_vectors("views/clip_text.npy", vectors)
+
+    def update(raw: dict[str, Any]) -> dict[str, Any]:
+        raw["views"]["clip_text"] = view_entry(raw["views"]["clip_text"], len(new_items))
+        raw["describer"] = describer_record(describer)
+        if calibration_dropped:
+            raw.pop("calibration", None)
+        return raw
+
+    version = commit_derived_version(
+        index,
+        expected_version=idx.version,
+        drop=drop,
+        write=write,
+        update_manifest=update,
+        lock_timeout=lock_timeout,
+    )
+    stats = getattr(describer, "stats", None)
+    return DescribeReport(
+        index=idx.root,
+        version=version,
+        describer=tag,
+        items=len(new_items),
+        changed=len(changed),
+        calls=int(getattr(stats, "calls", 0)),
+        cache_hits=int(getattr(stats, "cache_hits", 0)),
+        fallbacks=int(getattr(stats, "fallbacks", 0)),
+        untrained=bool(getattr(describer, "untrained", False)),
+        examples=tuple(
+            (it.title or Path(it.path).stem, it.visual_descriptions) for it in new_items[:5]
+        ),
+        notes=tuple(notes),
+    )
