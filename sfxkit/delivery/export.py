@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from sfxkit.errors import InputError
+from sfxkit.errors import InputError, MediaError
 from sfxkit.delivery.mix import Stem
 from sfxkit.delivery.timeline import (
     Cue,
@@ -114,18 +114,16 @@ def timecode(seconds: float, fps: float, start_tc: str | None = None) -> str:
 
 
 def _video_fps(video: Path | None) -> float | None:
-    """The video's average frame rate, or None when there is no readable video stream."""
+    """The rate the video's frames are timed at (:func:`sfxkit.media.frames.video_timing`, as shots
+    and the mux time them; a container's average rate can lie), or None when it is unreadable."""
     if video is None or not video.is_file():
         return None
-    import av
+    from sfxkit.media.frames import video_timing
 
     try:
-        with av.open(str(video)) as c:
-            if c.streams.video and c.streams.video[0].average_rate:
-                return float(c.streams.video[0].average_rate)
-    except (av.FFmpegError, OSError):
-        pass  # timecodes fall back to 25 fps; the mux step reports an unreadable video
-    return None
+        return float(video_timing(video).fps)
+    except MediaError:
+        return None  # timecodes fall back to 25 fps; the mux step reports an unreadable video
 
 
 def _resolve_fps(timeline: Timeline, video: Path | None) -> float:

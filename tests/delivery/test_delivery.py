@@ -250,3 +250,25 @@ def test_export_needs_no_stems_to_write_empty_files(tmp_path: Path) -> None:
     assert res.clips == () and res.stems == () and res.aaf is None
     assert "NO SOUNDING CUES" in res.edl.read_text()  # type: ignore[union-attr]
     assert time_ref(res.mix) == 0  # type: ignore[arg-type]
+
+
+def test_timecodes_use_the_frame_rate_the_frames_have_not_the_header(tmp_path: Path) -> None:
+    """A video whose stts claims one frame every 600 s (container average rate 1/600 fps) is
+    timed at its real 30 fps everywhere else (shots, mux); the EDL and clip timecodes must be
+    too, or the cues land hours away from the muxed picture."""
+    from tests.media.hostile_video import make_hostile
+
+    tl, _ = build(tmp_path)
+    video = make_hostile(tmp_path / "stts.mp4", "stts_delta")
+    with av.open(str(video)) as c:  # the bypassed header really lies
+        assert float(c.streams.video[0].average_rate) < 1
+    tl = dataclasses.replace(tl, video=str(video), fps=None)
+    mix, stems = mix_timeline(tl)
+    with pytest.warns(UserWarning):
+        res = export_all(tl, mix, stems, tmp_path / "o", formats=("wav", "edl"))
+    assert res.fps == pytest.approx(30.0)
+    events = read_edl(res.edl, fps=30, start="00:00:00:00")  # type: ignore[arg-type]
+    starts = sorted({round(c.start, 3) for c in tl.cues})
+    assert len(events) >= 2
+    for e in events:  # each record starts on its cue, to the frame
+        assert min(abs(e["rec"][0] - s) for s in starts) <= 1 / 30 + 1e-6, e  # type: ignore[index]
