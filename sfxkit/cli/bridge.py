@@ -8,13 +8,12 @@ into the index as a new version.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sfxkit.cli.options import Address, Engine, check_engine
+from sfxkit.cli.options import Address, Device, Engine, Json, Seed, check_engine
 from sfxkit.cli.output import console, print_json, untrained_banner
 
 bridge_app = typer.Typer(
@@ -27,8 +26,6 @@ POOL_DIR = "frame_pool"
 PAIRS_FILE = "mined_pairs.parquet"
 
 _Index = Annotated[Path, typer.Argument(help="Index directory (see `sfxkit index build`).")]
-_Json = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
-_Device = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")]
 
 
 def _progress(as_json: bool) -> bool | None:
@@ -70,8 +67,8 @@ def describe_cmd(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the cache.")
     ] = False,
-    device: _Device = None,
-    as_json: _Json = False,
+    device: Device = None,
+    as_json: Json = False,
 ) -> None:
     """Re-describe every sound of IDX (what one would see) and re-embed its clip_text view."""
     from sfxkit.catalog.describe import make_describer
@@ -149,8 +146,8 @@ def mine_cmd(
             help="Also caption frames with this image-to-text model (dir or cached HF id).",
         ),
     ] = None,
-    device: _Device = None,
-    as_json: _Json = False,
+    device: Device = None,
+    as_json: Json = False,
     engine: Engine = "local",
     address: Address = None,
 ) -> None:
@@ -253,14 +250,14 @@ def train_cmd(
     epochs: Annotated[
         int, typer.Option("--epochs", min=1, help="Maximum epochs (early stopping).")
     ] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed: same inputs + seed = same heads.")] = 0,
+    seed: Seed = 0,
     dim: Annotated[int, typer.Option("--dim", min=4, help="Shared space dimension.")] = 128,
     target_precision: Annotated[
         float,
         typer.Option("--target-precision", help="Precision the confidence threshold must reach."),
     ] = 0.8,
-    device: _Device = None,
-    as_json: _Json = False,
+    device: Device = None,
+    as_json: Json = False,
 ) -> None:
     """Train the bridge heads on mined pairs and store heads, bridge view, fusion and calibration."""
     from sfxkit.bridge.train import TrainConfig, train_bridge
@@ -312,8 +309,8 @@ def calibrate_cmd(
     keep_weights: Annotated[
         bool, typer.Option("--keep-weights", help="Keep the stored fusion weights.")
     ] = False,
-    device: _Device = None,
-    as_json: _Json = False,
+    device: Device = None,
+    as_json: Json = False,
 ) -> None:
     """Fit fusion weights and the calibrated 'no good match' threshold on labelled pairs."""
     from sfxkit.bridge.train import calibrate_index
@@ -365,12 +362,12 @@ def eval_cmd(
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the JSON report here.")
     ] = None,
-    device: _Device = None,
-    as_json: _Json = False,
+    device: Device = None,
+    as_json: Json = False,
 ) -> None:
     """R@1/5/10, MRR, median rank and category hit@k on held-out pairs, per scoring mode."""
+    from sfxkit._json import write_json
     from sfxkit.bridge.evaluate import evaluate
-    from sfxkit.index.store import atomic_write_text
 
     report = evaluate(
         index,
@@ -382,7 +379,7 @@ def eval_cmd(
     )
     data = report.to_dict()
     if out is not None:
-        atomic_write_text(out, json.dumps(data, indent=2, default=str) + "\n")
+        write_json(out, data)
     if as_json:
         print_json(data)
         return

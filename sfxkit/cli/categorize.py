@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sfxkit.cli.options import Device, Json
 from sfxkit.cli.output import console, print_json, untrained_banner
 
 
@@ -16,10 +17,8 @@ def categorize_cmd(
         str, typer.Option("--view", help="Embedding view to classify from (aiSFX by default).")
     ] = "sfx_audio",
     method: Annotated[str, typer.Option("--method", help="knn (default) or logreg.")] = "knn",
-    device: Annotated[
-        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    device: Device = None,
+    as_json: Json = False,
 ) -> None:
     """Predict UCS categories for the items of INDEX that have none (a new index version).
 

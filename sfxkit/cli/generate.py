@@ -11,7 +11,17 @@ from typing import Annotated
 
 import typer
 
-from sfxkit.cli.options import Models, Variant
+from sfxkit.cli.options import (
+    Cfg,
+    Device,
+    Json,
+    Models,
+    NegativePrompt,
+    Progress,
+    Seed,
+    Steps,
+    Variant,
+)
 
 __all__ = ["register"]
 
@@ -31,14 +41,12 @@ def generate_cmd(
         ),
     ] = None,
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="What the sound should be.")] = "",
-    negative_prompt: Annotated[
-        str, typer.Option("--negative-prompt", help="What the sound should not be.")
-    ] = "",
+    negative_prompt: NegativePrompt = "",
     models: Models = None,
     variant: Variant = None,
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Euler sampler steps.")] = 25,
-    cfg: Annotated[float, typer.Option("--cfg", help="Classifier-free guidance strength.")] = 4.5,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same sound).")] = 42,
+    steps: Steps = 25,
+    cfg: Cfg = 4.5,
+    seed: Seed = 42,
     start: Annotated[
         float, typer.Option("--start", min=0.0, help="Seconds into VIDEO to start.")
     ] = 0.0,
@@ -49,7 +57,7 @@ def generate_cmd(
     image: Annotated[
         Path | None, typer.Option("--image", help="Image-to-audio from this picture.")
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")] = "auto",
+    device: Device = None,
     dtype: Annotated[
         str, typer.Option("--dtype", help="auto (bf16 on CUDA), fp32, bf16, fp16.")
     ] = "auto",
@@ -59,10 +67,8 @@ def generate_cmd(
             "--weights-dir", help="Folder with the MMAudio weight files (searched first)."
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the provenance as JSON.")] = False,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
-    ] = True,
+    as_json: Json = False,
+    progress: Progress = True,
 ) -> None:
     """Generate a sound effect for VIDEO (or --image, or --prompt alone) with MMAudio."""
     import json

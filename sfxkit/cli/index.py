@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sfxkit.cli.options import Address, Engine, check_engine
+from sfxkit.cli.options import Address, Device, Engine, Json, Progress, check_engine, option
 from sfxkit.cli.output import console, print_json, untrained_banner
 
 index_app = typer.Typer(help="Build, inspect and verify SFX indexes.", no_args_is_help=True)
@@ -19,10 +19,10 @@ def build(
     out: Annotated[Path, typer.Option("--out", "-o", help="Index directory to create or update.")],
     models: Annotated[
         str | None,
-        typer.Option(
-            "--models",
-            help="'default' (pretrained CLIP + CLAP), 'tiny' (untrained toy encoders), or "
-            "'FRAME_ID,AUDIO_ID'. A rebuild keeps the index's own models unless this is given.",
+        option(
+            "models",
+            "Here: CLIP + CLAP, or 'FRAME_ID,AUDIO_ID'; a rebuild keeps the index's own models "
+            "unless this is given.",
             show_default=False,
         ),
     ] = None,
@@ -42,15 +42,9 @@ def build(
     source: Annotated[
         str, typer.Option("--source", help="Library or vendor name recorded per item.")
     ] = "",
-    device: Annotated[
-        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the build report as JSON.")
-    ] = False,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
-    ] = True,
+    device: Device = None,
+    as_json: Json = False,
+    progress: Progress = True,
     engine: Engine = "local",
     address: Address = None,
 ) -> None:
@@ -98,9 +92,7 @@ def build(
 @index_app.command("info")
 def info(
     index: Annotated[Path, typer.Argument(help="Index directory.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the manifest summary as JSON.")
-    ] = False,
+    as_json: Json = False,
 ) -> None:
     """Show what an index holds: version, models, views, counts by category."""
     from rich.table import Table

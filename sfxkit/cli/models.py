@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sfxkit.cli.options import Json, Progress
 from sfxkit.cli.output import console, err_console, print_json
 
 __all__ = ["register"]
@@ -38,7 +39,7 @@ def list_command(
             show_default=False,
         ),
     ] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Json = False,
 ) -> None:
     """List known models: id, kind, default?, tiny?, licence, and where the weights were found."""
     from rich.table import Table
@@ -110,9 +111,7 @@ def pull_command(
             help="Weights root to fill (default <SFXKIT_CACHE>/weights), e.g. your SFXKIT_WEIGHTS_DIR.",
         ),
     ] = None,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show download progress.")
-    ] = True,
+    progress: Progress = True,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the hub to answer.")
     ] = 10.0,

@@ -1,38 +1,51 @@
-"""One vocabulary for choosing models, and the checks every command runs before any work.
+"""The command line's options, declared from the one vocabulary (:mod:`sfxkit.vocabulary`), and
+the checks every command runs before any work.
 
 ``--models default|tiny`` means the same on every command: the pretrained models, or the tiny
 untrained ones (CLIP + CLAP for an index, MMAudio ``tiny_16k`` for generation). ``--variant``
-picks any MMAudio variant and also takes ``default`` and ``tiny``.
+picks any MMAudio variant and also takes ``default`` and ``tiny``. A command states each shared
+option as ``name: Device = None`` (the default must be the vocabulary's, which
+``tests/cli/test_vocabulary.py`` checks); ``option(name, extra)`` appends command-specific words
+to the shared help.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from sfxkit.generation.mmaudio.variants import DEFAULT_VARIANT, VARIANTS
+from sfxkit.vocabulary import term
 
 TINY_VARIANT = "tiny_16k"
 
-Models = Annotated[
-    str | None,
-    typer.Option(
-        "--models",
-        help="'default' (pretrained MMAudio) or 'tiny' (untrained MMAudio tiny_16k, for tests).",
-        show_default=False,
-    ),
-]
-Variant = Annotated[
-    str | None,
-    typer.Option(
-        "--variant",
-        help=f"MMAudio variant: {', '.join(VARIANTS)}; 'default' = {DEFAULT_VARIANT}, "
-        f"'tiny' = {TINY_VARIANT}.",
-        show_default=False,
-    ),
-]
+
+def option(name: str, extra: str = "", **kwargs: Any) -> Any:
+    """A typer option with the vocabulary's spellings and help for ``name`` (+ ``extra``)."""
+    t = term(name)
+    flags = t.flags
+    if len(flags) == 2 and all(f.startswith("--") for f in flags):  # an on/off pair
+        flags = (f"{flags[0]}/{flags[1]}",)
+    return typer.Option(*flags, help=f"{t.help} {extra}".strip(), **kwargs)
+
+
+Device = Annotated[str | None, option("device")]
+Index = Annotated[Path, option("index")]
+TopK = Annotated[int, option("k", min=1)]
+Dedupe = Annotated[bool, option("dedupe")]
+Models = Annotated[str | None, option("models", show_default=False)]
+Variant = Annotated[str | None, option("variant", show_default=False)]
+Steps = Annotated[int, option("steps", min=1)]
+Cfg = Annotated[float, option("cfg_strength")]
+Seed = Annotated[int, option("seed")]
+NegativePrompt = Annotated[str, option("negative_prompt")]
+Target = Annotated[float, option("target_lufs")]
+TruePeak = Annotated[float, option("true_peak")]
+Policy = Annotated[str, option("policy")]
+Progress = Annotated[bool, option("progress")]
+Json = Annotated[bool, option("as_json")]
 
 
 def resolve_variant(models: str | None, variant: str | None) -> str:
@@ -85,8 +98,8 @@ def check_generator(variant: str, advice: str, weights_dir: Path | None = None) 
 
 def check_index_models(index: Path, models: str | None, command: str) -> None:
     """The encoders of the index must be loadable, and ``--models tiny`` needs a tiny index."""
-    from sfxkit.index.build import check_weights
     from sfxkit.errors import InputError
+    from sfxkit.index.build import check_weights
     from sfxkit.index.store import IndexStore
 
     store = IndexStore(index)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sfxkit.cli.options import Dedupe, Device, Json, TopK, option
 from sfxkit.cli.output import UNTRAINED, console, print_json, untrained_banner
 
 
@@ -21,11 +22,8 @@ def recommend_cmd(
             help="Image file, video file (per-shot results), 'VIDEO@SECONDS' for one frame, or text with --text.",
         ),
     ],
-    index: Annotated[
-        Path | None,
-        typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`)."),
-    ] = None,
-    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="How many sounds to return.")] = 5,
+    index: Annotated[Path | None, option("index")] = None,
+    k: TopK = 5,
     text: Annotated[
         bool, typer.Option("--text", help="Treat QUERY as a text description.")
     ] = False,
@@ -47,16 +45,9 @@ def recommend_cmd(
             "--exclude-flag", help="Drop items with this QC flag (silent, clipped, too_short)."
         ),
     ] = None,
-    all_duplicates: Annotated[
-        bool,
-        typer.Option(
-            "--all-duplicates",
-            help="Show every near-duplicate (re-encoded, trimmed, re-gained copies); by default "
-            "only the best-quality member of each group.",
-        ),
-    ] = False,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    dedupe: Dedupe = True,
+    device: Device = None,
+    as_json: Json = False,
     server: Annotated[
         str | None,
         typer.Option(
@@ -100,7 +91,7 @@ def recommend_cmd(
             )
         from sfxkit.recommender import Recommender
 
-        rec = Recommender(index, device=device, dedupe=not all_duplicates)
+        rec = Recommender(index, device=device, dedupe=dedupe)
         payload = answer_query(rec, query, k, filters, text=text, audio=audio)
     except InputError as exc:
         raise in_cli_terms(exc, audio) from exc

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
+from sfxkit.cli.options import Device, Index
+
 __all__ = ["register"]
 
 
 def serve_cmd(
-    index: Annotated[
-        Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
-    ],
+    index: Index,
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; other than loopback needs a token.")
     ] = "127.0.0.1",
@@ -30,7 +30,7 @@ def serve_cmd(
         Path | None,
         typer.Option("--jobs-dir", help="Where jobs write their outputs (default: a temp dir)."),
     ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
+    device: Device = None,
 ) -> None:
     """Serve recommendations over HTTP with the models and the index kept loaded."""
     from sfxkit.errors import MissingExtraError

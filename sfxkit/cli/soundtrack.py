@@ -12,27 +12,31 @@ from typing import Annotated, Any
 
 import typer
 
-from sfxkit.cli.options import Models, Variant
+from sfxkit.cli.options import (
+    Device,
+    Index,
+    Json,
+    Models,
+    NegativePrompt,
+    Policy,
+    Progress,
+    Seed,
+    Steps,
+    Target,
+    TopK,
+    TruePeak,
+    Variant,
+)
 from sfxkit.cli.output import console, print_json, untrained_banner
+from sfxkit.editorial.options import DEFAULT_NEGATIVE_PROMPT
 
 __all__ = ["register"]
 
-_POLICY_HELP = "auto (decide per shot), retrieve, generate or blend."
-
-
 # Options shared by `soundtrack` and `compare`.
-_Index = Annotated[
-    Path, typer.Option("--index", "-i", help="Index directory (see `sfxkit index build`).")
-]
 _Prompt = Annotated[
     str | None,
     typer.Option("--prompt", help="Generation prompt for every shot (default: from matches)."),
 ]
-_NegativePrompt = Annotated[
-    str, typer.Option("--negative-prompt", help="What generated sounds should not be.")
-]
-_Steps = Annotated[int, typer.Option("--steps", min=1, help="Generation sampler steps.")]
-_Seed = Annotated[int, typer.Option("--seed", help="Generation seed (plus shot number).")]
 
 
 def _overrides(values: list[str]) -> dict[int, str]:
@@ -89,31 +93,27 @@ def _preflight(
 
 def soundtrack_cmd(
     video: Annotated[Path, typer.Argument(help="A video file, or a folder of videos (batch).")],
-    index: _Index,
+    index: Index,
     out: Annotated[
         Path,
         typer.Option(
             "--out", "-o", help="Output folder (a batch writes one sub-folder per video)."
         ),
     ],
-    policy: Annotated[str, typer.Option("--policy", help=_POLICY_HELP)] = "auto",
+    policy: Policy = "auto",
     force: Annotated[
         list[str],
         typer.Option("--force", help="Force one shot: SHOT=retrieve|generate|blend|silence."),
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
-    target: Annotated[
-        float, typer.Option("--target", help="Mix loudness in LUFS (e.g. -14 for web).")
-    ] = -23.0,
-    true_peak: Annotated[
-        float, typer.Option("--true-peak", help="True-peak ceiling in dBTP.")
-    ] = -1.0,
-    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Candidates per shot.")] = 5,
+    target: Target = -23.0,
+    true_peak: TruePeak = -1.0,
+    k: TopK = 5,
     prompt: _Prompt = None,
-    negative_prompt: _NegativePrompt = "speech, music",
+    negative_prompt: NegativePrompt = DEFAULT_NEGATIVE_PROMPT,
     models: Models = None,
     variant: Variant = None,
-    steps: _Steps = 25,
-    seed: _Seed = 42,
+    steps: Steps = 25,
+    seed: Seed = 42,
     blend_mode: Annotated[
         str, typer.Option("--blend-mode", help="layer (sum) or crossfade.")
     ] = "layer",
@@ -122,13 +122,9 @@ def soundtrack_cmd(
         typer.Option("--follow-motion/--no-follow-motion", help="Loudness follows motion."),
     ] = True,
     pan: Annotated[bool, typer.Option("--pan", help="Pan sounds with the motion.")] = False,
-    device: Annotated[
-        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
-    ] = True,
+    device: Device = None,
+    as_json: Json = False,
+    progress: Progress = True,
     choices: Annotated[
         Path | None,
         typer.Option("--choices", help="A review session file: per-shot decisions and sounds."),
@@ -172,8 +168,8 @@ def soundtrack_cmd(
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
     or blend; mix to a loudness target; deliver BWF clips, stems and mix (5.1 too), muxed video,
     AAF/FCP XML/EDL/OTIO, CSV, provenance."""
-    from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
     from sfxkit.delivery.export import FORMATS, check_delivery
+    from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
 
     wanted = tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else FORMATS
     check_delivery(
@@ -214,7 +210,7 @@ def soundtrack_cmd(
                 "--force and --choices name shots of one video; they cannot apply to a folder"
             )
         options = SoundtrackOptions(**knobs)
-        report = soundtrack_batch(video, index, out, options=options, device=device, progress=show)
+        report = soundtrack_batch(video, index, options, out=out, device=device, progress=show)
         if as_json:
             print_json(report.to_dict())
         else:
@@ -295,25 +291,21 @@ def soundtrack_cmd(
 
 def compare_cmd(
     video: Annotated[Path, typer.Argument(help="The video to compare sounds for.")],
-    index: _Index,
+    index: Index,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="HTML report to write (JSON beside it).")
     ] = Path("report.html"),
-    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Catalog sounds per shot.")] = 3,
+    k: TopK = 5,
     prompt: _Prompt = None,
-    negative_prompt: _NegativePrompt = "speech, music",
+    negative_prompt: NegativePrompt = DEFAULT_NEGATIVE_PROMPT,
     models: Models = None,
     variant: Variant = None,
-    steps: _Steps = 25,
-    seed: _Seed = 42,
-    policy: Annotated[str, typer.Option("--policy", help=_POLICY_HELP)] = "auto",
-    device: Annotated[
-        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
-    ] = True,
+    steps: Steps = 25,
+    seed: Seed = 42,
+    policy: Policy = "auto",
+    device: Device = None,
+    as_json: Json = False,
+    progress: Progress = True,
 ) -> None:
     """Compare, per shot of VIDEO, the catalog's best sounds with a generated one: an HTML report
     (keyframes, players, spectrograms, scores, decision, licences) and JSON."""

@@ -44,14 +44,14 @@ from typing import Any
 
 import numpy as np
 
+from sfxkit._atomic import atomic_write_text as write_text
+from sfxkit._json import dumps, json_default
 from sfxkit.errors import InputError, MediaError
 from sfxkit.delivery.mix import Stem
 from sfxkit.delivery.timeline import (
     Cue,
     Timeline,
-    json_default,
     layers_summary,
-    write_text,
 )
 
 FORMATS: tuple[str, ...] = ("wav", "csv", "edl", "otio", "aaf", "xml", "json", "mp4")
@@ -373,7 +373,7 @@ def _provenance(
             for cue in timeline.cues
         ],
     }
-    return json.dumps(doc, indent=2, default=json_default) + "\n"
+    return dumps(doc)
 
 
 def _remove_stale(folder: Path, pattern: re.Pattern[str], keep: set[str]) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from sfxkit.errors import InputError
+from sfxkit.media.audio import resample
 from sfxkit.media.loudness import (
     MIN_GATED_SECONDS,
     SILENCE_DB,
@@ -71,14 +72,6 @@ def _to_channels(x: np.ndarray, channels: int) -> np.ndarray:
     raise InputError(
         f"cannot map {x.shape[0]}-channel audio to {channels} channels; give mono or {channels} ch"
     )
-
-
-def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    if sr_in == sr_out:
-        return x
-    import soxr
-
-    return np.ascontiguousarray(soxr.resample(x.T, sr_in, sr_out, quality="HQ").T, dtype=np.float32)
 
 
 def _ramp(n: int) -> np.ndarray:
@@ -689,7 +682,7 @@ def mix_timeline(
         tail = min(half, total - s1)
         length = head + (s1 - s0) + tail
         sounds = [
-            place(_resample(layer.waveform, layer.sample_rate, sr), cue, ch) for layer in cue.layers
+            place(resample(layer.waveform, layer.sample_rate, sr), cue, ch) for layer in cue.layers
         ]
         parts = blend_parts(
             sounds, sr, mode=cue.blend, gains_db=[layer.gain_db for layer in cue.layers]

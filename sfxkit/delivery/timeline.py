@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sfxkit._atomic import atomic_write_bytes, atomic_write_text
+from sfxkit._atomic import atomic_write_text
+from sfxkit._json import json_default
 from sfxkit.errors import InputError, MediaError
 
 LayerKind = Literal["retrieved", "generated"]
@@ -372,7 +373,7 @@ class Timeline:
                 write_wav(
                     base / cue.layer_name(j), layer.waveform, layer.sample_rate, subtype="FLOAT"
                 )
-        return write_text(base / name, self.to_json())
+        return atomic_write_text(base / name, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> Timeline:
@@ -385,28 +386,6 @@ class Timeline:
 
 
 # ---- small shared helpers (atomic writes, JSON of numpy values) ---------------------------------
-
-
-def json_default(value: Any) -> Any:
-    """``json.dumps`` fallback for numpy scalars/arrays and paths found in ``numbers``/``source``."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"cannot store {type(value).__name__} in timeline JSON; use numbers or strings")
-
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (see :mod:`sfxkit._atomic`)."""
-    return atomic_write_bytes(path, data)
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_text(path, text)
 
 
 def write_wav(

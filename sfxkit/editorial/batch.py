@@ -143,16 +143,16 @@ def _finished(out: Path, identity: Mapping[str, Any]) -> bool:
 def soundtrack_batch(
     videos_or_dir: str | Path | Sequence[str | Path],
     index: str | Path | LoadedIndex | Recommender,
-    out_dir: str | Path,
-    *,
     options: SoundtrackOptions | None = None,
+    *,
+    out: str | Path,
     progress: bool | None = None,
     device: str | None = None,
     generator: Generator | LazyGenerator | None = None,
     **knobs: Any,
 ) -> BatchReport:
     """:func:`soundtrack` for every video in a folder (recursively) or list, into
-    ``out_dir/<name>/``.
+    ``out/<name>/``.
 
     Resumable: a video's folder gets ``sfxkit_done.json`` last, after all its files; a rerun skips
     a video whose marker matches its path, size, modification time and these settings, and
@@ -162,17 +162,15 @@ def soundtrack_batch(
     index and generator are loaded once for the whole batch.
     """
     from sfxkit._progress import track
-    from sfxkit.delivery.timeline import write_text
+    from sfxkit._json import write_json
 
-    if "out" in knobs:
-        raise InputError("soundtrack_batch writes into out_dir/<video name>; do not pass out=")
     opts = SoundtrackOptions.from_kwargs(options, **knobs)
     if opts.overrides or opts.choices is not None:
         raise InputError(
             "overrides and choices name shots of one video; they cannot apply to a batch"
         )
     videos, root = list_videos(videos_or_dir)
-    out_root = Path(out_dir)
+    out_root = Path(out)
     out_root.mkdir(parents=True, exist_ok=True)
     rec = open_recommender(index, device)
     gen = (
@@ -219,10 +217,7 @@ def soundtrack_batch(
             message = str(exc) if isinstance(exc, SfxkitError) else f"{type(exc).__name__}: {exc}"
             items.append(BatchItem(video, out, "failed", message, time.perf_counter() - t0))
             continue
-        write_text(
-            out / DONE_MARKER,
-            json.dumps({**identity, "stats": result.stats}, indent=2, default=str) + "\n",
-        )
+        write_json(out / DONE_MARKER, {**identity, "stats": result.stats})
         items.append(
             BatchItem(
                 video,
@@ -233,7 +228,7 @@ def soundtrack_batch(
             )
         )
     report = BatchReport(out_root, tuple(items))
-    path = write_text(out_root / BATCH_REPORT, json.dumps(report.to_dict(), indent=2) + "\n")
+    path = write_json(out_root / BATCH_REPORT, report.to_dict())
     return BatchReport(out_root, tuple(items), path)
 
 

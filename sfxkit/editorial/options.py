@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sfxkit.delivery.export import DEFAULT_HANDLES, check_delivery
+from sfxkit.delivery.export import FORMATS as DELIVERY_FORMATS
 from sfxkit.editorial.decision import (
     DEFAULT_THRESHOLDS,
     FORCED,
@@ -25,8 +27,7 @@ from sfxkit.editorial.decision import (
     check_overrides,
 )
 from sfxkit.errors import InputError
-from sfxkit.delivery.export import DEFAULT_HANDLES, check_delivery
-from sfxkit.delivery.export import FORMATS as DELIVERY_FORMATS
+from sfxkit.vocabulary import term
 
 STAGES: tuple[str, ...] = (
     "load",
@@ -42,7 +43,7 @@ FITS: tuple[str, ...] = ("auto", "trim", "loop")
 LAYER_MODES: tuple[str, ...] = ("shot", "auto")
 BLEND_MODES: tuple[str, ...] = ("layer", "crossfade")
 
-DEFAULT_NEGATIVE_PROMPT = "speech, music"
+DEFAULT_NEGATIVE_PROMPT: str = term("negative_prompt").default  # "speech, music"
 DEFAULT_VARIANT = "large_44k_v2"
 DEFAULT_SAMPLE_RATE = 48_000
 DEFAULT_SCENE_THRESHOLD = 0.90

@@ -37,13 +37,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfxkit.editorial.decision import (
-    DEFAULT_THRESHOLDS,
     Thresholds,
     build_prompt,
     decide,
     is_non_commercial,
 )
-from sfxkit.editorial.options import DEFAULT_NEGATIVE_PROMPT, DEFAULT_VARIANT
+from sfxkit.editorial.options import SoundtrackOptions
 from sfxkit.editorial.plan import open_recommender, shot_candidates
 from sfxkit.editorial.render import (
     LazyGenerator,
@@ -308,34 +307,33 @@ def _score(
 def compare(
     video: str | Path,
     index: str | Path | LoadedIndex | Recommender,
+    options: SoundtrackOptions | None = None,
     *,
     out: str | Path = "report.html",
-    k: int = 3,
-    variant: str = DEFAULT_VARIANT,
-    steps: int = 25,
-    seed: int = 42,
     device: str | None = None,
-    prompt: str | None = None,
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
-    policy: str = "auto",
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    filters: Any = None,
-    cfg_strength: float = 4.5,
-    preview_rate: int = PREVIEW_RATE,
-    json_out: str | Path | None = None,
     progress: bool | None = None,
     generator: Generator | LazyGenerator | None = None,
+    preview_rate: int = PREVIEW_RATE,
+    json_out: str | Path | None = None,
+    **knobs: Any,
 ) -> CompareResult:
     """Write ``out`` (HTML) and ``json_out`` (default: ``out`` with ``.json``) comparing, per shot
     of ``video``, the index's top-``k`` sounds with one generated for the shot.
 
-    Generation, prompts and the decision work as in :func:`sfxkit.soundtrack` (same ``variant``,
-    ``steps``, ``seed`` + shot number, ``prompt``/``negative_prompt``, ``policy``, ``thresholds``,
-    ``filters`` — by default catalog sounds flagged ``silent`` are left out). See the module
-    docstring for the scores.
+    The knobs are :func:`sfxkit.soundtrack`'s, as one :class:`SoundtrackOptions` (``options``,
+    and/or its field names as keywords): generation, prompts and the decision work as there (same
+    ``variant``, ``steps``, ``cfg_strength``, ``seed`` + shot number, ``prompt``/
+    ``negative_prompt``, ``policy``, ``thresholds``, ``k``, ``filters`` — by default catalog
+    sounds flagged ``silent`` are left out). ``preview_rate`` and ``json_out`` are the report's
+    own. See the module docstring for the scores.
     """
+    opts = SoundtrackOptions.from_kwargs(options, **knobs)
+    k, variant, steps, seed = opts.k, opts.variant, opts.steps, opts.seed
+    prompt, negative_prompt, policy = opts.prompt, opts.negative_prompt, opts.policy
+    thresholds, filters, cfg_strength = opts.thresholds, opts.filters, opts.cfg_strength
     from sfxkit._progress import track
-    from sfxkit.delivery.timeline import json_default, write_text
+    from sfxkit._atomic import atomic_write_text as write_text
+    from sfxkit._json import write_json
 
     video = Path(video)
     out = Path(out)
@@ -404,7 +402,7 @@ def compare(
         "k": k,
         "shots": [s.to_dict() for s in shots],
     }
-    write_text(json_path, json.dumps(doc, indent=2, default=json_default) + "\n")
+    write_json(json_path, doc)
     seconds["total"] = round(time.perf_counter() - t0, 3)
     page = _html(video, doc, shots, media, json_path, out)
     write_text(out, page)

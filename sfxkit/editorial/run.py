@@ -9,7 +9,6 @@ visible event (see :mod:`sfxkit.editorial.plan`). Every cue is decided by the sa
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -268,7 +267,7 @@ def soundtrack(
     exports = None
     if out is not None:
         from sfxkit.delivery.export import export_all
-        from sfxkit.delivery.timeline import json_default, write_text
+        from sfxkit._json import write_json
 
         with clock("export"):
             exports = export_all(
@@ -284,22 +283,17 @@ def soundtrack(
                 handles=opts.handles,
                 channels=opts.channels,
             )
-            write_text(
+            write_json(
                 Path(out) / "decisions.json",
-                json.dumps(
-                    {
-                        "video": str(video),
-                        "policy": policy,
-                        "layers": opts.layers,
-                        "thresholds": thresholds.to_dict(),
-                        "untrained_index": rec.untrained,
-                        **layer_info,
-                        "shots": [d.to_dict() for d in decisions],
-                    },
-                    indent=2,
-                    default=json_default,
-                )
-                + "\n",
+                {
+                    "video": str(video),
+                    "policy": policy,
+                    "layers": opts.layers,
+                    "thresholds": thresholds.to_dict(),
+                    "untrained_index": rec.untrained,
+                    **layer_info,
+                    "shots": [d.to_dict() for d in decisions],
+                },
             )
     counts = Counter(d.decision for d in decisions)
     generated = [

@@ -7,8 +7,6 @@ duration, and writes the result atomically. The source's own audio is dropped un
 
 from __future__ import annotations
 
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -37,20 +35,11 @@ ENCODE_FRAME = 1024  # AAC's frame size; also a fine chunk for PCM
 
 def _load_audio(audio: str | Path | np.ndarray, sample_rate: int | None) -> tuple[np.ndarray, int]:
     if isinstance(audio, (str, Path)):
-        import soundfile as sf
+        # The hardened reader: header and memory guards, NaN checks, soxr resampling.
+        from sfxkit.media.audio import load_audio
 
-        path = Path(audio)
-        try:
-            data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        except Exception as exc:  # soundfile raises several types; report them as one
-            raise MediaError(path, f"cannot read audio ({exc})") from exc
-        x = np.ascontiguousarray(data.T)
-        if sample_rate is not None and sample_rate != sr:
-            import soxr
-
-            x = np.ascontiguousarray(soxr.resample(data, sr, sample_rate, quality="HQ").T)
-            sr = sample_rate
-        return x.astype(np.float32), int(sr)
+        decoded = load_audio(audio, sample_rate=sample_rate)
+        return np.ascontiguousarray(decoded.samples, dtype=np.float32), decoded.sample_rate
     if sample_rate is None:
         raise InputError("mux_audio got an audio array without sample_rate; pass sample_rate=")
     x = np.asarray(audio, dtype=np.float32)
@@ -132,7 +121,7 @@ def mux_audio(
     """
     import av
 
-    from sfxkit._atomic import fsync_dir, plain_file_mode
+    from sfxkit._atomic import atomic_path
     from sfxkit.media.frames import video_timing
 
     src, dst = Path(video), Path(out)
@@ -161,18 +150,13 @@ def mux_audio(
         raise MediaError(src, f"cannot open video ({exc})") from exc
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{dst.stem}.", suffix=".tmp" + dst.suffix, dir=dst.parent
-        )
-        os.close(fd)
     except OSError as exc:
         source.close()
         raise MediaError(
             dst, f"cannot write here ({exc.strerror or exc})", "choose a writable folder"
         ) from exc
-    tmp = Path(tmp_name)
     try:
-        with source:
+        with source, atomic_path(dst) as tmp:
             if not source.streams.video:
                 raise MediaError(src, "has no video stream", "pass a video file to mux audio into")
             vin = source.streams.video[0]
@@ -225,17 +209,12 @@ def mux_audio(
                 while nxt is not None:
                     sink.mux(nxt)
                     nxt = next(pending, None)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, plain_file_mode())
-        os.replace(tmp, dst)
-        fsync_dir(dst.parent)
-    except av.FFmpegError as exc:
-        tmp.unlink(missing_ok=True)
+    except av.FFmpegError as exc:  # atomic_path removed the partial file
         raise MediaError(
             src, f"cannot remux into {dst} ({exc})", "check the video plays, or re-encode it"
         ) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise MediaError(
+            dst, f"cannot write here ({exc.strerror or exc})", "choose a writable folder"
+        ) from exc
     return dst

@@ -134,7 +134,7 @@ def generate_shot(
     and ``choices`` (same shot, prompt from the same candidates, the chosen sound first, seed
     ``seed + shot``), and write it to ``OUT/shot-N-generated.wav`` (+ ``.json``, its prompt and
     provenance): what the page plays is what the export will use for that shot."""
-    from sfxkit._atomic import atomic_write_text
+    from sfxkit._json import write_json
     from sfxkit.editorial.decision import build_prompt, chosen_sound, load_choices
     from sfxkit.editorial.options import DEFAULT_NEGATIVE_PROMPT
     from sfxkit.editorial.plan import open_recommender, shot_candidates
@@ -170,5 +170,5 @@ def generate_shot(
     out.mkdir(parents=True, exist_ok=True)
     path = sound.save(out / generated_name(shot))
     info = {"shot": shot, "prompt": used_prompt, "provenance": sound.provenance}
-    atomic_write_text(path.with_suffix(".json"), json.dumps(info, indent=2, default=str) + "\n")
+    write_json(path.with_suffix(".json"), info)
     return path

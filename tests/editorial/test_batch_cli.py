@@ -37,7 +37,7 @@ def folder(tmp_path: Path) -> Path:
 
 def test_batch_reports_bad_video_and_resumes(tiny_index, folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = soundtrack_batch(folder, tiny_index[0], out, **RETRIEVE)
+    first = soundtrack_batch(folder, tiny_index[0], out=out, **RETRIEVE)
     assert {i.video.name: i.status for i in first.items} == {
         "a.mp4": "done",
         "b.mp4": "done",
@@ -55,19 +55,19 @@ def test_batch_reports_bad_video_and_resumes(tiny_index, folder: Path, tmp_path:
     # A rerun skips the finished videos (their files untouched) and reports the bad one again.
     mix_b = out / "sub__b" / "mix.wav"
     stamp = mix_b.stat().st_mtime_ns
-    second = soundtrack_batch(folder, tiny_index[0], out, **RETRIEVE)
+    second = soundtrack_batch(folder, tiny_index[0], out=out, **RETRIEVE)
     assert sorted(i.video.name for i in second.skipped) == ["a.mp4", "b.mp4"]
     assert [i.video.name for i in second.failed] == ["broken.mp4"]
     assert mix_b.stat().st_mtime_ns == stamp
 
     # A changed video, or changed settings, is done again.
     synth.make_video(folder / "a.mp4", [("stripes", 1.5)], moving=True)
-    third = soundtrack_batch(folder, tiny_index[0], out, **RETRIEVE)
+    third = soundtrack_batch(folder, tiny_index[0], out=out, **RETRIEVE)
     assert {i.video.name: i.status for i in third.items if i.status != "failed"} == {
         "a.mp4": "done",
         "b.mp4": "skipped",
     }
-    fourth = soundtrack_batch(folder, tiny_index[0], out, target_lufs=-16.0, **RETRIEVE)
+    fourth = soundtrack_batch(folder, tiny_index[0], out=out, target_lufs=-16.0, **RETRIEVE)
     assert len(fourth.done) == 2
 
 
@@ -75,7 +75,7 @@ def test_batch_stops_on_a_setup_problem(tiny_index, folder: Path, tmp_path: Path
     # Weights missing would fail every video the same way: raised, not reported per video.
     with pytest.raises(WeightsMissingError, match="sfxkit models pull"):
         soundtrack_batch(
-            folder, tiny_index[0], tmp_path / "out", policy="generate", variant="small_16k"
+            folder, tiny_index[0], out=tmp_path / "out", policy="generate", variant="small_16k"
         )
 
 

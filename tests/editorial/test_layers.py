@@ -100,15 +100,15 @@ def test_stems_name_their_role_and_split_by_kind(layered: Layered) -> None:
 
 def test_batch_takes_the_same_options(layered: Layered, tmp_path: Path) -> None:
     opts = SoundtrackOptions(layers="auto", policy="retrieve", variant="tiny_16k")
-    report = sfxkit.soundtrack_batch([layered.video], layered.index, tmp_path, options=opts)
+    report = sfxkit.soundtrack_batch([layered.video], layered.index, opts, out=tmp_path)
     assert [i.status for i in report.items] == ["done"]
     stems = sorted(p.name.split("_")[0] for p in (report.items[0].out / "clips").iterdir())
     assert stems == ["bed", "bed", "spot", "spot", "spot"]
-    again = sfxkit.soundtrack_batch([layered.video], layered.index, tmp_path, options=opts)
+    again = sfxkit.soundtrack_batch([layered.video], layered.index, opts, out=tmp_path)
     assert [i.status for i in again.items] == ["skipped"]
     # Other options are other settings: the video is done again.
     redo = sfxkit.soundtrack_batch(
-        [layered.video], layered.index, tmp_path, options=opts, layers="shot"
+        [layered.video], layered.index, opts, out=tmp_path, layers="shot"
     )
     assert [i.status for i in redo.items] == ["done"]
 

@@ -232,7 +232,7 @@ class MMAudioGenerator:
         self,
         variant: str = DEFAULT_VARIANT,
         *,
-        device: str = "auto",
+        device: str | None = None,
         dtype: Any = "auto",
         weights_dir: str | Path | None = None,
         batch_cfg: bool = True,
@@ -469,7 +469,7 @@ _CACHE: dict[tuple[Any, ...], MMAudioGenerator] = {}
 def get_generator(
     variant: str = DEFAULT_VARIANT,
     *,
-    device: str = "auto",
+    device: str | None = None,
     dtype: Any = "auto",
     weights_dir: str | Path | None = None,
 ) -> MMAudioGenerator:
@@ -515,7 +515,7 @@ def generate(
     steps: int = 25,
     cfg_strength: float = 4.5,
     seed: int = 42,
-    device: str = "auto",
+    device: str | None = None,
     dtype: Any = "auto",
     weights_dir: str | Path | None = None,
     progress: bool | None = None,
