@@ -71,186 +71,229 @@ def soundtrack(
     ``filters`` says otherwise. ``choices`` (a review session file or mapping, see
     :func:`load_choices`) override the decision, sound, gain and blend share of single shots.
     """
-    from sfxkit.delivery.mix import mix_stats, mix_timeline, shape_layer
-    from sfxkit.delivery.timeline import Cue, Timeline
+    from sfxkit._progress import stage
 
     opts = SoundtrackOptions.from_kwargs(options, **knobs)
     if opts.start_tc is not None and out is not None:
         from sfxkit.delivery.export import check_delivery
 
         check_delivery(video, start_tc=opts.start_tc)  # a label the video's frame rate has
-    policy, thresholds, filters, fit = opts.policy, opts.thresholds, opts.filters, opts.fit
-    prompt, negative_prompt, variant = opts.prompt, opts.negative_prompt, opts.variant
-    steps, seed, cfg_strength = opts.steps, opts.seed, opts.cfg_strength
-    align, follow_motion, pan = opts.align, opts.follow_motion, opts.pan
-    target_lufs, true_peak, crossfade = opts.target_lufs, opts.true_peak, opts.crossfade
-    sample_rate, blend_mode, k = opts.sample_rate, opts.blend_mode, opts.k
-    forced = dict(opts.overrides)
     chosen = load_choices(opts.choices)
-    forced.update({i: c.decision for i, c in chosen.items() if c.decision is not None})
+    forced = {
+        **opts.overrides,
+        **{i: c.decision for i, c in chosen.items() if c.decision is not None},
+    }
     video = Path(video)
     clock = StageClock()
     rec = open_recommender(index, device)
-    if filters is None:
-        filters = {"exclude_flags": ("silent",)}
-    from sfxkit._progress import stage
-
+    filters = opts.filters if opts.filters is not None else {"exclude_flags": ("silent",)}
     with stage(f"{video.name}: shots and catalog candidates", enabled=progress):
         found = shot_candidates(
             video,
             rec,
-            k=k,
+            k=opts.k,
             filters=filters,
             shots=shots,
             clock=clock,
             detectors=opts.shot_detectors,
         )
-    info, shot_list = found.info, found.shots
-    bad = sorted(i for i in {*forced, *chosen} if not 0 <= i < len(shot_list))
+    bad = sorted(i for i in {*forced, *chosen} if not 0 <= i < len(found.shots))
     if bad:
         raise InputError(
-            f"overrides name shot(s) {bad} but {video} has {len(shot_list)} shot(s), "
-            f"numbered 0..{len(shot_list) - 1}"
+            f"overrides name shot(s) {bad} but {video} has {len(found.shots)} shot(s), "
+            f"numbered 0..{len(found.shots) - 1}"
         )
     gen = (
         generator
         if isinstance(generator, LazyGenerator)
-        else LazyGenerator(variant, device, generator)
+        else LazyGenerator(opts.variant, device, generator)
     )
-    handle = max(crossfade, 0.0) / 2.0
-    r_gain, g_gain = opts.blend_gains_db
-
-    from sfxkit._progress import track
-
     layer_info: dict[str, Any] = {}
-    decisions: list[ShotDecision] = []
-    cues: list[Cue] = []
     if opts.layers == "auto":
         cues, decisions, layer_info = _layer_cues(
             video, rec, found, opts, gen, clock, filters=filters, progress=progress
         )
     else:
-        for shot, cands in track(
-            list(zip(shot_list, found.candidates, strict=True)),
-            total=len(shot_list),
-            desc="soundtrack",
-            unit="shot",
-            enabled=progress,
-        ):
-            decision, reason, numbers = decide(cands, policy=policy, thresholds=thresholds)
-            if shot.index in forced:
-                if "auto_decision" not in numbers:
-                    numbers["auto_decision"] = decision
-                decision = forced[shot.index]
-                by = "the review choices" if shot.index in chosen else f"overrides[{shot.index}]"
-                reason = f"forced by {by} = '{decision}' (policy gave: {reason})"
-                numbers["override"] = decision
-            choice = chosen.get(shot.index)
-            rg, gg = r_gain, g_gain
-            if choice is not None and choice.blend is not None:
-                rg, gg = share_gains_db(choice.blend)
-                if decision == "blend":
-                    numbers["blend_share"] = choice.blend
-            if choice is not None and choice.sound is not None:
-                pick = chosen_sound(rec, cands, choice.sound, shot.index)
-                cands = [pick, *(c for c in cands if c.id != pick.id)]
-                numbers["chosen_sound"] = pick.id
-            shot_prompt = prompt if prompt is not None else build_prompt(cands)
-            layers: list[Layer] = []
-            profile = None
-            if decision in ("retrieve", "blend"):
-                nudge = choice.gain_db if choice is not None else 0.0
-                layer, decision, note = catalog_layer(
-                    cands, (rg if decision == "blend" else 0.0) + nudge, decision, numbers, clock
-                )
-                reason += note
-                if layer is not None:
-                    with clock("decode"):
-                        profile = (
-                            motion_for(video, shot) if (align or follow_motion or pan) else None
-                        )
-                    with clock("mix"):
-                        layers.append(
-                            shape_layer(
-                                layer,
-                                video,
-                                shot.start,
-                                shot.end,
-                                mode=fit_mode(layer, shot.duration, fit),  # type: ignore[arg-type]
-                                align=align,
-                                follow_motion=follow_motion,
-                                pan=pan,
-                                handle=handle,
-                                profile=profile,
-                            )
-                        )
-                        if choice is not None and choice.offset:
-                            layers[-1] = nudged(layers[-1], choice.offset)
-                            numbers["offset_nudge"] = choice.offset
-                    numbers["retrieved_id"] = layer.source.get("id")
-            if decision in ("generate", "blend"):
-                with clock("load"):
-                    gen.loaded  # noqa: B018 - load the model outside the generate timing
-                with clock("generate"):
-                    sound = gen.for_shot(
-                        video,
-                        shot,
-                        info.duration,
-                        tail=handle,
-                        prompt=shot_prompt,
-                        negative_prompt=negative_prompt,
-                        steps=steps,
-                        cfg_strength=cfg_strength,
-                        seed=seed,
-                    )
-                glayer = generated_layer(sound, gain_db=gg if decision == "blend" else 0.0)
-                if (follow_motion or pan) and profile is None:
-                    with clock("decode"):
-                        profile = motion_for(video, shot)
-                with clock("mix"):
-                    layers.append(
-                        shape_layer(
-                            glayer,
-                            video,
-                            shot.start,
-                            shot.end,
-                            mode="trim",
-                            align=False,  # generated from the shot's own frames: already in sync
-                            follow_motion=follow_motion,
-                            pan=pan,
-                            handle=handle,
-                            profile=profile,
-                        )
-                    )
-            numbers["decision"] = decision
-            decisions.append(
-                ShotDecision(
-                    shot=shot,
-                    decision=decision,
-                    reason=reason,
-                    numbers=numbers,
-                    candidates=list(cands),
-                    prompt=shot_prompt if decision in ("generate", "blend") else "",
-                    negative_prompt=negative_prompt if decision in ("generate", "blend") else "",
-                )
-            )
-            cues.append(
-                Cue(
-                    index=shot.index,
-                    start=shot.start,
-                    end=min(shot.end, info.duration),
-                    decision=decision,  # type: ignore[arg-type]
-                    reason=reason,
-                    numbers=numbers,
-                    layers=tuple(layers),
-                    blend=blend_mode if decision == "blend" else "layer",  # type: ignore[arg-type]
-                )
-            )
+        cues, decisions = _shot_cues(
+            video, rec, found, opts, gen, clock, forced=forced, chosen=chosen, progress=progress
+        )
+    return _mix_and_deliver(video, rec, found, opts, cues, decisions, layer_info, clock, out=out)
 
+
+__all__ = ["soundtrack"]
+
+
+def _shot_cues(
+    video: Path,
+    rec: Recommender,
+    found: Any,
+    opts: SoundtrackOptions,
+    gen: LazyGenerator,
+    clock: StageClock,
+    *,
+    forced: dict[int, str],
+    chosen: dict[int, Any],
+    progress: bool | None,
+) -> tuple[list[Cue], list[ShotDecision]]:
+    """The cues of ``layers="shot"``: one per shot, cut to cut, each decided on its candidates."""
+    from sfxkit._progress import track
+
+    cues: list[Cue] = []
+    decisions: list[ShotDecision] = []
+    for shot, cands in track(
+        list(zip(found.shots, found.candidates, strict=True)),
+        total=len(found.shots),
+        desc="soundtrack",
+        unit="shot",
+        enabled=progress,
+    ):
+        decision, cue = _shot_cue(
+            video, rec, shot, cands, found.info.duration, opts, gen, clock,
+            forced=forced.get(shot.index), choice=chosen.get(shot.index),
+        )  # fmt: skip
+        decisions.append(decision)
+        cues.append(cue)
+    return cues, decisions
+
+
+def _shot_cue(
+    video: Path,
+    rec: Recommender,
+    shot: Shot,
+    cands: list[Recommendation],
+    video_duration: float,
+    opts: SoundtrackOptions,
+    gen: LazyGenerator,
+    clock: StageClock,
+    *,
+    forced: str | None,
+    choice: Any,
+) -> tuple[ShotDecision, Cue]:
+    """One shot: decide (policy, then the forced decision or review choice), fit the catalog
+    sound and/or generate one, and return the decision record and the cue made from it."""
+    from sfxkit.delivery.mix import shape_layer
+    from sfxkit.delivery.timeline import Cue
+
+    decision, reason, numbers = decide(cands, policy=opts.policy, thresholds=opts.thresholds)
+    if forced is not None:
+        numbers.setdefault("auto_decision", decision)
+        decision = forced
+        by = "the review choices" if choice is not None else f"overrides[{shot.index}]"
+        reason = f"forced by {by} = '{decision}' (policy gave: {reason})"
+        numbers["override"] = decision
+    rg, gg = opts.blend_gains_db
+    if choice is not None and choice.blend is not None:
+        rg, gg = share_gains_db(choice.blend)
+        if decision == "blend":
+            numbers["blend_share"] = choice.blend
+    if choice is not None and choice.sound is not None:
+        pick = chosen_sound(rec, cands, choice.sound, shot.index)
+        cands = [pick, *(c for c in cands if c.id != pick.id)]
+        numbers["chosen_sound"] = pick.id
+    prompt = opts.prompt if opts.prompt is not None else build_prompt(cands)
+    handle = max(opts.crossfade, 0.0) / 2.0
+    shaping = {"follow_motion": opts.follow_motion, "pan": opts.pan, "handle": handle}
+    layers: list[Layer] = []
+    profile = None
+    if decision in ("retrieve", "blend"):
+        nudge = choice.gain_db if choice is not None else 0.0
+        layer, decision, note = catalog_layer(
+            cands, (rg if decision == "blend" else 0.0) + nudge, decision, numbers, clock
+        )
+        reason += note
+        if layer is not None:
+            with clock("decode"):
+                wants_motion = opts.align or opts.follow_motion or opts.pan
+                profile = motion_for(video, shot) if wants_motion else None
+            with clock("mix"):
+                mode = fit_mode(layer, shot.duration, opts.fit)
+                shaped = shape_layer(
+                    layer, video, shot.start, shot.end, mode=mode,  # type: ignore[arg-type]
+                    align=opts.align, profile=profile, **shaping,
+                )  # fmt: skip
+                if choice is not None and choice.offset:
+                    shaped = nudged(shaped, choice.offset)
+                    numbers["offset_nudge"] = choice.offset
+                layers.append(shaped)
+            numbers["retrieved_id"] = layer.source.get("id")
+    generates = decision in ("generate", "blend")
+    if generates:
+        with clock("load"):
+            gen.loaded  # noqa: B018 - load the model outside the generate timing
+        with clock("generate"):
+            sound = gen.for_shot(
+                video,
+                shot,
+                video_duration,
+                tail=handle,
+                prompt=prompt,
+                negative_prompt=opts.negative_prompt,
+                steps=opts.steps,
+                cfg_strength=opts.cfg_strength,
+                seed=opts.seed,
+            )
+        glayer = generated_layer(sound, gain_db=gg if decision == "blend" else 0.0)
+        if (opts.follow_motion or opts.pan) and profile is None:
+            with clock("decode"):
+                profile = motion_for(video, shot)
+        with clock("mix"):
+            # Generated from the shot's own frames: already in sync, so never re-aligned.
+            layers.append(
+                shape_layer(
+                    glayer,
+                    video,
+                    shot.start,
+                    shot.end,
+                    mode="trim",
+                    align=False,
+                    profile=profile,
+                    **shaping,
+                )  # fmt: skip
+            )
+    numbers["decision"] = decision
+    record = ShotDecision(
+        shot=shot,
+        decision=decision,
+        reason=reason,
+        numbers=numbers,
+        candidates=list(cands),
+        prompt=prompt if generates else "",
+        negative_prompt=opts.negative_prompt if generates else "",
+    )
+    cue = Cue(
+        index=shot.index,
+        start=shot.start,
+        end=min(shot.end, video_duration),
+        decision=decision,  # type: ignore[arg-type]
+        reason=reason,
+        numbers=numbers,
+        layers=tuple(layers),
+        blend=opts.blend_mode if decision == "blend" else "layer",  # type: ignore[arg-type]
+    )
+    return record, cue
+
+
+def _mix_and_deliver(
+    video: Path,
+    rec: Recommender,
+    found: Any,
+    opts: SoundtrackOptions,
+    cues: list[Cue],
+    decisions: list[ShotDecision],
+    layer_info: dict[str, Any],
+    clock: StageClock,
+    *,
+    out: str | Path | None,
+) -> SoundtrackResult:
+    """Mix the cues to the loudness target, deliver them to ``out`` and sum up the run."""
+    from sfxkit.delivery.mix import mix_stats, mix_timeline
+    from sfxkit.delivery.timeline import Timeline
+
+    info = found.info
     timeline = Timeline(
         video=str(video),
         duration=info.duration,
-        sample_rate=sample_rate,
+        sample_rate=opts.sample_rate,
         channels=2,
         cues=tuple(cues),
         fps=info.fps or None,
@@ -258,16 +301,18 @@ def soundtrack(
     with clock("mix"):
         mix, stems = mix_timeline(
             timeline,
-            target_lufs=target_lufs,
-            true_peak=true_peak,
-            crossfade=crossfade,
+            target_lufs=opts.target_lufs,
+            true_peak=opts.true_peak,
+            crossfade=opts.crossfade,
             bed_crossfade=opts.bed_crossfade,
         )
-        measured = mix_stats(mix, sample_rate, target_lufs=target_lufs, ceiling_dbtp=true_peak)
+        measured = mix_stats(
+            mix, opts.sample_rate, target_lufs=opts.target_lufs, ceiling_dbtp=opts.true_peak
+        )
     exports = None
     if out is not None:
-        from sfxkit.delivery.export import export_all
         from sfxkit._json import write_json
+        from sfxkit.delivery.export import export_all
 
         with clock("export"):
             exports = export_all(
@@ -276,8 +321,8 @@ def soundtrack(
                 stems,
                 out,
                 video=video,
-                target_lufs=target_lufs,
-                true_peak=true_peak,
+                target_lufs=opts.target_lufs,
+                true_peak=opts.true_peak,
                 formats=opts.formats,
                 start_tc=opts.start_tc,
                 handles=opts.handles,
@@ -287,36 +332,33 @@ def soundtrack(
                 Path(out) / "decisions.json",
                 {
                     "video": str(video),
-                    "policy": policy,
+                    "policy": opts.policy,
                     "layers": opts.layers,
-                    "thresholds": thresholds.to_dict(),
+                    "thresholds": opts.thresholds.to_dict(),
                     "untrained_index": rec.untrained,
                     **layer_info,
                     "shots": [d.to_dict() for d in decisions],
                 },
             )
     counts = Counter(d.decision for d in decisions)
-    generated = [
-        lay
-        for c in cues
-        for lay in c.layers
-        if lay.kind == "generated" and lay.source.get("untrained")
-    ]
+    untrained_generated = any(
+        lay.kind == "generated" and lay.source.get("untrained") for c in cues for lay in c.layers
+    )
     stats = {
-        "shots": len(shot_list),
+        "shots": len(found.shots),
         "layers": opts.layers,
         "cues": dict(Counter(c.role for c in cues)),
         "scenes": len(layer_info.get("scenes", ())) if layer_info else None,
         "duration": info.duration,
-        "decisions": {d: counts.get(d, 0) for d in (*FORCED,)},
-        "target_lufs": target_lufs,
+        "decisions": {d: counts.get(d, 0) for d in FORCED},
+        "target_lufs": opts.target_lufs,
         "loudness": measured.loudness,
         "loudness_kind": measured.loudness_kind,
         "true_peak_dbtp": measured.true_peak_dbtp,
-        "ceiling_dbtp": true_peak,
+        "ceiling_dbtp": opts.true_peak,
         "non_commercial": timeline.non_commercial,
         "untrained_index": rec.untrained,
-        "untrained_generator": bool(generated),
+        "untrained_generator": untrained_generated,
         "seconds": {s: round(v, 4) for s, v in clock.seconds.items()},
     }
     return SoundtrackResult(
@@ -328,9 +370,6 @@ def soundtrack(
         exports=exports,
         stats=stats,
     )
-
-
-__all__ = ["soundtrack"]
 
 
 # ---- layers="auto": a bed per scene, a spot per event ------------------------------------------

@@ -11,9 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from sfxkit.cli import main
-from tests import synth
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT, synth
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from sfxkit.index.build import build_index
-from sfxkit.recommender import Recommender
 from sfxkit.index.store import load_index
+from sfxkit.recommender import Recommender
 from tests import synth
 
 EXE = Path(sys.executable).with_name("sfxkit")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sfxkit.index.views import Preset, VectorIndex
 from sfxkit.index.store import IndexStore, VersionWriter
+from sfxkit.index.views import Preset, VectorIndex
 
 
 def sphere_clusters(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:

@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 
 from sfxkit.errors import IndexCorruptError, IndexNotFoundError, InputError
-from sfxkit.recommender import Filters, Recommender
 from sfxkit.index.store import IndexStore, load_index
-from tests import synth
+from sfxkit.recommender import Filters, Recommender
+from tests import ROOT, synth
 from tests.conftest import make_sfx_library
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _frame(kind: str = "checker") -> np.ndarray:

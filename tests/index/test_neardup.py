@@ -117,9 +117,9 @@ def test_quality_rank_prefers_lossless_rate_and_depth(tmp_path):
 
 def _index_with_group(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A tiny index where a WAV and its quieter MP3 copy are marked as one near-duplicate group."""
-    from sfxkit.index.derive import commit_derived_version
-    from sfxkit.index.build import build_index
     from sfxkit.catalog.schema import items_to_table, table_to_items
+    from sfxkit.index.build import build_index
+    from sfxkit.index.derive import commit_derived_version
     from sfxkit.index.store import load_index
 
     lib = tmp_path / "lib"
@@ -205,8 +205,8 @@ def test_build_without_aisfx_weights_groups_nothing_and_says_so(tmp_path, monkey
     from sfxkit.index.build import build_index
 
     monkeypatch.delenv("SFXKIT_WEIGHTS_DIR", raising=False)  # the cache is empty (conftest)
-    from sfxkit.recommender import Recommender
     from sfxkit.index.store import load_index
+    from sfxkit.recommender import Recommender
 
     lib = tmp_path / "lib"
     rain = np.round(synth.noise(1.0, band=(2000, 9000), seed=1) * 32767) / 32768

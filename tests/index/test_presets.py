@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 
-from sfxkit.index.views import Preset, choose_preset
 from sfxkit.index.store import load_index
+from sfxkit.index.views import Preset, choose_preset
 from tests.index.helpers import clustered, exact_top, recall, write_index
 
 

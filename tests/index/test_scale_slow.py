@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sfxkit.index.views import choose_preset
 from sfxkit.index.store import load_index
+from sfxkit.index.views import choose_preset
 from tests.index.helpers import exact_top, recall, sphere_clusters, write_index
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from sfxkit.index.views import Preset, VectorIndex
 from sfxkit.index.store import IndexStore, load_index
+from sfxkit.index.views import Preset, VectorIndex
 from tests import synth
 from tests.index.helpers import clustered, commit_view, presets_file
 
@@ -82,8 +82,8 @@ class BreakingEncoder:
 
 
 def test_a_sound_that_breaks_mid_build_is_reported_and_left_out_of_every_view(tmp_path: Path):
-    from sfxkit.index.build import AUDIO_BATCH, build_index
     from sfxkit.config import TINY_AUDIO_MODEL
+    from sfxkit.index.build import AUDIO_BATCH, build_index
     from sfxkit.models.registry import load_audio_encoder
 
     lib = tmp_path / "lib"

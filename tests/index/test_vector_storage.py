@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sfxkit.errors import IndexCorruptError
-from sfxkit.index.views import CHUNK_BYTES, Preset
 from sfxkit.index.store import load_index
+from sfxkit.index.views import CHUNK_BYTES, Preset
 from tests.index.helpers import clustered, exact_top, presets_file, recall, write_index
 
 FLAT = Preset("exact", None, "Flat", {}, {})

@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests import synth
+from tests import ROOT, synth
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -104,8 +104,8 @@ def install_hook(watched: Path, kill_at: int | None, log: list[tuple[str, str]])
 # ----------------------------------------------------------------------------- the driver
 def answer(index: Path) -> dict[str, Any]:
     """What a user sees of an index: its items and the top results of two queries."""
-    from sfxkit.recommender import Recommender
     from sfxkit.index.store import load_index
+    from sfxkit.recommender import Recommender
     from tests import synth
 
     idx = load_index(index)

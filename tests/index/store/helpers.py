@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 from sfxkit.index.store import IndexStore, sha256_bytes
-from tests import synth
+from tests import ROOT, synth
 
-ROOT = Path(__file__).resolve().parents[2]
 SFXKIT = Path(sys.executable).with_name("sfxkit")
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from sfxkit.errors import IndexCorruptError
-from sfxkit.recommender import Recommender
 from sfxkit.index.store import IndexStore
+from sfxkit.recommender import Recommender
 from tests.index.store.helpers import rehash, sfxkit
 
 

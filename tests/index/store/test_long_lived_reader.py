@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from sfxkit.index.build import build_index
-from sfxkit.recommender import Recommender
 from sfxkit.index.store import load_index
+from sfxkit.recommender import Recommender
 from tests import synth
 from tests.index.store.helpers import small_library
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sfxkit.index.build import build_index
 from sfxkit.errors import IndexCorruptError
+from sfxkit.index.build import build_index
 from sfxkit.index.store import IndexStore, load_index
 from tests import synth
 from tests.index.store.helpers import sfxkit, small_library

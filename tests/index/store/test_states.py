@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from sfxkit.index.build import build_index
 from sfxkit.errors import (
     IndexCreatingError,
     IndexLockedError,
@@ -22,8 +21,9 @@ from sfxkit.errors import (
     IndexNotFoundError,
     SfxkitError,
 )
-from sfxkit.recommender import Recommender
+from sfxkit.index.build import build_index
 from sfxkit.index.store import load_index
+from sfxkit.recommender import Recommender
 from tests.index.store.helpers import ROOT, sfxkit, small_library
 
 HOLDER = textwrap.dedent(
