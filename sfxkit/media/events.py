@@ -42,7 +42,7 @@ from sfxkit.errors import InputError
 if TYPE_CHECKING:
     from sfxkit.media.shots import Shot
 
-EVENT_THRESHOLD = 0.05
+EVENT_THRESHOLD = 0.03
 """Minimum event score (change of motion in pixels at ``max_side`` plus novelty in contrast units,
 each averaged over the frame, above the running median)."""
 EVENT_GAP = 0.25
