@@ -77,6 +77,11 @@ class WeightsMissingError(ModelError, FileNotFoundError):
         )
 
 
+class MissingViewsWarning(UserWarning):
+    """An index was built without some of its views (their model weights are missing): the
+    queries that need them will fail until it is rebuilt with the weights."""
+
+
 class UntrainedModelWarning(UserWarning):
     """A tiny untrained model (random weights, for tests) is in use: its results are meaningless."""
 

@@ -493,3 +493,223 @@ def make_layered_video(
         for packet in stream.encode(None):
             container.mux(packet)
     return path, cuts, times
+
+
+# --- visible events with known times, among transitions (benchmarks/events.py, spot tests) -----
+
+EVENT_KINDS = ("bounce", "appear", "burst", "strike")
+
+
+def _disk(img: np.ndarray, cx: float, cy: float, r: float, colour: Sequence[int]) -> None:
+    h, w = img.shape[:2]
+    y0, y1 = max(0, int(cy - r - 1)), min(h, int(cy + r + 2))
+    x0, x1 = max(0, int(cx - r - 1)), min(w, int(cx + r + 2))
+    if y0 >= y1 or x0 >= x1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    img[y0:y1, x0:x1][inside] = colour
+
+
+def event_shot(
+    kind: str,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    width: int = 160,
+    height: int = 90,
+    pan: float = 0.0,
+    pan_start: int = 0,
+    margin: int = 12,
+) -> tuple[list[np.ndarray], list[int], list[int]]:
+    """``n`` frames of one shot showing ``kind`` events on a textured background (panning by
+    ``pan`` px a frame from frame ``pan_start``): ``(frames, event frames, don't-care frames)``.
+
+    - ``bounce``: a ball falls in from the top and bounces off the floor (events: the bounces).
+    - ``appear``: objects appear (and stay) at chosen frames.
+    - ``burst``: sparks fly out of a point at chosen frames (fireworks).
+    - ``strike``: a hammer comes down faster and faster and stops on an anvil (events: the hits),
+      then lifts slowly.
+
+    Events within ``margin`` frames of either end are don't-care (neither hits nor misses).
+    """
+    seed = int(rng.integers(1 << 30))
+    wide = texture(seed, width + int(np.ceil(pan * n)) + 2, height)
+    frames: list[np.ndarray] = []
+    offsets = np.cumsum([0.0] + [pan if i >= pan_start else 0.0 for i in range(1, n)])
+    events: list[int] = []
+    # Event frames for the scheduled kinds, spaced and inside the margins.
+    slots = list(range(margin, n - margin))
+    picks: list[int] = []
+    for _ in range(int(rng.integers(1, 3))):
+        free = [f for f in slots if all(abs(f - p) >= 12 for p in picks)]
+        if free:
+            picks.append(int(rng.choice(free)))
+    picks.sort()
+    colour = [int(c) for c in rng.integers(180, 256, 3)]
+    ball_x, ball_y, vx, vy = float(rng.uniform(20, 60)), -8.0, float(rng.uniform(1.5, 3)), 0.0
+    floor, g = height - 10.0, float(rng.uniform(0.5, 0.8))
+    hammer_x = float(rng.uniform(30, width - 40))
+    anvil = height - 20
+    for i in range(n):
+        x = int(round(offsets[i]))
+        img = np.ascontiguousarray(wide[:, x : x + width]).copy()
+        if kind == "bounce":
+            vy += g
+            ball_y += vy
+            ball_x += vx
+            if ball_y > floor:
+                ball_y = floor - (ball_y - floor)
+                vy = -abs(vy) * 0.92
+                events.append(i)
+            if ball_x > width - 10 or ball_x < 10:
+                vx = -vx
+            _disk(img, ball_x, ball_y, 6, colour)
+        elif kind == "appear":
+            for j, f in enumerate(picks):
+                if i >= f:
+                    x0 = 20 + 40 * j
+                    img[25:50, x0 : x0 + 22] = colour
+        elif kind == "burst":
+            for j, f in enumerate(picks):
+                if f <= i < f + 14:
+                    age = i - f
+                    sub = np.random.default_rng(seed + j)
+                    cx, cy = float(sub.uniform(40, width - 40)), float(sub.uniform(25, 50))
+                    angles = sub.uniform(0, 2 * np.pi, 14)
+                    speeds = sub.uniform(1.5, 3.5, 14)
+                    fade = 1.0 - age / 14
+                    for a, s in zip(angles, speeds, strict=True):
+                        px, py = cx + np.cos(a) * s * (age + 1), cy + np.sin(a) * s * (age + 1)
+                        _disk(img, px, py, 2.5, [int(255 * fade + img[0, 0, 0] * (1 - fade))] * 3)
+        elif kind == "strike":
+            # Each hit: 10 frames of accelerating fall ending on the anvil at the hit frame, 6 on
+            # it, then a slow lift back up.
+            top = 8.0
+            y = top
+            for f in picks:
+                if f - 10 <= i <= f:
+                    y = top + (anvil - 22 - top) * ((i - (f - 10)) / 10) ** 2
+                    break
+                if f < i <= f + 6:
+                    y = anvil - 22
+                    break
+                if f + 6 < i <= f + 26:
+                    y = (
+                        anvil
+                        - 22
+                        - (anvil - 22 - top) * 0.5 * (1 - np.cos(np.pi * (i - f - 6) / 20))
+                    )
+                    break
+            img[anvil : anvil + 8, int(hammer_x) - 10 : int(hammer_x) + 20] = (60, 60, 60)
+            yi = int(round(y))
+            img[yi : yi + 22, int(hammer_x) : int(hammer_x) + 10] = colour
+        frames.append(img)
+    if kind in ("appear", "burst", "strike"):
+        events = picks
+    good = [f for f in events if margin <= f < n - margin]
+    return frames, good, [f for f in events if f not in good]
+
+
+def event_clip(
+    seed: int,
+    *,
+    fps: int = 25,
+    width: int = 160,
+    height: int = 90,
+    shots: int = 4,
+    transition: float = 0.8,
+    kinds: Sequence[str] | None = None,
+    joins: Sequence[str] | None = None,
+    pans: Sequence[float] | None = None,
+    flashes: Sequence[bool] | None = None,
+) -> tuple[list[np.ndarray], dict[str, list]]:
+    """A clip of ``shots`` shots, each with visible events of one kind (:func:`event_shot`), some
+    panning (the pan starts mid-shot), joined by cuts, fades through black and dissolves of
+    ``transition`` s, with a white flash (one or two frames) in some shots.
+
+    Returns ``(frames, truth)``: truth has ``events`` (seconds), ``dont_care`` (seconds),
+    ``transitions`` (``[start, end]`` spans in seconds of everything that is no event: fades,
+    dissolves, flashes, cuts and pan starts, each widened by two frames) and ``kinds``.
+    ``kinds`` (one per shot), ``joins`` (``cut``/``fade``/``dissolve`` before each shot after the
+    first), ``pans`` (px a frame) and ``flashes`` fix what ``seed`` would otherwise draw."""
+    drawn_kinds = list(kinds) if kinds is not None else None
+    shots = len(drawn_kinds) if drawn_kinds is not None else shots
+    rng = np.random.default_rng(seed)
+    lt = int(round(transition * fps))
+    out: list[np.ndarray] = []
+    events: list[float] = []
+    dont: list[float] = []
+    spans: list[list[float]] = []
+    kinds: list[str] = []
+    pad = 2 / fps
+    for s in range(shots):
+        kind = EVENT_KINDS[int(rng.integers(len(EVENT_KINDS)))]
+        kind = drawn_kinds[s] if drawn_kinds is not None else kind
+        kinds.append(kind)
+        n = int(rng.integers(75, 100))
+        pan = float(rng.choice([0.0, 0.0, 2.0, 3.5]))
+        pan = float(pans[s]) if pans is not None else pan
+        pan_start = int(rng.integers(5, n - 5))
+        frames, good, bad = event_shot(
+            kind,
+            n,
+            rng=rng,
+            width=width,
+            height=height,
+            pan=pan,
+            pan_start=pan_start,
+            margin=lt + 4,
+        )
+        flash = rng.random() < 0.5
+        flash = bool(flashes[s]) if flashes is not None else flash
+        if flash:
+            quiet = [
+                i
+                for i in range(lt // 2 + 4, n - lt // 2 - 4)
+                if all(abs(i - f) > 8 for f in good + bad)
+            ]
+            if quiet:
+                at = int(rng.choice(quiet))
+                for i in range(at, min(n, at + int(rng.integers(1, 3)))):
+                    frames[i] = np.full_like(frames[i], 255)
+                good_flash = at
+            else:
+                good_flash = None
+        else:
+            good_flash = None
+        how = "start" if s == 0 else ["cut", "fade", "dissolve"][int(rng.integers(3))]
+        how = joins[s - 1] if joins is not None and s > 0 else how
+        if how == "dissolve":
+            base = len(out) - lt
+            for i in range(lt):
+                t = (i + 0.5) / lt
+                a = out[base + i].astype(np.float32)
+                out[base + i] = np.clip((1 - t) * a + t * frames[i], 0, 255).astype(np.uint8)
+            out.extend(frames[lt:])
+            spans.append([base / fps - pad, (base + lt) / fps + pad])
+        else:
+            base = len(out)
+            if how == "fade":
+                half = lt // 2
+                for i in range(half):
+                    k = (half - i - 0.5) / half
+                    out[base - half + i] = (out[base - half + i] * k).astype(np.uint8)
+                    frames[i] = (frames[i] * ((i + 0.5) / half)).astype(np.uint8)
+                spans.append([(base - half) / fps - pad, (base + half) / fps + pad])
+            elif how == "cut":
+                spans.append([base / fps - pad, base / fps + pad])
+            out.extend(frames)
+        if pan > 0:
+            spans.append([(base + pan_start) / fps - pad, (base + pan_start) / fps + pad])
+        if good_flash is not None:
+            spans.append([(base + good_flash) / fps - pad, (base + good_flash + 2) / fps + pad])
+        events += [(base + f) / fps for f in good]
+        dont += [(base + f) / fps for f in bad]
+    return out, {
+        "events": events,
+        "dont_care": dont,
+        "transitions": spans,
+        "kinds": kinds,
+        "duration": len(out) / fps,
+    }

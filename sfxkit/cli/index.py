@@ -49,22 +49,28 @@ def build(
     address: Address = None,
 ) -> None:
     """Build or incrementally update an index over FOLDER."""
+    import warnings
+
+    from sfxkit.errors import MissingViewsWarning
     from sfxkit.index.build import build_index
 
     check_engine(engine, address)
-    report = build_index(
-        folder,
-        out,
-        models=models,
-        sfx_model=sfx_model,
-        sidecar=sidecar,
-        licence=licence,
-        source=source,
-        device=device,
-        progress=None if progress and not as_json else False,
-        engine=engine,
-        address=address,
-    )
+    with warnings.catch_warnings():
+        # The report's notes say it below (and in --json), once and in the CLI's words.
+        warnings.simplefilter("ignore", MissingViewsWarning)
+        report = build_index(
+            folder,
+            out,
+            models=models,
+            sfx_model=sfx_model,
+            sidecar=sidecar,
+            licence=licence,
+            source=source,
+            device=device,
+            progress=None if progress and not as_json else False,
+            engine=engine,
+            address=address,
+        )
     if as_json:
         print_json(report.to_dict())
         return

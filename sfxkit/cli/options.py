@@ -110,10 +110,13 @@ def check_index_models(index: Path, models: str | None, command: str) -> None:
         from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL
 
         tiny = {TINY_FRAME_MODEL, TINY_AUDIO_MODEL}
-        if not set(recorded.values()) <= tiny:
+        # The sound-effects view (aiSFX, tiny or pulled) is not what --models tiny is about:
+        # frame and text queries use CLIP and CLAP.
+        if not {m for role, m in recorded.items() if role != "sfx"} <= tiny:
             raise InputError(
                 f"--models tiny means the tiny encoders too, but {index} was built with "
-                f"{', '.join(sorted(recorded.values()))}; use an index built with "
+                f"{', '.join(sorted(m for r, m in recorded.items() if r != 'sfx'))}; use an "
+                "index built with "
                 f"`sfxkit index build SFX_DIR --out IDX --models tiny`, or pass "
                 f"--variant {TINY_VARIANT} for only a tiny generator"
             )

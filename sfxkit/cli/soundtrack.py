@@ -245,6 +245,7 @@ def soundtrack_cmd(
                     "mix": str(exports.mix) if exports else None,
                     "video": str(exports.video) if exports else None,
                     "edl": str(exports.edl) if exports else None,
+                    "edls": [str(p) for p in exports.edls] if exports else [],
                     "otio": str(exports.otio) if exports else None,
                     "csv": str(exports.csv) if exports else None,
                     "aaf": str(exports.aaf) if exports and exports.aaf else None,

@@ -4,7 +4,9 @@
 :func:`sfxkit.delivery.mix.mix_timeline`:
 
 - ``clips/shot_003_retrieve.wav``: each cue's sound as a Broadcast WAV (24-bit, ``bext`` chunk
-  whose TimeReference is the file's place on the timeline plus the start timecode), with
+  whose TimeReference is the file's place on the timeline plus the start timecode, Description
+  the track, the cue's role and its sounds by title and file, OriginatorReference the catalog
+  file name), with
   ``handles`` seconds of extra material before and after the cue on spot effects (as much as
   the material has) and the crossfade lead-in/tail on the others;
 - ``stems/BG.wav``, ``stems/FX.wav``, ``stems/GEN.wav``: full-length stems by type
@@ -15,9 +17,12 @@
 - ``<video>_sfx.mp4``: the video with the stereo mix muxed in, picture packets copied untouched;
 - ``cues.aaf`` / ``cues.xml`` (FCP 7) / ``cues.otio``: one timeline, an audio track per stem type,
   clips linked to the files in ``clips/``, written by the OTIO adapters
-  (:mod:`sfxkit.delivery.interchange`); ``cues.edl``: CMX3600, drop-frame at 29.97/59.94;
+  (:mod:`sfxkit.delivery.interchange`); a blend is two clips (its catalog share on BG or FX, its
+  generated share on GEN), so every stem with content has its track; ``cues.edl``: CMX3600,
+  drop-frame at 29.97/59.94, or where cues overlap (a layered soundtrack's spots over its bed)
+  one EDL per track, ``cues_BG.edl``, ``cues_FX.edl``, ``cues_FX_2.edl``, ``cues_GEN.edl``;
 - ``cues.csv``: a cue sheet (shot, times, timecodes, stem type, decision, reason, sources,
-  licences, NON-COMMERCIAL flag);
+  their catalog titles and file names, licences, NON-COMMERCIAL flag);
 - ``provenance.json``: where every sound came from (catalog source, or generator, model, seed),
   its licence and the decision behind it; plus ``timeline.json`` and ``layers/`` so the plan can
   be reloaded (:meth:`Timeline.load`).
@@ -65,6 +70,7 @@ NC_NOTICE = (
 )
 _CLIP_FILE = re.compile(r"^[^.].*\.wav$")  # clips/ is sfxkit's: any WAV but temp files
 _STEM_FILE = re.compile(r"^(BG|FX|GEN)(_51)?\.wav$")
+_EDL_FILE = re.compile(r"^cues(_(BG|FX|GEN)(_\d+)?)?\.edl$")
 _LAYER_FILE = re.compile(r"^(shot|bed|spot)_\d{3,}_L\d+_(retrieved|generated)\.wav$")
 _VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv"}
 
@@ -96,6 +102,9 @@ class ExportResult:
     mix_51: Path | None = None
     start_tc: str = "00:00:00:00"
     fps: float = DEFAULT_FPS
+    edls: tuple[Path, ...] = ()
+    """Every EDL written: ``cues.edl``, or one per track where cues overlap (``edl`` is the
+    first of them)."""
 
 
 # ---- timecode ---------------------------------------------------------------------------------
@@ -174,21 +183,36 @@ def check_delivery(
 # ---- per-cue facts ----------------------------------------------------------------------------
 
 
-def _sources(cue: Cue) -> str:
+def _catalog_names(cue: Cue, kind: str | None = None) -> list[tuple[str, str]]:
+    """``(title, file name)`` of each of a cue's sounds (``kind``: only ``retrieved`` or
+    ``generated`` layers): a catalog sound by its title and file, generated material by its
+    generator and seed (no file)."""
     names = []
     for layer in cue.layers:
+        if kind is not None and layer.kind != kind:
+            continue
         src = layer.source
         if layer.kind == "generated":
             gen = src.get("generator") or src.get("model") or "generator"
             seed = src.get("seed")
-            names.append(f"{gen}" + (f" seed={seed}" if seed is not None else ""))
+            names.append((f"{gen}" + (f" seed={seed}" if seed is not None else ""), ""))
         else:
-            names.append(str(src.get("id") or src.get("title") or src.get("path") or "catalog"))
-    return "; ".join(names)
+            path = str(src.get("path") or "")
+            file = Path(path).name if path else ""
+            title = str(src.get("title") or "") or (Path(file).stem if file else "")
+            names.append((title or str(src.get("id") or "catalog"), file))
+    return names
 
 
-def _licences(cue: Cue) -> str:
-    return "; ".join(layer.licence or "unknown" for layer in cue.layers)
+def _sources(cue: Cue, kind: str | None = None) -> str:
+    """A cue's sounds for people: ``Door knock (door_knock.wav)``, ``mmaudio:large seed=7``."""
+    return "; ".join(f"{t} ({f})" if f and f != t else t for t, f in _catalog_names(cue, kind))
+
+
+def _licences(cue: Cue, kind: str | None = None) -> str:
+    return "; ".join(
+        layer.licence or "unknown" for layer in cue.layers if kind is None or layer.kind == kind
+    )
 
 
 def cue_role(cue: Cue, roles: Mapping[int, str] | None = None) -> str:
@@ -239,15 +263,16 @@ def _cue_metadata(cue: Cue, stem_name: str, role: str = "shot", kind: str = "") 
     )
 
 
-def _comments(cue: Cue, role: str) -> dict[str, str]:
-    """What an editor reads on the clip: AAF user comments, EDL comment lines."""
+def _comments(cue: Cue, role: str, kind: str | None = None) -> dict[str, str]:
+    """What an editor reads on the clip: AAF user comments, EDL comment lines (``kind``: of the
+    cue's ``retrieved`` or ``generated`` share only, for a blend delivered as two clips)."""
     out = {
-        "Source": _sources(cue) or "none",
-        "Licence": _licences(cue) or "none",
+        "Source": _sources(cue, kind) or "none",
+        "Licence": _licences(cue, kind) or "none",
         "Decision": cue.decision,
         "Role": role,
     }
-    if cue.non_commercial:
+    if any(layer.non_commercial for layer in cue.layers if kind is None or layer.kind == kind):
         out[NON_COMMERCIAL] = NC_NOTICE
     return out
 
@@ -308,6 +333,8 @@ def _csv_text(
             "decision",
             "reason",
             "sources",
+            "source_titles",
+            "source_files",
             "licence",
             "non_commercial",
             "clip",
@@ -326,6 +353,8 @@ def _csv_text(
                 cue.decision,
                 cue.reason,
                 _sources(cue),
+                "; ".join(t for t, _ in _catalog_names(cue)),
+                "; ".join(f for _, f in _catalog_names(cue) if f),
                 _licences(cue),
                 NON_COMMERCIAL if cue.non_commercial else "",
                 clip_names.get(cue.index, ""),
@@ -429,7 +458,7 @@ def export_all(
     ``target_lufs``/``true_peak`` are what the mix was made for; the provenance records them
     beside what the mix measures.
     """
-    from sfxkit.delivery.interchange import TRACK_NAMES, DeliveredClip, build_otio, edl_text
+    from sfxkit.delivery.interchange import TRACK_NAMES, DeliveredClip, build_otio, edl_files
     from sfxkit.delivery.interchange import write_interchange as _write_interchange
     from sfxkit.delivery.bwf import time_reference, write_bwf
     from sfxkit.media.mux import mux_audio
@@ -459,7 +488,8 @@ def export_all(
     placed = [s for s in stems if s.cue_index in cues]
     role_of = {i: cue_role(c, roles) for i, c in cues.items()}
     kind_of = {i: cue_stem_type(c, roles) for i, c in cues.items()}
-    clip_names = {s.cue_index: f"clips/{s.name}" for s in placed}
+    clip_names: dict[int, str] = {}  # cue index -> its clip files, "; "-joined
+    clip_kinds: dict[int, list[str]] = {}  # cue index -> the stem types of its clips
     skipped: list[str] = []
     files: dict[str, Any] = {}
 
@@ -488,52 +518,66 @@ def export_all(
     handle_n = int(round(handles * sr))
     for stem in placed:
         cue = cues[stem.cue_index]
-        kind = kind_of[cue.index]
-        own = (stem.material, 0) if stem.material is not None else (stem.audio, stem.head)
-        audio, head = (material or {}).get(cue.index, own)
+        role = role_of[cue.index]
         cue_n = max(1, int(round(cue.end * sr)) - int(round(cue.start * sr)))
         start_n = int(round(cue.start * sr))
-        if kind == "spot":
-            audio, head = clip_with_handles(
-                audio, head=head, cue_samples=cue_n, handle=handle_n, max_before=start_n
-            )
-        else:
-            # Beds and generated sounds keep the lead-in and tail the mix gave them.
-            head = min(head, start_n)
-        clip_audio = np.asarray(audio, dtype=np.float32)
-        position = cue.start - head / sr
-        rel = f"clips/{stem.name}"
-        if "wav" in formats:
-            clip_paths.append(
-                bwf(
-                    out / rel,
-                    clip_audio,
-                    position,
-                    f"{TRACK_NAMES[kind]} shot {cue.index} {cue.decision}: {_sources(cue)}",
-                    f"sfxkit {Path(timeline.video).stem[:16]} {cue.index}",
+        for kind, audio, head, suffix, layer_kind in _clip_parts(stem, cue, roles, material):
+            if kind == "spot":
+                audio, head = clip_with_handles(
+                    audio, head=head, cue_samples=cue_n, handle=handle_n, max_before=start_n
+                )
+            else:
+                # Beds and generated sounds keep the lead-in and tail the mix gave them.
+                head = min(head, start_n)
+            clip_audio = np.asarray(audio, dtype=np.float32)
+            position = cue.start - head / sr
+            file_name = stem.name if not suffix else f"{Path(stem.name).stem}{suffix}.wav"
+            rel = f"clips/{file_name}"
+            names = _catalog_names(cue, layer_kind)
+            if "wav" in formats:
+                clip_paths.append(
+                    bwf(
+                        out / rel,
+                        clip_audio,
+                        position,
+                        _bext_description(cue, role, kind, layer_kind, fps, tc),
+                        next((f for _, f in names if f), "")
+                        or f"sfxkit {Path(timeline.video).stem[:16]} {cue.index}",
+                    )
+                )
+            clip_names[cue.index] = "; ".join(x for x in (clip_names.get(cue.index, ""), rel) if x)
+            meta = _cue_metadata(cue, rel, role, kind)
+            comments = _comments(cue, role, layer_kind)
+            if layer_kind is not None:
+                meta.update(
+                    share=layer_kind,
+                    source=_sources(cue, layer_kind),
+                    licence=_licences(cue, layer_kind),
+                    non_commercial=NON_COMMERCIAL in comments,
+                )
+            clip_kinds.setdefault(cue.index, []).append(kind)
+            delivered.append(
+                DeliveredClip(
+                    name=file_name,
+                    stem_type=kind,
+                    path=rel,
+                    start=cue.start,
+                    duration=cue.duration,
+                    handle_before=head / sr,
+                    file_duration=clip_audio.shape[1] / sr,
+                    channels=int(clip_audio.shape[0]),
+                    sample_rate=sr,
+                    metadata=meta,
+                    comments=comments,
+                    sources=tuple(names),
                 )
             )
-        delivered.append(
-            DeliveredClip(
-                name=stem.name,
-                stem_type=kind,
-                path=rel,
-                start=cue.start,
-                duration=cue.duration,
-                handle_before=head / sr,
-                file_duration=clip_audio.shape[1] / sr,
-                channels=int(clip_audio.shape[0]),
-                sample_rate=sr,
-                metadata=_cue_metadata(cue, rel, role_of[cue.index], kind),
-                comments=_comments(cue, role_of[cue.index]),
-            )
-        )
 
     mix_path: Path | None = None
     mix51_path: Path | None = None
     stem_paths: list[Path] = []
     if "wav" in formats:
-        _remove_stale(out / "clips", _CLIP_FILE, {s.name for s in placed})
+        _remove_stale(out / "clips", _CLIP_FILE, {Path(c.path).name for c in delivered})
         kinds_present = [k for k in TRACK_NAMES if any(kind_of[s.cue_index] == k for s in placed)]
         buses = {k: np.zeros((timeline.channels, total), np.float32) for k in kinds_present}
         for stem in placed:
@@ -579,15 +623,25 @@ def export_all(
     prov_path = tl_path = video_path = None
     if "csv" in formats:
         csv_path = write_text(
-            out / "cues.csv", _csv_text(timeline, fps, tc, clip_names, kind_of, role_of)
+            out / "cues.csv",
+            _csv_text(
+                timeline,
+                fps,
+                tc,
+                clip_names,
+                {**kind_of, **{i: "; ".join(k) for i, k in clip_kinds.items()}},
+                role_of,
+            ),
         )
         files["csv"] = csv_path.name
+    edl_paths: list[Path] = []
     if "edl" in formats:
-        edl_path = write_text(
-            out / "cues.edl",
-            edl_text(delivered, fps=fps, start_tc=tc, title=name, channels=timeline.channels),
-        )
+        texts = edl_files(delivered, fps=fps, start_tc=tc, title=name, channels=timeline.channels)
+        edl_paths = [write_text(out / fname, text) for fname, text in texts.items()]
+        _remove_stale(out, _EDL_FILE, set(texts))
+        edl_path = edl_paths[0]
         files["edl"] = edl_path.name
+        files["edls"] = [p.name for p in edl_paths]
     meta = {
         "video": timeline.video,
         "sample_rate": sr,
@@ -654,7 +708,58 @@ def export_all(
         mix_51=mix51_path,
         start_tc=tc,
         fps=fps,
+        edls=tuple(edl_paths),
     )
+
+
+def _clip_parts(
+    stem: Stem,
+    cue: Cue,
+    roles: Mapping[int, str] | None,
+    material: Mapping[int, tuple[np.ndarray, int]] | None,
+) -> list[tuple[str, np.ndarray, int, str, str | None]]:
+    """The clip files a cue is delivered as: ``[(stem type, audio, head, file suffix, layer
+    kind), ...]``. A blend with both shares sounding is two clips, as its stems are (its catalog
+    share on its role's track, ``_BG``/``_FX``; its generated share on GEN, ``_GEN``), so the
+    timelines have a BG track whenever ``stems/BG.wav`` has beds; any other cue is one clip of
+    its material (``material[cue.index]``, else the stem's own, else its audio)."""
+    from sfxkit.delivery.interchange import TRACK_NAMES
+
+    parts = getattr(stem, "by_kind", None) or {}
+    shares = _shares(stem, cue, roles)
+    if len(shares) == 2 and all(float(np.max(np.abs(a), initial=0.0)) > 0 for _, a in shares):
+        kinds = ("retrieved", "generated")
+        return [
+            (k, parts[lk], stem.head, f"_{TRACK_NAMES[k]}", lk)
+            for (k, _), lk in zip(shares, kinds, strict=True)
+        ]
+    own = (stem.material, 0) if stem.material is not None else (stem.audio, stem.head)
+    audio, head = (material or {}).get(cue.index, own)
+    return [(cue_stem_type(cue, roles), audio, head, "", None)]
+
+
+def _bext_description(
+    cue: Cue, role: str, kind: str, layer_kind: str | None, fps: float, start_tc: str
+) -> str:
+    """A clip's bext Description: its track, what the cue is (a bed of which scene and shots, a
+    spot on which event, a shot's sound) and its sounds by title and file."""
+    from sfxkit.delivery.interchange import TRACK_NAMES
+
+    if role == "bed":
+        shots = list(getattr(cue, "shots", ()) or ())
+        what = f"bed for scene {getattr(cue, 'scene', None)}" + (
+            f" (shots {shots[0]}-{shots[-1]})"
+            if len(shots) > 1
+            else f" (shot {shots[0]})"
+            if shots
+            else ""
+        )
+    elif role == "spot":
+        at = cue.numbers.get("onset", cue.start)
+        what = f"spot on the event at {timecode(float(at), fps, start_tc)}"
+    else:
+        what = f"shot {cue.index}"
+    return f"{TRACK_NAMES[kind]} {what} {cue.decision}: {_sources(cue, layer_kind) or 'none'}"
 
 
 def _shares(stem: Stem, cue: Cue, roles: Mapping[int, str] | None) -> list[tuple[str, np.ndarray]]:

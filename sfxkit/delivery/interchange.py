@@ -1,9 +1,10 @@
 """The soundtrack as an editor imports it: one OTIO timeline written as AAF, FCP 7 XML, .otio and
-a CMX3600 EDL.
+CMX3600 EDLs (one per track where cues overlap).
 
 :func:`build_otio` turns the delivered clip files (:class:`DeliveredClip`, one per cue, each a
 Broadcast WAV with handles) into an OpenTimelineIO timeline: one audio track per stem type (BG
-backgrounds, FX spot effects, GEN generated sounds), clips named after their files, each linked
+backgrounds, FX spot effects, GEN generated sounds; a type's overlapping clips on further tracks,
+``FX 2``..., :func:`track_lanes`), clips named after their files, each linked
 to its file with its available range (handles included) and carrying sfxkit's metadata (source,
 licence, NON-COMMERCIAL, decision, reason); the timeline starts at the video's start timecode.
 Source times are the files' own timecode (their BWF TimeReference), so a clip sitting where it
@@ -15,7 +16,8 @@ pyaaf2; the metadata becomes AAF user comments on each master mob), ``fcp_xml`` 
 timecode non-drop, so at 29.97/59.94 the written file is reopened with pyaaf2 and marked
 drop-frame.
 
-The EDL is written by :func:`edl_text`, not the ``cmx_3600`` adapter: that adapter writes only
+The EDL is written by :func:`edl_text` (one track; :func:`edl_files` writes one EDL per track of
+:func:`track_lanes` when cues overlap, as a layered soundtrack's bed and spots do), not the ``cmx_3600`` adapter: that adapter writes only
 the first track of a timeline with exactly one *video* track (sound events come out as ``V``),
 ignores the timeline's start timecode in record times and writes no ``FCM`` line. Its reader is
 fine and the tests read every EDL with it; a test also shows its writer gives the same source and
@@ -82,6 +84,9 @@ class DeliveredClip:
     bits: int = 24
     metadata: Mapping[str, Any] = field(default_factory=dict)
     comments: Mapping[str, str] = field(default_factory=dict)
+    sources: tuple[tuple[str, str], ...] = ()
+    """``(title, file name)`` of each catalog sound in the clip (file name empty for generated
+    material, whose title names the generator): what an assistant editor looks sounds up by."""
 
     def __post_init__(self) -> None:
         if self.stem_type not in STEM_TYPES:
@@ -114,6 +119,29 @@ def _frames(clip: DeliveredClip, fps: float, tc0: int) -> tuple[int, int, int, i
 
 def _start_frames(start_tc: str | None, fps: float) -> int:
     return timecode_to_frames(start_tc, fps) if start_tc else 0
+
+
+def track_lanes(
+    clips: Sequence[DeliveredClip], *, fps: float, start_tc: str | None = None
+) -> list[tuple[str, list[DeliveredClip]]]:
+    """``[(track name, clips in record order), ...]``: one track per stem type present, in
+    :data:`STEM_TYPES` order, and clips of one type that overlap in record time on further
+    tracks of that type (``FX 2``...), so no track has two clips at once."""
+    tc0 = _start_frames(start_tc, fps)
+    out: list[tuple[str, list[DeliveredClip]]] = []
+    for kind in STEM_TYPES:
+        lanes: list[tuple[list[DeliveredClip], int]] = []  # (clips, cursor in frames)
+        for clip in sorted((c for c in clips if c.stem_type == kind), key=lambda c: c.start):
+            rec_in, rec_out, *_ = _frames(clip, fps, tc0)
+            lane = next((i for i, (_, cur) in enumerate(lanes) if cur <= rec_in), None)
+            if lane is None:
+                lanes.append(([], 0))
+                lane = len(lanes) - 1
+            lanes[lane][0].append(clip)
+            lanes[lane] = (lanes[lane][0], rec_out)
+        for n, (members, _) in enumerate(lanes, start=1):
+            out.append((TRACK_NAMES[kind] + ("" if n == 1 else f" {n}"), members))
+    return out
 
 
 def build_otio(
@@ -149,19 +177,12 @@ def build_otio(
     tl.metadata["fcp_xml"] = dict(fcp_tc)
     if metadata:
         tl.metadata["sfxkit"] = dict(metadata)
-    for kind in STEM_TYPES:
-        lanes: list[tuple[Any, int]] = []  # (track, cursor in frames)
-        for clip in sorted((c for c in clips if c.stem_type == kind), key=lambda c: c.start):
+    for name, members in track_lanes(clips, fps=fps, start_tc=start_tc):
+        track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
+        tl.tracks.append(track)
+        cursor = 0
+        for clip in members:
             rec_in, rec_out, src_in, file_in, file_len = _frames(clip, fps, tc0)
-            lane = next((i for i, (_, cur) in enumerate(lanes) if cur <= rec_in), None)
-            if lane is None:
-                n = len(lanes) + 1
-                name = TRACK_NAMES[kind] + ("" if n == 1 else f" {n}")
-                track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
-                tl.tracks.append(track)
-                lanes.append((track, 0))
-                lane = len(lanes) - 1
-            track, cursor = lanes[lane]
             if rec_in > cursor:
                 track.append(otio.schema.Gap(source_range=tr(0, rec_in - cursor)))
             url = clip.path
@@ -197,8 +218,12 @@ def build_otio(
             item.metadata["fcp_xml"] = {
                 "comments": {f"mastercomment{i + 1}": t for i, t in enumerate(texts[:4])}
             }
+            if clip.sources:
+                item.metadata["sfxkit"]["catalog"] = [
+                    {"title": t, "file": f} for t, f in clip.sources
+                ]
             track.append(item)
-            lanes[lane] = (track, rec_out)
+            cursor = rec_out
     return tl
 
 
@@ -263,6 +288,13 @@ def _mark_drop_frame(path: str, timeline: Any) -> None:
                     slot.segment.drop = True
 
 
+def clip_label(clip: DeliveredClip) -> str:
+    """What a clip is called where an editor reads one name (EDL ``* FROM CLIP NAME:``): its
+    catalog sounds' titles and file names (``Door knock (door_knock.wav)``), else its file."""
+    names = [f"{t} ({f})" if f and t else (t or f) for t, f in clip.sources]
+    return "; ".join(n for n in names if n) or clip.name
+
+
 def edl_text(
     clips: Sequence[DeliveredClip],
     *,
@@ -271,21 +303,31 @@ def edl_text(
     title: str = "sfxkit",
     channels: int = 2,
 ) -> str:
-    """CMX3600 EDL of ``clips``: one cut event per clip in record order, on audio channel A (AA
-    for stereo and more), drop-frame labels and ``FCM: DROP FRAME`` at 29.97/59.94.
+    """CMX3600 EDL of ``clips`` (one track: no two may overlap in record time; see
+    :func:`edl_files`): one cut event per clip in record order, on audio channel A (AA for
+    stereo and more), drop-frame labels and ``FCM: DROP FRAME`` at 29.97/59.94.
 
     Record times are timecode (start timecode + position); source times are the clip file's own
     timecode (its BWF TimeReference), so a clip in place has source in = record in. Comments name
-    the clip (``* FROM CLIP NAME:``), its file (``* FROM CLIP:``, which OTIO's reader turns into
-    the media link), its stem type, licence and the NON-COMMERCIAL flag.
+    the catalog sounds by title and file (``* FROM CLIP NAME:``, :func:`clip_label`; one
+    ``* SOURCE FILE:`` per catalog file), the delivered file (``* FROM CLIP:``, which OTIO's
+    reader turns into the media link), its stem type, licence and the NON-COMMERCIAL flag.
     """
     df = is_drop_frame_rate(fps)
     tc0 = _start_frames(start_tc, fps)
     lines = [f"TITLE: {title}", f"FCM: {'DROP FRAME' if df else 'NON-DROP FRAME'}", ""]
     track = "AA" if channels >= 2 else "A"
     ordered = sorted(clips, key=lambda c: (c.start, STEM_TYPES.index(c.stem_type)))
+    last_out, last_name = -1, ""
     for event, clip in enumerate(ordered, start=1):
         rec_in, rec_out, src_in, _, _ = _frames(clip, fps, tc0)
+        if rec_in < last_out:
+            # A CMX3600 track plays one event at a time; readers refuse overlapping records.
+            raise InputError(
+                f"clips {last_name} and {clip.name} overlap on one EDL track; write one EDL per "
+                "track (edl_files)"
+            )
+        last_out, last_name = rec_out, clip.name
         src_out = src_in + (rec_out - rec_in)
 
         def tc(frames: int) -> str:
@@ -296,8 +338,11 @@ def edl_text(
             f"{event:03d}  {reel:<8} {track:<5} C        "
             f"{tc(src_in)} {tc(src_out)} {tc(tc0 + rec_in)} {tc(tc0 + rec_out)}"
         )
-        lines.append(f"* FROM CLIP NAME: {clip.name}")
+        lines.append(f"* FROM CLIP NAME: {clip_label(clip)}")
         lines.append(f"* FROM CLIP: {clip.path}")
+        for _, file in clip.sources:
+            if file:
+                lines.append(f"* SOURCE FILE: {file}")
         extra = " ".join(
             f"{k.upper()} {v}" for k, v in clip.comments.items() if k != NON_COMMERCIAL
         )
@@ -310,13 +355,46 @@ def edl_text(
     return "\n".join(lines) + "\n"
 
 
+def edl_files(
+    clips: Sequence[DeliveredClip],
+    *,
+    fps: float,
+    start_tc: str | None = None,
+    title: str = "sfxkit",
+    channels: int = 2,
+    name: str = "cues",
+) -> dict[str, str]:
+    """``{file name: EDL text}``: ``name.edl`` when no two clips overlap, else one EDL per
+    track of :func:`track_lanes` (``cues_BG.edl``, ``cues_FX.edl``, ``cues_FX_2.edl``,
+    ``cues_GEN.edl``), as editors exchange multitrack audio: a CMX3600 event list is one track
+    and its readers (OTIO's among them) refuse overlapping records."""
+    lanes = track_lanes(clips, fps=fps, start_tc=start_tc)
+    tc0 = _start_frames(start_tc, fps)
+    spans = sorted(_frames(c, fps, tc0)[:2] for c in clips)
+    if len(lanes) <= 1 or all(a[1] <= b[0] for a, b in zip(spans, spans[1:])):
+        return {
+            f"{name}.edl": edl_text(
+                clips, fps=fps, start_tc=start_tc, title=title, channels=channels
+            )
+        }
+    return {
+        f"{name}_{track.replace(' ', '_')}.edl": edl_text(
+            members, fps=fps, start_tc=start_tc, title=f"{title} {track}", channels=channels
+        )
+        for track, members in lanes
+    }
+
+
 __all__ = [
     "INTERCHANGE_FORMATS",
     "STEM_TYPES",
     "TRACK_NAMES",
     "DeliveredClip",
     "build_otio",
+    "clip_label",
+    "edl_files",
     "edl_text",
     "stem_type",
+    "track_lanes",
     "write_interchange",
 ]

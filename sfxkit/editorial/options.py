@@ -27,6 +27,7 @@ from sfxkit.editorial.decision import (
     check_overrides,
 )
 from sfxkit.errors import InputError
+from sfxkit.media.events import EVENT_THRESHOLD
 from sfxkit.vocabulary import term
 
 STAGES: tuple[str, ...] = (
@@ -79,8 +80,9 @@ class SoundtrackOptions:
     ``layers="auto"`` gives a sound editor's layers: one ambience ``bed`` per scene (shots whose
     keyframes are at least ``scene_threshold`` cosine-similar in CLIP image space), crossfaded over
     ``bed_crossfade`` s at scene changes and ``bed_level_db`` under the spots, and a ``spot``
-    effect on each motion onset (up to ``max_spots`` per shot, onsets at least ``spot_gap`` s
-    apart and rising by ``onset_rise``), each at most ``spot_length`` s long.
+    effect on each visible event (:func:`sfxkit.media.events.detect_events`; up to ``max_spots``
+    per shot, at least ``spot_gap`` s apart, event score at least ``onset_rise`` above its running
+    median), each at most ``spot_length`` s long.
     Mix: ``target_lufs``, ``true_peak`` dBTP, ``crossfade`` s at shot cuts (``layers="shot"``),
     ``sample_rate``.
     Shots: ``shot_detectors`` (:func:`sfxkit.media.shots.detect_shots`: ``adaptive`` cuts,
@@ -114,7 +116,7 @@ class SoundtrackOptions:
     bed_level_db: float = -8.0
     max_spots: int = 6
     spot_gap: float = 0.25
-    onset_rise: float = 0.01
+    onset_rise: float = EVENT_THRESHOLD
     spot_length: float = 2.0
     target_lufs: float = -23.0
     true_peak: float = -1.0

@@ -3,8 +3,9 @@
 Owns cutting a video into shots (:func:`sfxkit.media.shots.detect_shots`), embedding one
 keyframe per shot in CLIP image space and searching the index (:func:`shot_candidates`), and,
 for ``layers="auto"``, grouping consecutive shots that look like one place into scenes
-(:func:`group_scenes`), finding the visible events (motion onsets) in each shot
-(:func:`motion_onsets`) and laying out the cues: one ambience ``bed`` per scene and one ``spot``
+(:func:`group_scenes`), finding the visible events in each shot
+(:func:`sfxkit.media.events.detect_events`: appearances, bounces, bursts, strikes; not the
+transitions and camera moves that shot detection explains) and laying out the cues: one ambience ``bed`` per scene and one ``spot``
 effect per event (:func:`plan_layers`).
 """
 
@@ -110,8 +111,8 @@ class Scene:
 
 @dataclass(frozen=True)
 class Event:
-    """A visible event: the motion onset at ``time`` (seconds on the video) in shot ``shot``,
-    with the ``rise`` in motion energy that marks it."""
+    """A visible event (:func:`sfxkit.media.events.detect_events`) at ``time`` (seconds on the
+    video) in shot ``shot``, with the ``rise`` of its event score above the running median."""
 
     shot: int
     time: float
@@ -183,7 +184,9 @@ def motion_onsets(
     min_rise: float = 0.01,
     min_gap: float = 0.25,
 ) -> list[tuple[float, float]]:
-    """``[(seconds from the shot start, rise), ...]`` in time order: the visible events of a shot.
+    """``[(seconds from the shot start, rise), ...]`` in time order: onsets of motion energy, the
+    spot detector before :func:`sfxkit.media.events.detect_events` (kept for comparison in
+    ``benchmarks/events.py``; it lands on fades, dissolves and flashes and misses bounces).
 
     An onset is a local maximum of the rise in motion energy (frame to frame) of at least
     ``min_rise`` (mean grey difference, 0..1); of onsets closer than ``min_gap`` s the stronger
@@ -272,19 +275,20 @@ def plan_layers(
     catalog candidates: a bed is searched with the mean keyframe embedding of its scene, a spot
     with the frame just after its onset (where the event shows). Candidates are fetched ``3k``
     deep and rescored for the role (:func:`rescore_for_role`), then cut to ``k``."""
+    from sfxkit.media.events import detect_events
     from sfxkit.media.frames import frames_at
-    from sfxkit.media.motion import motion_profile
 
     with clock("plan"):
         scenes = group_scenes(found.shots, found.embeddings, scene_threshold)
-    events: list[Event] = []
     with clock("decode"):
-        for shot in found.shots:
-            profile = motion_profile(video, start=shot.start, end=shot.end)
-            for at, rise in motion_onsets(
-                profile, max_onsets=max_spots, min_rise=onset_rise, min_gap=spot_gap
-            ):
-                events.append(Event(shot=shot.index, time=shot.start + at, rise=rise))
+        # Visible events, not motion-energy onsets: those land on fades, dissolves, flashes and
+        # pan starts (what shot detection explains) and miss bounces (benchmarks/events.py).
+        events = [
+            Event(shot=e.shot, time=e.time, rise=e.strength)
+            for e in detect_events(
+                video, found.shots, threshold=onset_rise, min_gap=spot_gap, max_per_shot=max_spots
+            )
+        ]
         # Two frames after the onset the event is on screen (the onset frame may be mid-change).
         step = 2.0 / (found.info.fps or 25.0)
         ends = {s.index: s.end for s in found.shots}

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -657,23 +656,6 @@ def _rows(cmp: ShotComparison, m: _Media) -> tuple[list[str], list[dict[str, Any
     return views, rows
 
 
-def _numbers(numbers: dict[str, Any]) -> str:
-    keep = [
-        "scale",
-        "top_score",
-        "confidence",
-        "strength",
-        "margin",
-        "min_margin",
-        "retrieve_at",
-        "generate_below",
-        "raw_thresholds",
-    ]
-    return ", ".join(
-        f"{k}={json.dumps(numbers[k])}" for k in keep if k in numbers and numbers[k] is not None
-    )
-
-
 def _html(
     video: Path,
     doc: dict[str, Any],
@@ -694,7 +676,6 @@ def _html(
                 "decision": cmp.decision,
                 "keyframe": m.keyframe,
                 "reason": cmp.reason,
-                "numbers": _numbers(cmp.numbers),
                 "prompt": cmp.prompt,
                 "negative_prompt": cmp.negative_prompt,
                 "onset": "none" if cmp.visual_onset is None else f"{cmp.visual_onset:.2f} s",

@@ -435,7 +435,7 @@ def _layer_cues(
             start = max(item.time - SPOT_PREROLL_SECONDS, 0.0)
             end = min(item.time + opts.spot_length, info.duration)
             shot = shots[item.shot]
-            where = f"spot on the motion onset at {item.time:.2f} s in shot {item.shot}"
+            where = f"spot on the visible event at {item.time:.2f} s in shot {item.shot}"
         decision, reason, numbers = decide(cands, policy=opts.policy, thresholds=opts.thresholds)
         reason = f"{where}: {reason}"
         numbers["role"] = role

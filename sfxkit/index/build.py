@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL, get_settings
-from sfxkit.errors import InputError
+from sfxkit.errors import InputError, MissingViewsWarning
 
 # Long ambiences are embedded from their first minute: CLAP sees 10 s windows anyway, and this
 # bounds memory and time per file. Documented in the README.
@@ -176,7 +176,9 @@ def build_index(
     ``models``: ``"default"`` (pretrained CLIP + CLAP, weights needed), ``"tiny"`` (untrained toy
     encoders for tests), or ``"FRAME_ID,AUDIO_ID"``; ``None`` keeps the models of the index being
     rebuilt (the defaults for a new one). ``sfx_model``: ``"auto"`` adds the ``sfx_audio`` view
-    (aiSFX) when its weights are present (a rebuild keeps the index's own sfx model),
+    (aiSFX) when its weights are present (a rebuild keeps the index's own sfx model; with
+    ``models="tiny"`` it is the tiny aiSFX, ``aisfx:tiny``, like the other encoders, when the
+    aiSFX weights are present),
     ``None``/``"none"`` never does, or a model id (``"aisfx:tiny"``); with aiSFX available,
     missing CLIP/CLAP weights leave their views out and ``BuildReport.notes`` says what works.
     Every model's weights are checked before any file is read. A file that fails to decode is
@@ -206,7 +208,15 @@ def build_index(
         recorded_sfx = model_ids.pop("sfx", None)
         if sfx_model == "auto" and models is None and recorded_sfx:
             sfx_model = recorded_sfx
+        if sfx_model == "auto" and isinstance(models, str) and models.strip() == "tiny":
+            # "tiny" means tiny encoders on every command: a test index gets the tiny aiSFX too,
+            # not the pulled weights (pass sfx_model=AISFX_MODEL for the real one).
+            from sfxkit.models.registry import AISFX_MODEL, TINY_SFX_MODEL, find_weights
+
+            sfx_model = TINY_SFX_MODEL if find_weights(AISFX_MODEL) is not None else None
+        before = len(notes)
         specs = sfx_views(model_ids, sfx_model, notes, encoders or {})
+        missing_views = notes[before:]
         check_weights(model_ids, skip=encoders or {})
         prev_items = _previous_items(previous)
         if describer is None:
@@ -299,6 +309,12 @@ def build_index(
         version = writer.commit(manifest)
         seconds["commit"] = time.perf_counter() - t0
 
+    # Python callers see what the CLI prints as a note: an index without frame views is only
+    # found out when `recommend` fails otherwise.
+    for note in missing_views:
+        import warnings
+
+        warnings.warn(f"{store.root}: {note}", MissingViewsWarning, stacklevel=2)
     prev_ids = {it.id for it in prev_items}
     new_ids = {it.id for it in items}
     return BuildReport(

@@ -62,7 +62,15 @@ def test_everything_round_trips_at_29_97_drop_frame(tmp_path: Path) -> None:
     # BWF (read by wavinfo): each clip's TimeReference is its first sample's place on the
     # timeline plus the start timecode; the stems and the mix start at the start timecode.
     by_cue = {s.cue_index: s for s in stems}
-    for clip, cue in zip(res.clips, tl.cues, strict=True):
+    # The blend (cue 2) is two clips, its catalog share on FX and its generated share on GEN.
+    assert [p.name for p in res.clips] == [
+        "shot_000_retrieve.wav",
+        "shot_001_retrieve.wav",
+        "shot_002_blend_FX.wav",
+        "shot_002_blend_GEN.wav",
+    ]
+    clip_cues = [*tl.cues, tl.cues[2]]
+    for clip, cue in zip(res.clips, clip_cues, strict=True):
         before = by_cue[cue.index].head if cue.index != 1 else min(SR, by_cue[1].head)
         assert time_ref(clip) == round((cue.start - before / SR + tc_s) * SR)
     assert {time_ref(p) for p in (*res.stems, res.mix)} == {round(tc_s * SR)}
@@ -72,16 +80,18 @@ def test_everything_round_trips_at_29_97_drop_frame(tmp_path: Path) -> None:
     aaf_tl = otio.adapters.read_from_file(str(res.aaf))
     assert aaf_tl.global_start_time.value == tc_frames
     assert len(aaf_tl.tracks) == 3
-    clips = [list(t.find_clips()) for t in aaf_tl.tracks]
-    assert [[c.name for c in cs] for cs in clips] == [[p.name] for p in res.clips]
-    for (clip,), path, cue in zip(clips, res.clips, tl.cues, strict=True):
+    tracks = [list(t.find_clips()) for t in aaf_tl.tracks]
+    by_track = [[res.clips[0].name], [p.name for p in res.clips[1:3]], [res.clips[3].name]]
+    assert [[c.name for c in cs] for cs in tracks] == by_track
+    clips = [c for cs in tracks for c in cs]
+    for clip, path, cue in zip(clips, res.clips, clip_cues, strict=True):
         assert file_path(clip.media_reference.target_url) == path.resolve()
         assert clip.range_in_parent().start_time.value == round(cue.start * NTSC)
         assert clip.source_range.start_time.value == tc_frames + round(cue.start * NTSC)
         assert clip.source_range.duration.value == round(cue.end * NTSC) - round(cue.start * NTSC)
-    comments = [cs[0].metadata["AAF"]["UserComments"] for cs in clips]
-    assert [c["Licence"] for c in comments] == ["CC0", "CC-BY-4.0", f"CC0; {NC}"]
-    assert ["NON-COMMERCIAL" in c for c in comments] == [False, False, True]
+    comments = [c.metadata["AAF"]["UserComments"] for c in clips]
+    assert [c["Licence"] for c in comments] == ["CC0", "CC-BY-4.0", "CC0", NC]
+    assert ["NON-COMMERCIAL" in c for c in comments] == [False, False, False, True]
     # pyaaf2 directly: the slots are named by stem type and the timecode is drop-frame.
     with aaf2.open(str(res.aaf)) as f:
         (comp,) = list(f.content.compositionmobs())
@@ -92,26 +102,39 @@ def test_everything_round_trips_at_29_97_drop_frame(tmp_path: Path) -> None:
     # FCP 7 XML, read back by its adapter: same clips and links, drop-frame start.
     xml_tl = otio.adapters.read_from_file(str(res.xml))
     assert otio.opentime.to_timecode(xml_tl.global_start_time, NTSC) == "00:59:59;00"
-    xml_clips = [list(t.find_clips()) for t in xml_tl.tracks]
-    assert [[c.name for c in cs] for cs in xml_clips] == [[p.name] for p in res.clips]
-    assert [file_path(cs[0].media_reference.target_url) for cs in xml_clips] == [
+    xml_tracks = [list(t.find_clips()) for t in xml_tl.tracks]
+    assert [[c.name for c in cs] for cs in xml_tracks] == by_track
+    xml_clips = [c for cs in xml_tracks for c in cs]
+    assert [file_path(c.media_reference.target_url) for c in xml_clips] == [
         p.resolve() for p in res.clips
     ]
-    nc = xml_clips[2][0].metadata["fcp_xml"]["comments"]["mastercomment1"]
+    nc = xml_clips[3].metadata["fcp_xml"]["comments"]["mastercomment1"]
     assert nc.startswith("NON-COMMERCIAL")
     assert "displayformat>DF<" in res.xml.read_text()  # type: ignore[union-attr]
 
-    # EDL: our parser sees drop-frame labels at the right times; OTIO's reader agrees on
-    # names, source in/out and file links.
-    events = read_edl(res.edl, fps=30, start="00:59:59;00")  # type: ignore[arg-type]
-    for event, cue in zip(events, tl.cues, strict=True):
+    # EDL, one per track (the blend's two shares sound at once): our parser sees drop-frame
+    # labels at the right times; OTIO's reader agrees on names, source in/out and file links.
+    assert [p.name for p in res.edls] == ["cues_BG.edl", "cues_FX.edl", "cues_GEN.edl"]
+    events = [e for p in res.edls for e in read_edl(p, fps=30, start="00:59:59;00")]
+    for event, cue in zip(events, clip_cues, strict=True):
         assert event["rec"][0] == pytest.approx(round(cue.start * NTSC) / NTSC, abs=1e-9)
         assert event["src"] == event["rec_tc"]
     assert events[0]["rec_tc"] == ("00:59:59;00", "01:00:01;00")
-    edl_tl = otio.adapters.read_from_file(str(res.edl), rate=NTSC)
-    edl_clips = list(edl_tl.tracks[0].find_clips())
-    assert [c.name for c in edl_clips] == [p.name for p in res.clips]
-    for c, cue in zip(edl_clips, tl.cues, strict=True):
+    edl_clips = [
+        c
+        for p in res.edls
+        for c in otio.adapters.read_from_file(str(p), rate=NTSC).tracks[0].find_clips()
+    ]
+    assert [c.name for c in edl_clips] == [
+        "Rain on roof (rain_01.wav)",
+        "click_07",
+        "hum_3",
+        "mmaudio seed=1234",
+    ]
+    assert [Path(c.media_reference.target_url).name for c in edl_clips] == [
+        p.name for p in res.clips
+    ]
+    for c, cue in zip(edl_clips, clip_cues, strict=True):
         assert c.source_range.start_time.value == tc_frames + round(cue.start * NTSC)
         assert (res.out_dir / c.media_reference.target_url).is_file()
 

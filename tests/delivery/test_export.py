@@ -115,11 +115,13 @@ def test_export_everything(tmp_path: Path) -> None:
     res = export_all(tl, mix, stems, tmp_path / "out")
     assert res.non_commercial and res.skipped == ()
 
-    # Clips (one per cue), stems by type and the mix: 24-bit Broadcast WAV.
+    # Clips (one per cue; a blend's catalog and generated shares apart, as its stems are),
+    # stems by type and the mix: 24-bit Broadcast WAV.
     assert [p.name for p in res.clips] == [
         "shot_000_retrieve.wav",
         "shot_001_retrieve.wav",
-        "shot_002_blend.wav",
+        "shot_002_blend_FX.wav",
+        "shot_002_blend_GEN.wav",
     ]
     # Per-shot cues are effects (FX) unless they hold generated material (GEN: non-commercial).
     assert [p.name for p in res.stems] == ["FX.wav", "GEN.wav"]
@@ -151,47 +153,67 @@ def test_export_everything(tmp_path: Path) -> None:
     assert out_packets == src_packets
     assert abs(a_end - 4.0) <= 1024 / SR
 
-    # EDL: one event per cue on audio track A (AA: stereo), record times at 25 fps.
-    events = read_edl(res.edl)  # type: ignore[arg-type]
+    # EDL: the blend's two clips sound at once, so one EDL per track (FX, GEN); one event per
+    # clip on audio track A (AA: stereo), record times at 25 fps, sounds named by catalog
+    # title and file.
+    assert [p.name for p in res.edls] == ["cues_FX.edl", "cues_GEN.edl"] and res.edl == res.edls[0]
+    assert not (res.out_dir / "cues.edl").exists()
+    events = [e for path in res.edls for e in read_edl(path)]
     assert res.start_tc == "00:00:00:00"  # the video has no timecode track
-    assert [e["rec"] for e in events] == [(c.start, c.end) for c in tl.cues]
+    cue2 = (tl.cues[2].start, tl.cues[2].end)
+    assert [e["rec"] for e in events] == [(c.start, c.end) for c in tl.cues] + [cue2]
     assert all(e["track"] == "AA" for e in events)
     names = [
         next(c for c in e["comments"] if c.startswith("* FROM CLIP NAME:"))  # type: ignore[union-attr]
         for e in events
     ]
-    assert names == [f"* FROM CLIP NAME: {p.name}" for p in res.clips]
+    assert names == [
+        "* FROM CLIP NAME: Rain on roof (rain_01.wav)",
+        "* FROM CLIP NAME: click_07",
+        "* FROM CLIP NAME: hum_3",
+        "* FROM CLIP NAME: mmaudio seed=1234",
+    ]
+    assert "* SOURCE FILE: rain_01.wav" in events[0]["comments"]  # type: ignore[operator]
+    links = [next(c for c in e["comments"] if c.startswith("* FROM CLIP: ")) for e in events]  # type: ignore[union-attr]
+    assert links == [f"* FROM CLIP: clips/{p.name}" for p in res.clips]
     assert all(e["src"] == e["rec_tc"] for e in events)  # each clip's file TC is its place
     nc = [any(c.startswith("* NON-COMMERCIAL") for c in e["comments"]) for e in events]  # type: ignore[union-attr]
-    assert nc == [False, False, True]
+    assert nc == [False, False, False, True]
+    # Each EDL reads back in OTIO's CMX3600 reader (which refuses overlapping records).
+    for path in res.edls:
+        assert otio.adapters.read_from_file(str(path), rate=FPS).find_clips()
 
     # OTIO: an audio track per stem type whose clips sit at the cue times, linked to the clip
     # files (paths relative to the folder), with licence metadata.
     timeline = otio.adapters.read_from_file(str(res.otio))
     assert [t.name for t in timeline.tracks] == ["FX", "GEN"]
     assert all(t.kind == otio.schema.TrackKind.Audio for t in timeline.tracks)
-    clips = sorted(timeline.find_clips(), key=lambda c: c.range_in_parent().start_time)
-    assert [c.name for c in clips] == [p.name for p in res.clips]
-    for clip, cue in zip(clips, tl.cues, strict=True):
+    fx, gen = (list(t.find_clips()) for t in timeline.tracks)
+    assert [c.name for c in fx + gen] == [p.name for p in res.clips]
+    clips = fx + gen
+    for clip, cue in zip(clips, [*tl.cues, tl.cues[2]], strict=True):
         placed = clip.range_in_parent()
         assert placed.start_time.to_seconds() == pytest.approx(cue.start, abs=1e-6)
         assert placed.end_time_exclusive().to_seconds() == pytest.approx(cue.end, abs=1e-6)
         meta = clip.metadata["sfxkit"]
-        assert meta["non_commercial"] == cue.non_commercial
         assert meta["decision"] == cue.decision
         avail = clip.media_reference.available_range
         assert avail.duration.to_seconds() >= cue.duration
         assert (res.out_dir / clip.media_reference.target_url).is_file()
-    assert clips[2].metadata["sfxkit"]["licence"] == f"CC0; {NC}"
+    # Each share of the blend carries its own licence and flag.
+    assert [c.metadata["sfxkit"]["licence"] for c in clips[2:]] == ["CC0", NC]
+    assert [c.metadata["sfxkit"]["non_commercial"] for c in clips[2:]] == [False, True]
 
     # CSV cue sheet.
     with open(res.csv, newline="") as fh:  # type: ignore[arg-type]
         rows = list(csv.DictReader(fh))
     assert [r["non_commercial"] for r in rows] == ["", "", "NON-COMMERCIAL"]
     assert rows[1]["start_tc"] == "00:00:02:00" and rows[1]["end_tc"] == "00:00:02:10"
-    assert "mmaudio seed=1234" in rows[2]["sources"] and rows[0]["sources"] == "rain_01"
-    assert [r["stem_type"] for r in rows] == ["spot", "spot", "generated"]
-    assert rows[2]["clip"] == "clips/shot_002_blend.wav"
+    assert "mmaudio seed=1234" in rows[2]["sources"]
+    assert rows[0]["sources"] == "Rain on roof (rain_01.wav)"
+    assert (rows[0]["source_titles"], rows[0]["source_files"]) == ("Rain on roof", "rain_01.wav")
+    assert [r["stem_type"] for r in rows] == ["spot", "spot", "spot; generated"]
+    assert rows[2]["clip"] == "clips/shot_002_blend_FX.wav; clips/shot_002_blend_GEN.wav"
 
     # Provenance: every sound, its licence, the generator and seed, the flag.
     prov = json.loads(res.provenance.read_text())  # type: ignore[union-attr]

@@ -254,3 +254,20 @@ def test_spot_clips_carry_handles_and_sit_at_their_timecode(
     for cue in flush.timeline.by_role("spot"):
         info = read_bwf(tmp_path / "flush" / "clips" / cue.stem_name)
         assert info.frames == pytest.approx(cue.duration * info.sample_rate, abs=2)
+
+
+def test_spots_on_a_drawn_video_land_on_its_events_not_its_transitions(
+    layered: Layered, tmp_path: Path
+) -> None:
+    """Through the soundtrack: a drawn video with a bounce, an appearance, a strike and two
+    bursts, a fade, a dissolve, a pan and a flash gets its spots on the events."""
+    from tests import synth
+    from tests.media.test_events import SPEC, TOL
+
+    frames, truth = synth.event_clip(5, **SPEC)  # type: ignore[arg-type]
+    video = synth.write_video_frames(tmp_path / "events.mp4", frames)
+    res = sfxkit.soundtrack(video, layered.index, layers="auto", policy="retrieve", **TINY)
+    onsets = [c.numbers["onset"] for c in res.timeline.by_role("spot")]
+    for t in truth["events"]:
+        assert any(abs(t - s) <= TOL for s in onsets), (t, onsets)
+    assert not [s for s in onsets if any(a <= s <= b for a, b in truth["transitions"])]

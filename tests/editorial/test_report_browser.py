@@ -106,3 +106,59 @@ def test_probe_sees_broken_media(report: CompareResult, tmp_path: Path) -> None:
     bad.write_text(broken)
     states = [m["state"] for m in probe(bad, tmp_path)]
     assert states.count("failed") == 2 and states.count("loaded") == len(states) - 2
+
+
+WIDTH_PROBE = """<script>
+window.addEventListener('load', function () {
+  var pre = document.createElement('pre'); pre.id = '__width';
+  var spill = 0;
+  document.querySelectorAll('.scroll').forEach(function (el) {
+    spill = Math.max(spill, el.scrollWidth - el.clientWidth);
+  });
+  pre.textContent = JSON.stringify({page: document.documentElement.scrollWidth,
+                                    view: window.innerWidth, table_spill: spill});
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def page_width(page: Path, tmp_path: Path, width: int = 1400) -> dict[str, int]:
+    """The page's scroll width, the window's inner width and how far the widest table spills
+    out of its box (pixels to scroll sideways) in headless Chromium."""
+    probed = tmp_path / f"width_{page.name}"
+    probed.write_text(page.read_text().replace("<head>", "<head>" + WIDTH_PROBE, 1))
+    cmd = [
+        str(BROWSER),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-width'}",
+        f"--window-size={width},900",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        probed.as_uri(),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    m = re.search(r'<pre id="__width">(.*?)</pre>', done.stdout, re.S)
+    assert m, f"no width from chromium (rc={done.returncode}): {done.stderr[-2000:]}"
+    return json.loads(m.group(1).replace("&quot;", '"'))
+
+
+def test_report_fits_a_1400_px_window_and_shows_no_raw_numbers(
+    report: CompareResult, tmp_path: Path
+) -> None:
+    page = report.html.read_text()
+    # A long unbroken reason and path (a real library's names) must wrap, not widen the page.
+    long = tmp_path / "long.html"
+    long.write_text(page.replace("<dd>", "<dd>" + "x" * 400 + " ", 1))
+    for p in (report.html, long):
+        w = page_width(p, tmp_path)
+        assert w["page"] <= w["view"] and w["table_spill"] == 0, w
+    # The probe sees a page that does not fit.
+    wide = tmp_path / "wide.html"
+    wide.write_text(page.replace("<body>", '<body><div style="width:3000px">x</div>', 1))
+    w = page_width(wide, tmp_path)
+    assert w["page"] > w["view"]
+    # Internal decision numbers stay in the JSON; the page explains in words (the reason).
+    assert "<dt>numbers</dt>" not in page and 'scale="raw"' not in page

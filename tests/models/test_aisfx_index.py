@@ -81,7 +81,9 @@ def test_tiny_aisfx_view_is_recorded_and_fused_with_tiny_clap(small_library, tmp
 
 
 def test_real_aisfx_ranks_alone_on_a_tiny_index(small_library, tmp_path, with_aisfx):
-    report = build_index(small_library, tmp_path / "idx", models="tiny")  # sfx_model="auto"
+    report = build_index(
+        small_library, tmp_path / "idx", models="tiny", sfx_model="aisfx:x-sequential-ce"
+    )
     assert report.models["sfx"] == "aisfx:x-sequential-ce"
     rec = Recommender(tmp_path / "idx")
     view = rec.manifest.views["sfx_audio"]
@@ -131,3 +133,40 @@ def test_without_clip_and_clap_weights_the_build_says_what_works(
         rec.recommend(synth.draw_frame("red"), k=1)
     with pytest.raises(IndexMismatchError, match="text queries need CLAP"):
         rec.recommend_text("rain", k=1)
+
+
+def test_models_tiny_means_tiny_aisfx_even_with_aisfx_pulled(small_library, tmp_path, with_aisfx):
+    """`index build --models tiny` with the aiSFX weights pulled: the index gets the tiny aiSFX
+    (it used to get the real one, and `--models tiny` commands then refused the index, telling
+    the user to build with --models tiny); a command with --models tiny accepts it."""
+    from sfxkit.cli.options import check_index_models
+
+    out = tmp_path / "idx"
+    exe = Path(sys.executable).with_name("sfxkit")
+    proc = subprocess.run(
+        [str(exe), "index", "build", str(small_library), "--out", str(out), "--models", "tiny"]
+        + ["--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert Recommender(out).manifest.models == {
+        "frame": "open_clip:tiny",
+        "audio": "clap:tiny",
+        "sfx": "aisfx:tiny",
+    }
+    check_index_models(out, "tiny", "soundtrack")
+    # An index with the real aiSFX beside tiny CLIP and CLAP is fine for --models tiny too.
+    real = tmp_path / "real"
+    build_index(small_library, real, models="tiny", sfx_model="aisfx:x-sequential-ce")
+    check_index_models(real, "tiny", "soundtrack")
+
+
+def test_python_build_warns_when_views_are_left_out(small_library, tmp_path, with_aisfx):
+    """build_index() without CLIP/CLAP weights says so at build time (a warning naming what
+    works and what does not), as the CLI prints a note, instead of a later failure."""
+    from sfxkit.errors import MissingViewsWarning
+
+    with pytest.warns(MissingViewsWarning, match="weights not found for CLIP.*need CLIP"):
+        build_index(small_library, tmp_path / "idx", models="default")
