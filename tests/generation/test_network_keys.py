@@ -141,6 +141,17 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         load_network("tiny_16k", path)
 
 
+def test_variants_are_the_ones_the_registry_lists() -> None:
+    from sfxkit.config import DEFAULT_GENERATOR, MMAUDIO_VARIANTS
+    from sfxkit.generation.mmaudio.variants import DEFAULT_VARIANT
+    from sfxkit.models.registry import list_models
+
+    assert tuple(VARIANTS) == MMAUDIO_VARIANTS
+    listed = [s.name for s in list_models() if s.family == "mmaudio"]
+    assert listed == list(VARIANTS)
+    assert f"mmaudio:{DEFAULT_VARIANT}" == DEFAULT_GENERATOR
+
+
 def test_unknown_variant_lists_the_choices() -> None:
     with pytest.raises(ModelError) as err:
         get_variant("huge_48k")
