@@ -189,8 +189,9 @@ def load_open_clip_weights(
     load_into(model, state, path=checkpoint, what=what, fix=fix)
 
 
-def _create(name: str, device: str, **kwargs: Any) -> tuple[Any, Any]:
-    """(model, eval transform) of an open_clip architecture, random init, no download."""
+def _create(name: str, device: str = "cpu", **kwargs: Any) -> tuple[Any, Any]:
+    """(model, eval transform) of an open_clip architecture, random init, no download, built on
+    ``device`` ("meta" builds the layout without memory)."""
     import open_clip
 
     from sfxkit.models.weights import hub_offline
@@ -203,7 +204,7 @@ def _create(name: str, device: str, **kwargs: Any) -> tuple[Any, Any]:
             model, _, transform = open_clip.create_model_and_transforms(
                 name,
                 load_weights=False,
-                device="cpu",
+                device=device,
                 pretrained_image=False,
                 pretrained_text=False,
                 **kwargs,
@@ -224,7 +225,7 @@ def load_open_clip_checkpoint(
     fix = pull_fix(model_id)
     state = read_open_clip_state(checkpoint, fix=fix)  # a bad file fails before the build
     try:
-        model, transform = _create(arch, device, **_tag_overrides(arch, tag))
+        model, transform = _create(arch, **_tag_overrides(arch, tag))
         tokenizer = open_clip.get_tokenizer(arch)
     except SfxkitError:
         raise
@@ -259,7 +260,7 @@ def load_open_clip_dir(path: Path, *, model_id: str, device: str) -> OpenClipEnc
     state = read_open_clip_state(checkpoint, fix=fix)  # a bad file fails before the build
     name = f"local-dir:{path}"
     try:
-        model, transform = _create(name, device)
+        model, transform = _create(name)
         tokenizer = open_clip.get_tokenizer(name)
     except SfxkitError:
         raise
