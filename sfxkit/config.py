@@ -20,7 +20,20 @@ from pathlib import Path
 
 DEFAULT_FRAME_MODEL = "open_clip:ViT-B-32/laion2b_s34b_b79k"
 DEFAULT_AUDIO_MODEL = "clap:laion/larger_clap_general"
-DEFAULT_GENERATOR = "mmaudio:large_44k_v2"
+# The MMAudio variants by name, released first then the toy test sizes: the one list that both
+# the model registry (ids, `sfxkit models list`) and sfxkit.generation.mmaudio.variants (their
+# hyper-parameters, keyed by these names) read.
+MMAUDIO_VARIANTS = (
+    "small_16k",
+    "small_44k",
+    "medium_44k",
+    "large_44k",
+    "large_44k_v2",
+    "tiny_16k",
+    "tiny_44k",
+)
+DEFAULT_MMAUDIO_VARIANT = "large_44k_v2"
+DEFAULT_GENERATOR = f"mmaudio:{DEFAULT_MMAUDIO_VARIANT}"
 TINY_FRAME_MODEL = "open_clip:tiny"
 TINY_AUDIO_MODEL = "clap:tiny"
 

@@ -62,6 +62,21 @@ class ModelError(SfxkitError):
     exit_code = 4
 
 
+class CheckpointError(ModelError):
+    """A weights file is unusable: unreadable, truncated, carrying code, or not the model's layout.
+
+    One line: the file, what is wrong (the first bad key where there is one), and the fix.
+    """
+
+    def __init__(self, path: str | Path, reason: str, fix: str = "") -> None:
+        self.path = str(path)
+        self.reason = " ".join(str(reason).split())
+        self.fix = " ".join(
+            (fix or "delete it and fetch a fresh copy with `sfxkit models pull ID`").split()
+        )
+        super().__init__(f"{self.path}: {self.reason}; {self.fix}")
+
+
 class WeightsMissingError(ModelError, FileNotFoundError):
     """Pretrained weights are not available offline."""
 

@@ -227,17 +227,22 @@ def convert_checkpoint(data: bytes) -> dict[str, Any]:
     """The aiSFX ``checkpoint.pth`` bytes → the embedding network's tensors (float32, CPU).
 
     Read with ``weights_only=True`` and only the numpy globals above allowed; the classifier
-    heads and batch-norm counters are dropped.
+    heads and batch-norm counters are dropped. The embedding network must be complete, exactly
+    shaped and finite.
     """
     import io
 
     import torch
 
+    from sfxkit.models.checkpoint import check_finite, check_layout, refusal
+
+    source = f"{WHEEL_REQUIREMENT}:{CHECKPOINT_MEMBER}"
+    fix = "the package index served an unusable file; nothing was written"
     try:
         with torch.serialization.safe_globals(_checkpoint_globals()):
             loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelError(f"could not read the aiSFX checkpoint safely: {exc}") from exc
+        raise refusal(source, exc, fix) from exc
     state = loaded[0] if isinstance(loaded, (tuple, list)) else loaded
     prefix = "embedding_net."
     tensors = {
@@ -245,34 +250,34 @@ def convert_checkpoint(data: bytes) -> dict[str, Any]:
         for k, v in dict(state).items()
         if k.startswith(prefix) and not k.endswith("num_batches_tracked")
     }
-    expected = build_aisfx_net().state_dict()
-    wanted = {k for k in expected if not k.endswith("num_batches_tracked")}
-    if set(tensors) != wanted or any(tensors[k].shape != expected[k].shape for k in wanted):
-        raise ModelError(
-            "the aiSFX checkpoint does not hold the expected EmbeddingNet('max', 3, 1, 64) weights"
-        )
+    expected = _layout(build_aisfx_net())
+    what = "aiSFX EmbeddingNet('max', 3, 1, 64)"
+    check_layout(tensors, expected, path=source, what=what, fix=fix)
+    check_finite(tensors, path=source, fix=fix)
     return tensors
 
 
-def load_aisfx(path: Path, *, model_id: str, device: str) -> AisfxEncoder:
-    """An encoder from the converted ``model.safetensors`` (``sfxkit models pull aisfx``)."""
-    from safetensors.torch import load_file
+def _layout(net: Any) -> dict[str, Any]:
+    """The converted file's layout: the network's tensors without batch-norm counters."""
+    return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
 
-    try:
-        state = load_file(str(path), device="cpu")
-    except Exception as exc:
-        raise ModelError(
-            f"could not read the aiSFX weights {path}: {exc}; delete it and run "
-            f"`sfxkit models pull {model_id}` again"
-        ) from exc
-    width = int(state["conv_block1.conv1.weight"].shape[0]) if state else 0
-    net = build_aisfx_net(width or WIDTH)
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ModelError(
-            f"{path} does not hold aiSFX weights (missing {sorted(missing)[:3]}, unexpected "
-            f"{sorted(unexpected)[:3]}); delete it and run `sfxkit models pull {model_id}` again"
-        )
+
+def load_aisfx(path: Path, *, model_id: str, device: str) -> AisfxEncoder:
+    """An encoder from the converted ``model.safetensors`` (``sfxkit models pull aisfx``), strictly:
+    every tensor present with its shape, nothing extra, all finite."""
+    from sfxkit.models.checkpoint import load_into, pull_fix, read_checkpoint, tensor_dict
+
+    fix = pull_fix(model_id)
+    state = tensor_dict(read_checkpoint(path, fix=fix), path=path, fix=fix)
+    first = state.get("conv_block1.conv1.weight")
+    width = int(first.shape[0]) if first is not None and first.ndim == 4 else WIDTH
+    net = build_aisfx_net(width)
+    # Batch-norm counters are training bookkeeping the converted file leaves out on purpose.
+    own = net.state_dict()
+    for key in own:
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = own[key].clone()
+    load_into(net, state, path=path, what=f"aiSFX network (width {width})", fix=fix)
     return AisfxEncoder(net.to(device).eval(), model_id=model_id, device=device)
 
 

@@ -26,7 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 from sfxkit._progress import track
-from sfxkit.errors import ModelError, SfxkitError
+from sfxkit.errors import CheckpointError, ModelError, SfxkitError
 from sfxkit.models.base import (
     batches,
     check_batch_size,
@@ -197,26 +197,106 @@ def _pooled(out: Any) -> Any:
     return out.pooler_output
 
 
-def load_clap_dir(path: Path, *, model_id: str, device: str) -> ClapEncoder:
-    """A ``ClapEncoder`` from a local ``save_pretrained`` / snapshot directory (no network)."""
-    from transformers import AutoTokenizer, ClapModel
+def _weight_files(path: Path) -> list[Path]:
+    """The checkpoint file(s) transformers would read from a model directory (shards included)."""
+    import json
 
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (path / name).is_file():
+            return [path / name]
+    for name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = path / name
+        if index.is_file():
+            try:
+                shards = sorted(
+                    set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+                )
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise CheckpointError(index, f"not a shard index ({exc})", "") from exc
+            return [path / shard for shard in shards]
+    return []
+
+
+def _probe(files: list[Path], fix: str) -> None:
+    """Refuse a truncated or code-carrying weight file before transformers touches it."""
+    from sfxkit.models.checkpoint import read_checkpoint, safetensors_layout
+
+    for file in files:
+        if file.suffix == ".safetensors":
+            safetensors_layout(file, fix=fix)  # header and length; no tensor is read
+        else:
+            read_checkpoint(file, fix=fix)
+
+
+def _check_loading_info(info: dict[str, Any], files: list[Path], fix: str) -> None:
+    """transformers fills missing tensors with random values and skips unexpected ones: refuse."""
+    missing = sorted(info.get("missing_keys") or ())
+    unexpected = sorted(info.get("unexpected_keys") or ())
+    mismatched = sorted(info.get("mismatched_keys") or (), key=lambda m: str(m[0]))
+    errors = [str(e) for e in info.get("error_msgs") or ()]
+    if not (missing or unexpected or mismatched or errors):
+        return
+    if missing:
+        first = f"missing tensor '{missing[0]}'"
+    elif unexpected:
+        first = f"unexpected tensor '{unexpected[0]}'"
+    elif mismatched:
+        key, got, want = mismatched[0]
+        first = f"tensor '{key}' has shape {list(got)}, the model needs {list(want)}"
+    else:
+        first = " ".join(errors[0].split())[:200]
+    counts = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} wrong-shaped"
+    where = files[0] if len(files) == 1 else files[0].parent
+    raise CheckpointError(
+        where, f"does not match the ClapModel of config.json: {first} ({counts})", fix
+    )
+
+
+def load_clap_dir(path: Path, *, model_id: str, device: str) -> ClapEncoder:
+    """A ``ClapEncoder`` from a local ``save_pretrained`` / snapshot directory (no network).
+
+    Strict: every tensor of the model must come from the weights file with its shape and finite
+    values (transformers alone would fill a missing one with random numbers)."""
+    from transformers import AutoTokenizer, ClapModel
+    from transformers.utils import logging as hf_logging
+
+    from sfxkit.models.checkpoint import check_finite, pull_fix
     from sfxkit.models.weights import hub_offline
 
+    fix = (
+        pull_fix(model_id)
+        if not model_id.startswith("clap:/")
+        else "the directory must hold a transformers ClapModel save; copy it again"
+    )
+    files = _weight_files(path)
+    _probe(files, fix)
     extractor_cls = deterministic_feature_extractor_class()
+    verbosity = hf_logging.get_verbosity()
     try:
+        # The load report table is replaced by sfxkit's one-line verdict below.
+        hf_logging.set_verbosity_error()
         with hub_offline():
-            model = ClapModel.from_pretrained(str(path), local_files_only=True)
+            model, info = ClapModel.from_pretrained(
+                str(path),
+                local_files_only=True,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported in `info`, refused below
+            )
             extractor = extractor_cls.from_pretrained(str(path), local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except SfxkitError:
         raise
     except Exception as exc:  # transformers, safetensors and json errors alike
         raise ModelError(
-            f"could not load CLAP model '{model_id}' from {path}: {exc}; the directory must hold a "
+            f"could not load CLAP model '{model_id}' from {path}: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}; the directory must hold a "
             "transformers ClapModel (config.json, model.safetensors or pytorch_model.bin, "
             "preprocessor_config.json, tokenizer files) — re-run "
             f"`sfxkit models pull {model_id}` or check the copy"
         ) from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    _check_loading_info(info, files or [path], fix)
+    check_finite(model.state_dict(), path=files[0] if len(files) == 1 else path, fix=fix)
     model = cast(Any, model).to(device).float().eval()
     return ClapEncoder(model, extractor, tokenizer, model_id=model_id, device=device)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sfxkit.errors import MissingExtraError, ModelError
+from sfxkit.errors import CheckpointError, MissingExtraError, ModelError
 from sfxkit.models.base import (
     batches,
     check_batch_size,
@@ -48,23 +48,20 @@ def import_laion_clap() -> Any:
     return laion_clap
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint's state dict, safely: tensors and plain containers only."""
-    import torch
+_FIX = "use LAION's own file (`sfxkit models pull laion_clap:NAME`) or re-save it as a state dict"
 
-    try:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refuses arbitrary objects by design
-        raise ModelError(
-            f"{path}: cannot read this CLAP checkpoint safely ({type(exc).__name__}: {exc}); sfxkit "
-            "only loads tensors (torch.load weights_only=True); re-save it as a plain state dict"
-        ) from exc
-    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not state:
-        raise ModelError(f"{path}: no state dict found in this checkpoint")
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint's state dict, safely: tensors only; a pickle that would run code, a
+    truncated file or a non-tensor entry is refused naming the file."""
+    from sfxkit.models.checkpoint import read_checkpoint as read_file
+    from sfxkit.models.checkpoint import tensor_dict
+
+    ckpt = read_file(path, fix=_FIX)
+    entry = "state_dict" if isinstance(ckpt, dict) and "state_dict" in ckpt else None
+    state = tensor_dict(ckpt, path=path, fix=_FIX, entry=entry)
     # Checkpoints saved from DistributedDataParallel prefix every key with "module.".
-    if all(k.startswith("module.") for k in state):
-        state = {k[len("module.") :]: v for k, v in state.items()}
+    state = {k.removeprefix("module."): v for k, v in state.items()}
     # Newer transformers keep RoBERTa's position_ids as a buffer that is not saved.
     state.pop("text_branch.embeddings.position_ids", None)
     return state
@@ -141,7 +138,10 @@ def load_laion_clap(path: Path, *, model_id: str, device: str) -> LaionClapEncod
     from sfxkit.models.weights import hub_offline
 
     state = read_checkpoint(path)
-    amodel, fusion = architecture(state)
+    try:
+        amodel, fusion = architecture(state)
+    except ModelError as exc:
+        raise CheckpointError(path, str(exc), _FIX) from exc
     try:
         with hub_offline():
             module = laion_clap.CLAP_Module(
@@ -153,14 +153,9 @@ def load_laion_clap(path: Path, *, model_id: str, device: str) -> LaionClapEncod
             f"cache ({exc}); on a connected machine run `sfxkit models pull {model_id}`, which "
             "fetches them too"
         ) from exc
-    result = module.model.load_state_dict(state, strict=False)
-    missing = list(result.missing_keys)
-    unexpected = list(result.unexpected_keys)
-    if missing or unexpected:
-        raise ModelError(
-            f"{path}: checkpoint does not match laion_clap {amodel} (fusion={fusion}): "
-            f"missing {missing[:8]}{'…' if len(missing) > 8 else ''}, "
-            f"unexpected {unexpected[:8]}{'…' if len(unexpected) > 8 else ''}"
-        )
+    from sfxkit.models.checkpoint import load_into
+
+    what = f"laion_clap {amodel} model (fusion={fusion})"
+    load_into(module.model, state, path=path, what=what, fix=_FIX)
     module.model.eval()
     return LaionClapEncoder(module, model_id=model_id, device=device)

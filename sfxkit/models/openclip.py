@@ -28,7 +28,12 @@ from sfxkit.models.base import (
     to_pil,
 )
 
-__all__ = ["OpenClipEncoder", "load_open_clip_checkpoint", "load_open_clip_dir"]
+__all__ = [
+    "OpenClipEncoder",
+    "load_open_clip_checkpoint",
+    "load_open_clip_dir",
+    "load_open_clip_weights",
+]
 
 
 class OpenClipEncoder:
@@ -145,33 +150,92 @@ def _tag_overrides(arch: str, tag: str | None) -> dict[str, Any]:
     return kwargs
 
 
+def read_open_clip_state(checkpoint: Path, *, fix: str) -> dict[str, Any]:
+    """The tensors of an open_clip full-model checkpoint (``state_dict`` wrapper and
+    ``module.`` prefix removed), read safely; raises ``CheckpointError`` naming the file."""
+    from collections.abc import Mapping
+
+    from sfxkit.models.checkpoint import read_checkpoint, tensor_dict
+
+    raw = read_checkpoint(checkpoint, fix=fix)
+    if isinstance(raw, Mapping) and isinstance(raw.get("state_dict"), Mapping):
+        raw = raw["state_dict"]
+    state = tensor_dict(raw, path=checkpoint, fix=fix)
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def load_open_clip_weights(
+    model: Any, state: dict[str, Any], checkpoint: Path, *, what: str, fix: str
+) -> None:
+    """Fill an open_clip model from a full-model checkpoint's tensors, strictly.
+
+    The file is read by sfxkit (safetensors, or ``torch.load`` refusing pickled code) and must
+    hold exactly the model's tensors with their shapes and finite values; open_clip's own loader
+    would accept NaNs and print torch's multi-line advice on a refused pickle. The only liberties
+    taken are open_clip's own format fixes: a ``state_dict`` wrapper, a ``module.`` prefix, a
+    scalar-vs-1-d ``logit_scale``/``logit_bias`` and the text tower's obsolete ``position_ids``.
+    """
+    from sfxkit.models.checkpoint import load_into
+
+    own = model.state_dict()
+    for key in ("logit_scale", "logit_bias"):
+        if key in state and key in own and state[key].numel() == own[key].numel():
+            state[key] = state[key].reshape(own[key].shape)
+    position_ids = "text.transformer.embeddings.position_ids"
+    if position_ids in state and position_ids not in own:
+        del state[position_ids]
+    load_into(model, state, path=checkpoint, what=what, fix=fix)
+
+
+def _create(name: str, device: str = "cpu", **kwargs: Any) -> tuple[Any, Any]:
+    """(model, eval transform) of an open_clip architecture, random init, no download, built on
+    ``device`` ("meta" builds the layout without memory)."""
+    import open_clip
+
+    from sfxkit.models.weights import hub_offline
+
+    quiet = quiet_random_init()
+    root = logging.getLogger()
+    root.addFilter(quiet)  # the weights come next, from sfxkit's own strict loader
+    try:
+        with hub_offline():
+            model, _, transform = open_clip.create_model_and_transforms(
+                name,
+                load_weights=False,
+                device=device,
+                pretrained_image=False,
+                pretrained_text=False,
+                **kwargs,
+            )
+    finally:
+        root.removeFilter(quiet)
+    return model, transform
+
+
 def load_open_clip_checkpoint(
     arch: str, tag: str | None, checkpoint: Path, *, model_id: str, device: str
 ) -> OpenClipEncoder:
     """An open_clip architecture with its full weights from one local file (strict key match)."""
     import open_clip
 
-    from sfxkit.models.weights import hub_offline
+    from sfxkit.models.checkpoint import pull_fix
 
+    fix = pull_fix(model_id)
+    state = read_open_clip_state(checkpoint, fix=fix)  # a bad file fails before the build
     try:
-        with hub_offline():
-            model, _, transform = open_clip.create_model_and_transforms(
-                arch,
-                pretrained=str(checkpoint),
-                device=device,
-                weights_only=True,
-                pretrained_image=False,
-                pretrained_text=False,
-                **_tag_overrides(arch, tag),
-            )
-            tokenizer = open_clip.get_tokenizer(arch)
+        model, transform = _create(arch, **_tag_overrides(arch, tag))
+        tokenizer = open_clip.get_tokenizer(arch)
     except SfxkitError:
         raise
-    except Exception as exc:  # torch, safetensors, open_clip and json errors alike
+    except Exception as exc:  # open_clip and json errors alike
         raise ModelError(
-            f"could not load open_clip '{model_id}' from {checkpoint}: {exc}; the file must hold "
-            f"{arch} weights (re-run `sfxkit models pull {model_id}` if it is truncated)"
+            f"could not build open_clip '{model_id}' ({type(exc).__name__}: {exc}); "
+            "check the architecture name"
         ) from exc
+    load_open_clip_weights(model, state, checkpoint, what=f"open_clip {arch} model", fix=fix)
+    model = model.to(device)
     return OpenClipEncoder(model, transform, tokenizer, model_id=model_id, device=device)
 
 
@@ -179,24 +243,34 @@ def load_open_clip_dir(path: Path, *, model_id: str, device: str) -> OpenClipEnc
     """An open_clip model from a directory with ``open_clip_config.json`` + a checkpoint."""
     import open_clip
 
-    from sfxkit.models.weights import hub_offline
+    from sfxkit.models.weights import find_checkpoint
 
+    fix = (
+        "the directory must hold open_clip_config.json and the model's own "
+        "open_clip_model.safetensors (or open_clip_pytorch_model.bin); "
+        + (
+            f"fetch a fresh copy with `sfxkit models pull {model_id}`"
+            if "local-dir:" not in model_id
+            else "copy them again"
+        )
+    )
+    checkpoint = find_checkpoint(path)
+    if checkpoint is None:
+        raise ModelError(f"{path}: no open_clip checkpoint in this directory; {fix}")
+    state = read_open_clip_state(checkpoint, fix=fix)  # a bad file fails before the build
     name = f"local-dir:{path}"
     try:
-        with hub_offline():
-            model, _, transform = open_clip.create_model_and_transforms(
-                name,
-                device=device,
-                weights_only=True,
-                pretrained_image=False,
-                pretrained_text=False,
-            )
-            tokenizer = open_clip.get_tokenizer(name)
+        model, transform = _create(name)
+        tokenizer = open_clip.get_tokenizer(name)
     except SfxkitError:
         raise
-    except Exception as exc:  # torch, safetensors, open_clip and json errors alike
+    except Exception as exc:  # open_clip and json errors alike
         raise ModelError(
-            f"could not load open_clip '{model_id}' from {path}: {exc}; the directory must hold "
-            "open_clip_config.json and open_clip_model.safetensors (or open_clip_pytorch_model.bin)"
+            f"{path / 'open_clip_config.json'}: not a usable open_clip config "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}); {fix}"
         ) from exc
+    load_open_clip_weights(
+        model, state, checkpoint, what="open_clip model of open_clip_config.json", fix=fix
+    )
+    model = model.to(device)
     return OpenClipEncoder(model, transform, tokenizer, model_id=model_id, device=device)

@@ -16,13 +16,13 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from sfxkit._atomic import fsync_dir
 from sfxkit.config import get_settings
 from sfxkit.errors import InputError, ModelError
 from sfxkit.models import weights
-from sfxkit.models.registry import ModelSpec, build_encoder
+from sfxkit.models.build import build_encoder
+from sfxkit.models.spec import ModelSpec
 
 __all__ = ["pull_spec"]
 
@@ -305,13 +305,8 @@ def _pull_mmaudio(spec: ModelSpec, *, dest: Path | None, progress: bool) -> Path
             f"cannot pull '{spec.id}': the MMAudio weights module (sfxkit.generation.mmaudio.weights) "
             f"is not available in this install ({exc})"
         ) from exc
-    pull_fn: Any = getattr(mm_weights, "pull", None)
-    if pull_fn is None:
-        raise ModelError(
-            f"cannot pull '{spec.id}': sfxkit.generation.mmaudio.weights has no pull() yet"
-        )
     with weights.hub_online():
-        paths = [Path(p) for p in pull_fn(spec.name, dest=dest, progress=progress)]
+        paths = [Path(p) for p in mm_weights.pull(spec.name, dest=dest, progress=progress)]
     if not paths:
         raise ModelError(f"pulling '{spec.id}' returned no files")
     return Path(os.path.commonpath([str(p.parent) for p in paths]))

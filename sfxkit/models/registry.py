@@ -24,22 +24,25 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sfxkit.config import (
     DEFAULT_AUDIO_MODEL,
     DEFAULT_FRAME_MODEL,
     DEFAULT_GENERATOR,
+    MMAUDIO_VARIANTS,
     get_settings,
     resolve_device,
 )
 from sfxkit.errors import ModelError
 from sfxkit.models.base import AudioEncoder, FrameEncoder, describe_model
+from sfxkit.models.build import build_encoder
+from sfxkit.models.spec import Kind, ModelSpec
 
 __all__ = [
     "ModelSpec",
+    "build_encoder",
     "clear_cache",
     "describe_model",
     "find_weights",
@@ -51,8 +54,6 @@ __all__ = [
     "parse_model_id",
     "pull",
 ]
-
-Kind = Literal["frame", "audio", "sfx", "generator", "language"]
 
 FAMILIES: dict[str, str] = {
     "open_clip": "frame encoder: frames + visual text (open_clip CLIP)",
@@ -84,39 +85,11 @@ EXAMPLES = (
     "clap:tiny",
     "aisfx:x-sequential-ce",
 )
-MMAUDIO_VARIANTS = (
-    "small_16k",
-    "small_44k",
-    "medium_44k",
-    "large_44k",
-    "large_44k_v2",
-    "tiny_16k",
-    "tiny_44k",
-)
 LAION_CLAP_REPO = "lukewys/laion_clap"
 UNTRAINED_LICENCE = "n/a (random weights)"
 AISFX_MODEL = "aisfx:x-sequential-ce"
 TINY_SFX_MODEL = "aisfx:tiny"
 _HF_REPO = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model, parsed from its id: what it is, where its weights come from, under what licence."""
-
-    id: str
-    family: str
-    name: str
-    pretrained: str | None
-    tiny: bool
-    kind: Kind
-    description: str = ""
-    licence: str = "see the model card"
-    hf_repo: str | None = None
-    files: tuple[str, ...] = field(default=())
-
-    def __str__(self) -> str:
-        return self.id
 
 
 # ----------------------------------------------------------------------------- catalogue
@@ -455,64 +428,6 @@ def _cached(spec: ModelSpec, device: str | None) -> Any:
             encoder = build_encoder(spec, device=resolved)
             _CACHE[key] = encoder
     return encoder
-
-
-def build_encoder(spec: ModelSpec, *, device: str = "cpu", location: Any = None) -> Any:
-    """A fresh (uncached) encoder; weights from ``location`` or found by the search order."""
-    from sfxkit.models import weights
-
-    if spec.family == "open_clip":
-        from sfxkit.models.openclip import (
-            OpenClipEncoder,
-            load_open_clip_checkpoint,
-            load_open_clip_dir,
-        )
-
-        if spec.tiny:
-            from sfxkit.models.tiny import build_tiny_open_clip
-
-            model, transform, tokenizer = build_tiny_open_clip(device)
-            return OpenClipEncoder(
-                model, transform, tokenizer, model_id=spec.id, device=device, untrained=True
-            )
-        where = location or weights.require(spec)
-        if where.path.is_dir():
-            return load_open_clip_dir(where.path, model_id=spec.id, device=device)
-        return load_open_clip_checkpoint(
-            spec.name, spec.pretrained, where.path, model_id=spec.id, device=device
-        )
-    if spec.family == "clap":
-        from sfxkit.models.clap import ClapEncoder, load_clap_dir
-
-        if spec.tiny:
-            from sfxkit.models.tiny import build_tiny_clap
-
-            model, extractor, tokenizer = build_tiny_clap(device)
-            return ClapEncoder(
-                model, extractor, tokenizer, model_id=spec.id, device=device, untrained=True
-            )
-        where = location or weights.require(spec)
-        return load_clap_dir(where.path, model_id=spec.id, device=device)
-    if spec.family == "laion_clap":
-        from sfxkit.models.laionclap import import_laion_clap, load_laion_clap
-
-        import_laion_clap()  # the missing extra is the first thing to say
-        where = location or weights.require(spec)
-        return load_laion_clap(where.path, model_id=spec.id, device=device)
-    if spec.family == "aisfx":
-        from sfxkit.models.aisfx import AisfxEncoder, build_tiny_aisfx, load_aisfx
-
-        if spec.tiny:
-            net = build_tiny_aisfx(device)
-            return AisfxEncoder(net, model_id=spec.id, device=device, untrained=True)
-        where = location or weights.require(spec)
-        return load_aisfx(where.path, model_id=spec.id, device=device)
-    if spec.family in {"llm", "vlm"}:
-        raise ModelError(
-            f"'{spec.id}' is a language model for the bridge; use it with "
-            "`sfxkit bridge describe --llm ...` / `sfxkit bridge mine --captioner ...`, not as an encoder"
-        )
-    raise ModelError(f"'{spec.id}' is a generator; load it with sfxkit.generate, not as an encoder")
 
 
 # ----------------------------------------------------------------------------- weights

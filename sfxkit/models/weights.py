@@ -32,7 +32,7 @@ from sfxkit.config import get_settings
 from sfxkit.errors import WeightsMissingError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sfxkit.models.registry import ModelSpec
+    from sfxkit.models.spec import ModelSpec
 
 __all__ = [
     "WeightsLocation",

@@ -101,16 +101,23 @@ def test_load_network_lists_missing_unexpected_and_misshaped_keys(tmp_path: Path
     with pytest.raises(ModelError) as err:
         load_network("tiny_16k", path)
     msg = str(err.value)
-    assert "missing keys: final_layer.conv.weight" in msg
-    assert "unexpected keys: joint_blocks.0.extra.weight" in msg
-    assert "latent_mean (1, 1, 7) (expected (1, 1, 20))" in msg
-    assert str(path) in msg
+    # One line: the file, the first bad key, and how many of each kind there are.
+    assert "\n" not in msg and msg.startswith(f"{path}: ")
+    assert "missing tensor 'final_layer.conv.weight'" in msg
+    assert "(1 missing, 1 unexpected, 1 wrong-shaped)" in msg
+    del state["joint_blocks.0.extra.weight"]
+    state["final_layer.conv.weight"] = _tiny_state()["final_layer.conv.weight"]
+    torch.save(state, path)
+    with pytest.raises(
+        ModelError, match=r"'latent_mean' has shape \[1, 1, 7\], the model needs \[1, 1, 20\]"
+    ):
+        load_network("tiny_16k", path)
 
 
 def test_v1_checkpoint_into_v2_variant_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "v1.pth"
     torch.save(_tiny_state(), path)
-    with pytest.raises(ModelError, match="clip_input_proj.1.w1.weight"):
+    with pytest.raises(ModelError, match="missing tensor 'clip_input_proj.2.w1.weight'"):
         load_network("tiny_44k", path)
 
 
@@ -121,8 +128,9 @@ class _NotATensor:
 def test_pickled_objects_are_never_loaded(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
     torch.save({"weights": _NotATensor()}, path)
-    with pytest.raises(ModelError, match="weights_only"):
+    with pytest.raises(ModelError, match="would run code") as err:
         load_network("tiny_16k", path)
+    assert str(path) in str(err.value) and "weights_only" not in str(err.value)
 
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
@@ -131,6 +139,17 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ModelError, match="sfxkit models pull"):
         load_network("tiny_16k", path)
+
+
+def test_variants_are_the_ones_the_registry_lists() -> None:
+    from sfxkit.config import DEFAULT_GENERATOR, MMAUDIO_VARIANTS
+    from sfxkit.generation.mmaudio.variants import DEFAULT_VARIANT
+    from sfxkit.models.registry import list_models
+
+    assert tuple(VARIANTS) == MMAUDIO_VARIANTS
+    listed = [s.name for s in list_models() if s.family == "mmaudio"]
+    assert listed == list(VARIANTS)
+    assert f"mmaudio:{DEFAULT_VARIANT}" == DEFAULT_GENERATOR
 
 
 def test_unknown_variant_lists_the_choices() -> None:

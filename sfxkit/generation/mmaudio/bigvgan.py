@@ -20,9 +20,15 @@ from typing import Any, Literal, cast
 import torch
 from torch import Tensor, nn
 
-from sfxkit.errors import ModelError
+from sfxkit.errors import CheckpointError, ModelError
 from sfxkit.generation.mmaudio.alias_free import Activation1d, Snake, SnakeBeta
-from sfxkit.generation.mmaudio.features import load_strict, read_checkpoint
+from sfxkit.generation.mmaudio.checkpoint import (
+    check_finite,
+    fix_for,
+    load_strict,
+    read_checkpoint,
+    tensor_dict,
+)
 
 
 @dataclass(frozen=True)
@@ -225,13 +231,25 @@ class BigVGANGenerator(nn.Module):
         return self
 
 
-def fold_weight_norm(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+_PARTNER = {  # weight-norm magnitude <-> direction, in both spellings
+    ".weight_g": ".weight_v",
+    ".weight_v": ".weight_g",
+    ".parametrizations.weight.original0": ".parametrizations.weight.original1",
+    ".parametrizations.weight.original1": ".parametrizations.weight.original0",
+}
+
+
+def fold_weight_norm(
+    state_dict: Mapping[str, Tensor], *, source: str = "checkpoint", model_id: str | None = None
+) -> dict[str, Tensor]:
     """Replace every weight-normalised pair by its plain ``weight = g * v / ‖v‖``.
 
     Accepts both spellings the released files use: ``<m>.weight_g`` / ``<m>.weight_v`` (the
     pre-2.1 ``torch.nn.utils.weight_norm``) and ``<m>.parametrizations.weight.original0`` /
     ``original1`` (``torch.nn.utils.parametrizations.weight_norm``). The norm runs over every
     dim but 0, as weight norm's default ``dim=0`` does for Conv1d and ConvTranspose1d alike.
+    A half pair or a magnitude whose shape does not fit its direction is refused naming the key
+    (the folded weight's own shape is checked against the model afterwards).
     """
     suffixes = {
         ".weight_g": "g",
@@ -239,53 +257,83 @@ def fold_weight_norm(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
         ".parametrizations.weight.original0": "g",
         ".parametrizations.weight.original1": "v",
     }
-    pairs: dict[str, dict[str, Tensor]] = {}
+    pairs: dict[str, dict[str, tuple[str, Tensor]]] = {}
     out: dict[str, Tensor] = {}
     for key, value in state_dict.items():
         for suffix, role in suffixes.items():
             if key.endswith(suffix):
-                pairs.setdefault(key[: -len(suffix)], {})[role] = value
+                pairs.setdefault(key[: -len(suffix)], {})[role] = (key, value)
                 break
         else:
             out[key] = value
+    fix = fix_for(model_id)
     for base, pair in pairs.items():
         if set(pair) != {"g", "v"}:
-            have = "magnitude (g)" if "g" in pair else "direction (v)"
-            raise ModelError(
-                f"weight-normalised '{base}' has only its {have} tensor in the checkpoint"
+            have = "g" if "g" in pair else "v"
+            key = pair[have][0]
+            partner = next(
+                key[: -len(suffix)] + other
+                for suffix, other in _PARTNER.items()
+                if key.endswith(suffix)
             )
-        g, v = pair["g"].float(), pair["v"].float()
-        norm = torch.linalg.vector_norm(v, dim=tuple(range(1, v.ndim)), keepdim=True)
-        out[f"{base}.weight"] = (v * (g / norm)).to(pair["v"].dtype)
+            raise CheckpointError(
+                source,
+                f"does not match the BigVGAN generator layout: missing tensor '{partner}' "
+                f"(the weight-norm partner of '{key}')",
+                fix,
+            )
+        (g_key, g), (v_key, v) = pair["g"], pair["v"]
+        want = (v.shape[0],) + (1,) * (v.ndim - 1)
+        if tuple(g.shape) != want:
+            raise CheckpointError(
+                source,
+                f"does not match the BigVGAN generator layout: tensors '{g_key}' "
+                f"{list(g.shape)} and '{v_key}' {list(v.shape)} do not fit each other",
+                fix,
+            )
+        g32, v32 = g.float(), v.float()
+        norm = torch.linalg.vector_norm(v32, dim=tuple(range(1, v.ndim)), keepdim=True)
+        out[f"{base}.weight"] = (v32 * (g32 / norm)).to(v.dtype)
     return out
 
 
 def load_generator_weights(
-    model: BigVGANGenerator, state_dict: Mapping[str, Tensor], *, source: str
+    model: BigVGANGenerator,
+    state_dict: Mapping[str, Tensor],
+    *,
+    source: str,
+    model_id: str | None = None,
 ) -> BigVGANGenerator:
-    """Fold weight norm and load strictly (every key used, none missing)."""
-    load_strict(model, fold_weight_norm(state_dict), what="BigVGAN generator", source=source)
+    """Fold weight norm and load strictly (every key used, none missing, all finite)."""
+    state = tensor_dict(state_dict, path=source, fix=fix_for(model_id))
+    check_finite(state, path=source, fix=fix_for(model_id))  # before folding renames the keys
+    load_strict(
+        model,
+        fold_weight_norm(state, source=source, model_id=model_id),
+        what="BigVGAN generator",
+        source=source,
+        model_id=model_id,
+    )
     return model.eval()
 
 
-def generator_state(checkpoint: Any, *, source: str) -> Mapping[str, Tensor]:
+def generator_state(
+    checkpoint: Any, *, source: str, model_id: str | None = None
+) -> Mapping[str, Tensor]:
     """The generator state dict inside a BigVGAN training checkpoint ``{"generator": ...}``."""
-    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("generator"), Mapping):
-        return checkpoint["generator"]
-    keys = list(checkpoint)[:5] if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
-    raise ModelError(
-        f"{source}: not a BigVGAN checkpoint (expected a 'generator' entry, found {keys})"
-    )
+    return tensor_dict(checkpoint, path=source, fix=fix_for(model_id), entry="generator")
 
 
-def load_bigvgan_16k(path: str | Path, *, model_id: str = "mmaudio:small_16k") -> BigVGANGenerator:
-    """The 16 kHz vocoder from ``best_netG.pt`` (BigVGAN v0.1 release)."""
+def load_bigvgan_16k(
+    path: str | Path, *, model_id: str = "mmaudio:small_16k", cfg: BigVGANConfig = BIGVGAN_16K
+) -> BigVGANGenerator:
+    """The 16 kHz vocoder from ``best_netG.pt`` (BigVGAN v0.1 release); ``cfg`` is the
+    release's (tests pass a toy one to load toy files through the same path)."""
     path = Path(path)
     checkpoint = read_checkpoint(path, model_id=model_id, what="16 kHz BigVGAN vocoder")
-    model = BigVGANGenerator(BIGVGAN_16K)
-    return load_generator_weights(
-        model, generator_state(checkpoint, source=str(path)), source=str(path)
-    )
+    model = BigVGANGenerator(cfg)
+    state = generator_state(checkpoint, source=str(path), model_id=model_id)
+    return load_generator_weights(model, state, source=str(path), model_id=model_id)
 
 
 def vocode(model: BigVGANGenerator, mel: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ from sfxkit.generation.mmaudio.bigvgan import (
     generator_state,
     load_generator_weights,
 )
-from sfxkit.generation.mmaudio.features import read_checkpoint
+from sfxkit.generation.mmaudio.checkpoint import read_checkpoint
 
 WEIGHTS_NAME = "bigvgan_generator.pt"
 CONFIG_NAME = "config.json"
@@ -60,7 +60,10 @@ def read_config(path: Path) -> BigVGANConfig:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: cannot read the BigVGAN v2 config ({exc})") from exc
-    cfg = BigVGANConfig.from_dict(raw)
+    try:
+        cfg = BigVGANConfig.from_dict(raw)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
     if (cfg.num_mels, cfg.hop_length) != (BIGVGAN_V2_44K.num_mels, BIGVGAN_V2_44K.hop_length):
         raise ModelError(
             f"{path}: this BigVGAN has {cfg.num_mels} mel bands and hop {cfg.hop_length}; MMAudio 44k "
@@ -84,8 +87,8 @@ def load_bigvgan_v2(
     config_path = weights.parent / CONFIG_NAME
     cfg = read_config(config_path) if config_path.is_file() else BIGVGAN_V2_44K
     model = BigVGANGenerator(cfg)
-    state = generator_state(checkpoint, source=str(weights))
-    return load_generator_weights(model, state, source=str(weights))
+    state = generator_state(checkpoint, source=str(weights), model_id=model_id)
+    return load_generator_weights(model, state, source=str(weights), model_id=model_id)
 
 
 __all__ = ["BIGVGAN_V2_44K", "TINY_BIGVGAN_V2_44K", "load_bigvgan_v2", "read_config"]

@@ -118,8 +118,20 @@ def build_tiny_clip(seed: int = 0) -> ClipEncoder:
     return ClipEncoder(model.eval(), get_tokenizer(), untrained=True)
 
 
-def load_dfn5b_clip(clip_dir: str | Path, *, model_id: str = "mmaudio:large_44k_v2") -> ClipEncoder:
-    """DFN5B CLIP ViT-H-14-384 from a local copy of ``apple/DFN5B-CLIP-ViT-H-14-384``."""
+DFN5B_WIDTHS = (1024, 1024)  # embed dim, text width of ViT-H-14
+
+
+def load_dfn5b_clip(
+    clip_dir: str | Path,
+    *,
+    model_id: str = "mmaudio:large_44k_v2",
+    widths: tuple[int, int] = DFN5B_WIDTHS,
+) -> ClipEncoder:
+    """DFN5B CLIP ViT-H-14-384 from a local copy of ``apple/DFN5B-CLIP-ViT-H-14-384``.
+
+    The weights must be exactly the config's model (strict keys, shapes, finite values; a pickle
+    that would run code is refused). ``widths`` is the (embed, text) width the config must have:
+    MMAudio's; tests pass the tiny config's to load toy files in the real layout."""
     clip_dir = Path(clip_dir)
     config = clip_dir / CONFIG_NAME
     if not config.is_file():
@@ -134,21 +146,28 @@ def load_dfn5b_clip(clip_dir: str | Path, *, model_id: str = "mmaudio:large_44k_
         )
     try:
         model_cfg = json.loads(config.read_text(encoding="utf-8"))["model_cfg"]
-        widths = (model_cfg["embed_dim"], model_cfg["text_cfg"]["width"])
+        found = (model_cfg["embed_dim"], model_cfg["text_cfg"]["width"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{config}: not an open_clip model config ({exc})") from exc
-    if widths != (1024, 1024):
+    if tuple(found) != tuple(widths):
         raise ModelError(
-            f"{config}: embed/text widths {widths}, but MMAudio needs DFN5B ViT-H-14 (1024, 1024)"
+            f"{config}: embed/text widths {found}, but MMAudio needs DFN5B ViT-H-14 {widths}"
         )
+    from sfxkit.models.checkpoint import pull_fix
+    from sfxkit.models.openclip import load_open_clip_weights, read_open_clip_state
+
+    weights = next(clip_dir / name for name in WEIGHT_NAMES if (clip_dir / name).is_file())
+    fix = pull_fix(model_id)
+    state = read_open_clip_state(weights, fix=fix)  # a bad file fails before the 1B-param build
     open_clip = _open_clip()
     try:
-        # open_clip loads the checkpoint it finds in the directory with strict=True, weights_only.
-        model = open_clip.create_model(f"local-dir:{clip_dir}", weights_only=True)
+        model = open_clip.create_model(f"local-dir:{clip_dir}", load_weights=False)
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelError(
-            f"{clip_dir}: cannot load DFN5B CLIP ({exc}); re-download it with `sfxkit models pull {model_id}`"
+            f"{config}: cannot build DFN5B CLIP from this config ({exc}); re-download it with "
+            f"`sfxkit models pull {model_id}`"
         ) from exc
+    load_open_clip_weights(model, state, weights, what="DFN5B CLIP ViT-H-14-384", fix=fix)
     return ClipEncoder(model.eval(), get_tokenizer())
 
 

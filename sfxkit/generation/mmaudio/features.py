@@ -7,10 +7,9 @@ This module owns the :class:`FeatureExtractor` the network worker's pipeline dri
 * the VAE decoder (latents → mel) and the vocoder (mel → waveform);
 
 plus the frame preprocessing that matches the reference demo (:func:`clip_frames`,
-:func:`sync_frames`), the weight-file bundle (:class:`FeatureFiles`), the factory
-(:func:`build_feature_extractor`, real weights or seeded ``tiny`` ones) and the strict checkpoint
-helpers the codec modules share (:func:`read_checkpoint`, :func:`load_strict`,
-:class:`IgnoredKeys`).
+:func:`sync_frames`), the weight-file bundle (:class:`FeatureFiles`) and the factory
+(:func:`build_feature_extractor`, real weights or seeded ``tiny`` ones). The strict checkpoint
+reader the codec modules share lives in ``checkpoint.py``.
 
 Tiny mode builds the same architectures at toy width with seeded random weights and no files;
 its outputs are meaningless (untrained) but shaped and timed exactly like the real ones.
@@ -18,8 +17,7 @@ its outputs are meaningless (untrained) but shaped and timed exactly like the re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,98 +45,6 @@ CLIP_BATCH = 64  # default frames per CLIP forward pass (8 s at 8 fps)
 SYNC_BATCH = 24  # default windows per Synchformer forward pass (8 s at 25 fps)
 
 _DEFAULT_MODEL_ID: dict[str, str] = {"16k": "mmaudio:small_16k", "44k": "mmaudio:large_44k_v2"}
-
-
-# --------------------------------------------------------------------------- checkpoint helpers
-@dataclass(frozen=True)
-class IgnoredKeys:
-    """Checkpoint entries a module deliberately leaves unused, each accounted for.
-
-    ``exact`` lists key → shape that must *all* be present with those shapes (the part of the
-    reference's layout we skip, e.g. the VAE encoder); ``prefixes`` names whole sub-trees of
-    other model branches we never build (e.g. Synchformer's audio branch). Keys that fit neither
-    and are not the module's own are errors, so no checkpoint is ever half-loaded silently.
-    """
-
-    exact: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    prefixes: tuple[str, ...] = ()
-    reason: str = ""
-
-
-def read_checkpoint(path: Path, *, model_id: str, what: str) -> Any:
-    """``torch.load(weights_only=True)`` with sfxkit's errors: missing file, unreadable file."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsMissingError(model_id, path, hint=f"The {what} file '{path.name}' is missing.")
-    try:
-        try:
-            # Memory-mapped: entries we set aside (e.g. the VAE encoder) are never read in.
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            # Legacy (pre-zip) serialisation cannot be mapped; same safe loader, read in full.
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated download, a foreign pickle, a wrong file
-        raise ModelError(
-            f"{path}: cannot read the {what} checkpoint ({type(exc).__name__}: {exc}); delete it and "
-            f"run `sfxkit models pull {model_id}` to fetch a fresh copy"
-        ) from exc
-
-
-def _listing(keys: list[str], limit: int = 8) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f" … (+{len(keys) - limit} more)" if len(keys) > limit else "")
-
-
-def load_strict(
-    module: nn.Module,
-    state_dict: Mapping[str, Tensor],
-    *,
-    what: str,
-    source: str,
-    ignored: IgnoredKeys | None = None,
-) -> list[str]:
-    """Load ``state_dict`` into ``module`` with no missing, unexpected or mis-shaped key.
-
-    Returns the keys that were set aside under ``ignored`` (sorted). Raises :class:`ModelError`
-    naming the source and listing what does not match.
-    """
-    own = module.state_dict()
-    ignored = ignored or IgnoredKeys()
-    use: dict[str, Tensor] = {}
-    skipped: list[str] = []
-    unexpected: list[str] = []
-    wrong_shape: list[str] = []
-    for key, value in state_dict.items():
-        if key in own:
-            if tuple(value.shape) != tuple(own[key].shape):
-                wrong_shape.append(f"{key} {tuple(value.shape)} vs {tuple(own[key].shape)}")
-            use[key] = value
-        elif key in ignored.exact:
-            if tuple(value.shape) != tuple(ignored.exact[key]):
-                wrong_shape.append(f"{key} {tuple(value.shape)} vs {tuple(ignored.exact[key])}")
-            skipped.append(key)
-        elif ignored.prefixes and key.startswith(ignored.prefixes):
-            skipped.append(key)
-        else:
-            unexpected.append(key)
-    missing = [k for k in own if k not in state_dict]
-    missing += [k for k in ignored.exact if k not in state_dict]
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_listing(unexpected)}")
-    if wrong_shape:
-        problems.append(f"wrong shapes: {_listing(wrong_shape)}")
-    if problems:
-        raise ModelError(
-            f"{source}: does not match the {what} layout ({'; '.join(problems)}); is it the right "
-            "file for this model? Re-download it with `sfxkit models pull`."
-        )
-    module.load_state_dict(use, strict=True)
-    return sorted(skipped)
 
 
 # --------------------------------------------------------------------------- frame preprocessing
@@ -480,10 +386,7 @@ __all__ = [
     "SYNC_SIZE",
     "FeatureExtractor",
     "FeatureFiles",
-    "IgnoredKeys",
     "build_feature_extractor",
     "clip_frames",
-    "load_strict",
-    "read_checkpoint",
     "sync_frames",
 ]

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sfxkit.generation.mmaudio.features import IgnoredKeys, load_strict, read_checkpoint
+from sfxkit.generation.mmaudio.checkpoint import IgnoredKeys, load_strict, read_checkpoint
 
 LAYER_NORM_EPS = 1e-6
 OTHER_BRANCHES = ("afeat_extractor.", "aproj.", "vproj.", "transformer.")
@@ -244,7 +244,7 @@ def unused_keys(cfg: SynchformerConfig) -> IgnoredKeys:
 
 
 def load_synchformer_weights(
-    model: Synchformer, state_dict: dict[str, Tensor], *, source: str
+    model: Synchformer, state_dict: dict[str, Tensor], *, source: str, model_id: str | None = None
 ) -> list[str]:
     return load_strict(
         model,
@@ -252,15 +252,22 @@ def load_synchformer_weights(
         what="Synchformer (visual branch)",
         source=source,
         ignored=unused_keys(model.cfg),
+        model_id=model_id,
     )
 
 
-def load_synchformer(path: str | Path, *, model_id: str = "mmaudio:large_44k_v2") -> Synchformer:
-    """Load the visual branch from ``synchformer_state_dict.pth``."""
+def load_synchformer(
+    path: str | Path,
+    *,
+    model_id: str = "mmaudio:large_44k_v2",
+    cfg: SynchformerConfig = REAL_SYNCHFORMER,
+) -> Synchformer:
+    """Load the visual branch from ``synchformer_state_dict.pth`` (``cfg``: the release's; tests
+    pass a toy one to load toy files through the same path)."""
     path = Path(path)
     state = read_checkpoint(path, model_id=model_id, what="Synchformer")
-    model = Synchformer(REAL_SYNCHFORMER)
-    load_synchformer_weights(model, state, source=str(path))
+    model = Synchformer(cfg)
+    load_synchformer_weights(model, state, source=str(path), model_id=model_id)
     return model.eval()
 
 

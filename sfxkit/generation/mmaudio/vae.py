@@ -26,7 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sfxkit.generation.mmaudio.features import IgnoredKeys, load_strict, read_checkpoint
+from sfxkit.generation.mmaudio.checkpoint import (
+    IgnoredKeys,
+    check_finite,
+    fix_for,
+    load_strict,
+    read_checkpoint,
+    tensor_dict,
+)
 
 _MP_SILU_GAIN = 0.596  # E[silu(x)^2]^0.5 for x ~ N(0, 1): keeps unit variance through the SiLU
 _RESIDUAL_T = 0.3  # blend weight of the residual branch in the magnitude-preserving sum
@@ -380,13 +387,16 @@ def encoder_layout(cfg: VAEConfig) -> dict[str, tuple[int, ...]]:
     return {f"encoder.{k}": tuple(v.shape) for k, v in encoder.state_dict().items()}
 
 
-def load_vae_weights(model: MelVAE, state_dict: Mapping[str, Tensor], *, source: str) -> list[str]:
+def load_vae_weights(
+    model: MelVAE, state_dict: Mapping[str, Tensor], *, source: str, model_id: str | None = None
+) -> list[str]:
     """Fold the MP weights and load strictly; returns the checkpoint keys deliberately skipped.
 
     When ``model`` has no encoder, the checkpoint's encoder entries must still be exactly the
     encoder's layout (names and shapes); anything else missing or extra is an error.
     """
-    folded = dict(state_dict)
+    folded = dict(tensor_dict(state_dict, path=source, fix=fix_for(model_id)))
+    check_finite(folded, path=source, fix=fix_for(model_id))  # before folding hides the key
     for key in model.mp_convs():
         if key in folded:
             folded[key] = fold_mp_weight(folded[key])
@@ -395,7 +405,9 @@ def load_vae_weights(model: MelVAE, state_dict: Mapping[str, Tensor], *, source:
         ignored = IgnoredKeys(
             exact=encoder_layout(model.cfg), reason="the VAE encoder is not needed for generation"
         )
-    return load_strict(model, folded, what="MMAudio VAE", source=source, ignored=ignored)
+    return load_strict(
+        model, folded, what="MMAudio VAE", source=source, ignored=ignored, model_id=model_id
+    )
 
 
 def load_vae(
@@ -405,7 +417,7 @@ def load_vae(
     path = Path(path)
     state = read_checkpoint(path, model_id=model_id, what=f"MMAudio VAE ({cfg.data_dim} mel bands)")
     model = MelVAE(cfg, with_encoder=with_encoder)
-    load_vae_weights(model, state, source=str(path))
+    load_vae_weights(model, state, source=str(path), model_id=model_id)
     return model.eval()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sfxkit.config import DEFAULT_MMAUDIO_VARIANT
 from sfxkit.errors import ModelError
 from sfxkit.generation.mmaudio.dims import REAL, TINY, Dims, Mode
 
@@ -76,7 +77,9 @@ VARIANTS: dict[str, NetworkConfig] = {
     "tiny_44k": NetworkConfig("tiny_44k", "44k", TINY["44k"], 8, 3, 1, 2, v2=True, tiny=True),
 }
 
-DEFAULT_VARIANT = "large_44k_v2"
+# The names and the default are sfxkit.config's, which the model registry lists too
+# (tests/generation/test_network_keys.py checks that the two agree).
+DEFAULT_VARIANT = DEFAULT_MMAUDIO_VARIANT
 REAL_VARIANTS = tuple(name for name, cfg in VARIANTS.items() if not cfg.tiny)
 
 

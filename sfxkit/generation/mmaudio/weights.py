@@ -288,68 +288,6 @@ def pull(variant: str, *, dest: str | Path | None = None, progress: bool = True)
 # ----------------------------------------------------------------------------------- loading
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """``torch.load(weights_only=True)`` (memory-mapped when the format allows); never unpickles
-    anything but tensors."""
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            # Legacy (non-zip) files cannot be memory-mapped; still weights_only.
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ModelError(
-            f"{path}: not a plain tensor checkpoint (weights_only loading refused it: "
-            f"{str(exc).splitlines()[0]}); sfxkit never unpickles arbitrary objects. Re-download "
-            "the official file with `sfxkit models pull`"
-        ) from exc
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise ModelError(
-            f"{path}: unreadable checkpoint ({exc}); the file may be truncated: delete it and "
-            "run `sfxkit models pull` again"
-        ) from exc
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelError(f"{path}: expected a state dict of tensors, found {type(state).__name__}")
-    return state
-
-
-def check_keys(
-    expected: dict[str, tuple[int, ...]], state: dict[str, torch.Tensor], *, what: str
-) -> None:
-    """Raise a :class:`ModelError` listing missing, unexpected and mis-shaped keys."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = sorted(
-        f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k])})"
-        for k in set(expected) & set(state)
-        if tuple(state[k].shape) != tuple(expected[k])
-    )
-    if not (missing or unexpected or shapes):
-        return
-
-    def listing(label: str, items: list[str]) -> str:
-        shown = ", ".join(items[:12]) + (f", … ({len(items)} in all)" if len(items) > 12 else "")
-        return f"{label}: {shown}" if items else ""
-
-    parts = [
-        listing("missing keys", missing),
-        listing("unexpected keys", unexpected),
-        listing("wrong shapes", shapes),
-    ]
-    raise ModelError(
-        f"{what} does not match the network: "
-        + "; ".join(p for p in parts if p)
-        + ". Check that the file belongs to this variant (e.g. v2 files need large_44k_v2)."
-    )
-
-
 def load_network(
     variant: str,
     path: str | Path,
@@ -357,16 +295,27 @@ def load_network(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
 ) -> FlowNetwork:
-    """Build ``variant`` and load its checkpoint strictly (no missing or unexpected keys)."""
+    """Build ``variant`` and load its checkpoint strictly (no missing, unexpected or mis-shaped
+    key, no NaN/infinite value, no pickled code)."""
+    from sfxkit.generation.mmaudio.checkpoint import load_strict, read_checkpoint, tensor_dict
     from sfxkit.generation.mmaudio.network import DERIVED_KEYS, build_network
 
     cfg = get_variant(variant)
-    state = read_state_dict(path)
+    source = str(path)
+    raw = read_checkpoint(path, model_id=cfg.model_id, what="MMAudio network")
+    state = tensor_dict(
+        raw, path=source, fix=f"re-download it with `sfxkit models pull {cfg.model_id}`"
+    )
     for key in DERIVED_KEYS:  # recomputed at run time; older files carry them
         state.pop(key, None)
     # Built on the meta device and filled by assignment: no second copy of the weights in RAM.
     net = build_network(cfg, device="meta")
-    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    check_keys(expected, state, what=f"{path}")
-    net.load_state_dict(state, strict=True, assign=True)
+    load_strict(
+        net,
+        state,
+        what=f"MMAudio {cfg.name} network",
+        source=source,
+        model_id=cfg.model_id,
+        assign=True,
+    )
     return net.to(device=device, dtype=dtype).eval()
