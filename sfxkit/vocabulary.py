@@ -84,7 +84,7 @@ TERMS: tuple[Term, ...] = (
         "variant",
         None,
         "MMAudio variant (see `sfxkit models list`); 'default' or 'tiny' = tiny_16k.",
-        python_default="large_44k_v2",  # = sfxkit.generation.mmaudio.variants.DEFAULT_VARIANT
+        python_default="large_44k_v2",  # = sfxkit.config.DEFAULT_MMAUDIO_VARIANT (a test checks)
     ),
     Term(
         "steps",

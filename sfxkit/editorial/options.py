@@ -26,6 +26,7 @@ from sfxkit.editorial.decision import (
     Thresholds,
     check_overrides,
 )
+from sfxkit.config import DEFAULT_MMAUDIO_VARIANT
 from sfxkit.errors import InputError
 from sfxkit.media.events import EVENT_THRESHOLD
 from sfxkit.vocabulary import term
@@ -45,7 +46,7 @@ LAYER_MODES: tuple[str, ...] = ("shot", "auto")
 BLEND_MODES: tuple[str, ...] = ("layer", "crossfade")
 
 DEFAULT_NEGATIVE_PROMPT: str = term("negative_prompt").default  # "speech, music"
-DEFAULT_VARIANT = "large_44k_v2"
+DEFAULT_VARIANT = DEFAULT_MMAUDIO_VARIANT
 DEFAULT_SAMPLE_RATE = 48_000
 DEFAULT_SCENE_THRESHOLD = 0.90
 """Cosine similarity (CLIP image space) of a shot's keyframe to its scene's mean at and above
