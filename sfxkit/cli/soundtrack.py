@@ -121,7 +121,13 @@ def soundtrack_cmd(
         bool,
         typer.Option("--follow-motion/--no-follow-motion", help="Loudness follows motion."),
     ] = True,
-    pan: Annotated[bool, typer.Option("--pan", help="Pan sounds with the motion.")] = False,
+    pan: Annotated[
+        bool, typer.Option("--pan/--no-pan", help="Pan sounds with the motion.")
+    ] = False,
+    align: Annotated[
+        bool,
+        typer.Option("--align/--no-align", help="Align sound onsets to the motion onsets."),
+    ] = True,
     device: Annotated[
         str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps.")
     ] = None,
@@ -197,6 +203,7 @@ def soundtrack_cmd(
         blend_mode=blend_mode,
         follow_motion=follow_motion,
         pan=pan,
+        align=align,
         layers=layers,
         start_tc=start_tc,
         handles=handles,

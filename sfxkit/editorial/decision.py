@@ -312,6 +312,12 @@ def check_overrides(overrides: Mapping[int, str] | None) -> dict[int, str]:
     return out
 
 
+# The ranges a review choice may take (documented in the README's review section): a nudge
+# beyond them is a typing slip, not a mix decision, and would overflow the mix.
+GAIN_RANGE_DB = (-60.0, 24.0)
+OFFSET_RANGE_S = (-10.0, 10.0)
+
+
 @dataclass(frozen=True)
 class ShotChoice:
     """What a person chose for one shot (the review page's session file): ``decision``
@@ -330,6 +336,14 @@ class ShotChoice:
     def __post_init__(self) -> None:
         if self.decision is not None and self.decision not in FORCED:
             raise InputError(f"choice decision {self.decision!r}; use one of: {', '.join(FORCED)}")
+        if self.sound is not None and not isinstance(self.sound, str):
+            raise InputError(f"choice sound {self.sound!r}: a catalog item id (a string)")
+        lo, hi = GAIN_RANGE_DB
+        if not (math.isfinite(self.gain_db) and lo <= self.gain_db <= hi):
+            raise InputError(f"choice gain_db {self.gain_db!r}: a number of dB from {lo} to +{hi}")
+        lo, hi = OFFSET_RANGE_S
+        if not (math.isfinite(self.offset) and lo <= self.offset <= hi):
+            raise InputError(f"choice offset {self.offset!r}: seconds from {lo} to +{hi}")
         if self.blend is not None and not 0.0 <= self.blend <= 1.0:
             raise InputError(
                 f"choice blend {self.blend!r}: the generated share goes from 0 (all catalog) "
@@ -392,16 +406,25 @@ def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, Sh
                 f"choice for shot {index}: unknown key(s) {sorted(unknown)}; "
                 "use decision, sound, gain_db, offset, blend"
             )
+        if index < 0:
+            raise InputError(f"choices keys are shot numbers from 0, got {key!r}")
+        for name in ("gain_db", "offset", "blend"):
+            number = value.get(name)
+            if number is not None and (
+                isinstance(number, bool) or not isinstance(number, (int, float))
+            ):
+                raise InputError(f"choice for shot {index}: {name} {number!r} is not a number")
         blend = value.get("blend")
-        if blend is not None and not isinstance(blend, (int, float)):
-            raise InputError(f"choice for shot {index}: blend {blend!r} is not a number in [0, 1]")
-        out[index] = ShotChoice(
-            decision=value.get("decision"),
-            sound=value.get("sound"),
-            gain_db=float(value.get("gain_db") or 0.0),
-            offset=float(value.get("offset") or 0.0),
-            blend=None if blend is None else float(blend),
-        )
+        try:
+            out[index] = ShotChoice(
+                decision=value.get("decision"),
+                sound=value.get("sound"),
+                gain_db=float(value.get("gain_db") or 0.0),
+                offset=float(value.get("offset") or 0.0),
+                blend=None if blend is None else float(blend),
+            )
+        except InputError as exc:
+            raise InputError(f"choice for shot {index}: {exc}") from None
     return out
 
 

@@ -316,11 +316,11 @@ def create_app(
 
     from sfxkit.serve import review as rv
 
-    reviewed: set[Path] = set()
+    reviewed: dict[Path, int] = {}  # videos opened in /review: their number of shots
     token_q = f"?token={quote(token)}" if token else ""
 
     def review_out(video: Path, out: str | None) -> Path:
-        return Path(out).expanduser().resolve() if out else rv.default_out(jobs.folder, video)
+        return Path(out).expanduser().resolve() if out else rv.default_out(video, resident.path)
 
     @app.get("/review", summary="The review page of a video", response_class=HTMLResponse)
     def review_page(
@@ -332,31 +332,39 @@ def create_app(
         steps: int | None = None,
         follow_motion: bool | None = None,
         align: bool | None = None,
+        layers: str | None = None,
     ) -> Any:
         path = Path(video).expanduser().resolve()
         if not path.is_file():
             raise InputError(f"{video}: no such video on the server")
         rec = resident.get()
         shots = resident.compute(lambda: rv.shots_for(rec, path, k, policy))
-        reviewed.add(path)
+        reviewed[path] = len(shots)
         dest = review_out(path, out)
-        options = {
-            key: v
-            for key, v in {
-                "policy": policy,
-                "variant": variant,
-                "steps": steps,
-                "follow_motion": follow_motion,
-                "align": align,
-            }.items()
-            if v is not None
-        }
+        options = rv.export_options(
+            {
+                key: v
+                for key, v in {
+                    "policy": policy,
+                    "variant": variant,
+                    "layers": layers,
+                    "k": k,
+                    "steps": steps,
+                    "follow_motion": follow_motion,
+                    "align": align,
+                }.items()
+                if v is not None
+            }
+        )
+        session = rv.read_session(dest)
+        command = rv.reproduce_command(path, resident.path, dest, options)
         amp = "&" if token_q else ""
         config = {
             "video": str(path),
             "out": str(dest),
             "options": options,
-            "session": rv.read_session(dest),
+            "session": session,
+            "command": command,
             "token": token,
             "token_q": token_q,
             "audio_base": "/api/audio/",
@@ -375,6 +383,8 @@ def create_app(
             index_version=int(rec.manifest.version),
             untrained=rec.untrained,
             session_path=str(dest / rv.SESSION),
+            session_warning=session.get("warning"),
+            command=command,
             config_json=json.dumps(config).replace("<", "\\u003c"),
         )
         return HTMLResponse(html)
@@ -411,7 +421,9 @@ def create_app(
         video = Path(str(body.get("video", ""))).expanduser().resolve()
         if video not in reviewed:
             raise InputError(f"{video}: open /review?video=... for it first")
-        path = rv.write_session(review_out(video, body.get("out")), video, body.get("shots") or {})
+        path = rv.write_session(
+            review_out(video, body.get("out")), video, body.get("shots") or {}, reviewed[video]
+        )
         return {"session": str(path), **json.loads(path.read_text())}
 
     @app.post("/api/review/export", summary="Export the reviewed soundtrack (a soundtrack job)")
@@ -419,11 +431,18 @@ def create_app(
         video = Path(str(body.get("video", ""))).expanduser().resolve()
         if video not in reviewed:
             raise InputError(f"{video}: open /review?video=... for it first")
-        session = review_out(video, body.get("out")) / rv.SESSION
-        options = dict(body.get("options") or {})
+        dest = review_out(video, body.get("out"))
+        session = dest / rv.SESSION
+        options = rv.export_options(dict(body.get("options") or {}))
+        rv.check_page_options(options)
+        if rv.may_generate(options, rv.read_session(dest)):
+            rv.check_generator_here(options, retrieve=True)
+        command = rv.reproduce_command(video, resident.path, dest, options)
         if session.is_file():
             options["choices"] = str(session)
-        return jobs.start("soundtrack", str(video), options).to_dict()
+        # the export goes where the page was asked to put it (out=), beside its choices
+        job = jobs.start("soundtrack", str(video), options, out=dest)
+        return {**job.to_dict(), "out": str(dest), "command": command}
 
     @app.post(
         "/api/review/generate",
@@ -438,6 +457,7 @@ def create_app(
             raise InputError(f"shot must be a shot number, got {shot!r}")
         given = dict(body.get("options") or {})
         options: dict[str, Any] = {k: given[k] for k in rv.GENERATE_OPTIONS if k in given}
+        rv.check_generator_here(options, retrieve=False)
         session = review_out(video, body.get("out")) / rv.SESSION
         if session.is_file():  # the chosen sound leads the prompt, as in the export
             options["choices"] = str(session)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,23 @@ SESSION = "choices.json"
 STATIC = Path(__file__).parent / "static"
 
 
-def default_out(jobs_dir: Path, video: Path) -> Path:
-    digest = hashlib.sha256(str(video.resolve()).encode()).hexdigest()[:12]
-    return jobs_dir / "review" / f"{video.stem}-{digest}"
+def review_root() -> Path:
+    """Where the page keeps its choices when opened without ``out=``: under the sfxkit cache
+    (``$SFXKIT_CACHE/review``), so that they survive a restart of the server."""
+    from sfxkit.config import get_settings
+
+    return get_settings().cache_dir / "review"
+
+
+def default_out(video: Path, index: Path, root: Path | None = None) -> Path:
+    """The review folder of ``video`` under ``index``: one per video and index (a choice names
+    catalog sounds of one index), stable across restarts."""
+
+    def digest(p: Path) -> str:
+        return hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]
+
+    base = root if root is not None else review_root()
+    return base / f"{index.name}-{digest(index)}" / f"{video.stem}-{digest(video)}"
 
 
 def plain_reason(decision: str, numbers: dict[str, Any]) -> str:
@@ -65,17 +81,47 @@ def shots_for(rec: Any, video: Path, k: int, policy: str) -> list[dict[str, Any]
 
 
 def read_session(out: Path) -> dict[str, Any]:
+    """The saved choices of a review; a file that cannot be read as choices is set aside as
+    ``choices.json.bad-TIME`` (kept for the user) and the review starts empty, with a
+    ``warning`` saying so: a corrupt file never stops the page from opening."""
+    from sfxkit.editorial.decision import load_choices
+
     path = out / SESSION
     if not path.is_file():
         return {"shots": {}}
-    return json.loads(path.read_text())
+    try:
+        doc = json.loads(path.read_text())
+        if not isinstance(doc, dict):
+            raise InputError("not a JSON object")
+        load_choices(doc)  # what the export would refuse
+    except (OSError, UnicodeDecodeError, ValueError, InputError) as exc:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        kept = path.with_name(f"{SESSION}.bad-{stamp}-{os.getpid()}")
+        try:
+            path.replace(kept)
+        except OSError:
+            kept = path
+        return {
+            "shots": {},
+            "warning": f"{path} could not be read as review choices ({exc}); it was set aside "
+            f"as {kept} and this review starts without choices",
+        }
+    return doc
 
 
-def write_session(out: Path, video: Path, shots: Any) -> Path:
+def write_session(out: Path, video: Path, shots: Any, n_shots: int | None = None) -> Path:
+    """Save the choices after validating them as ``--choices`` would (ranges in
+    :class:`~sfxkit.editorial.decision.ShotChoice`) and against the video's ``n_shots``."""
     from sfxkit._atomic import atomic_write_text
     from sfxkit.editorial.decision import load_choices
 
     choices = load_choices({"shots": shots})  # refuse what `--choices` would refuse
+    bad = sorted(i for i in choices if n_shots is not None and i >= n_shots)
+    if bad:
+        raise InputError(
+            f"choices name shot(s) {bad} but {video} has {n_shots} shot(s), "
+            f"numbered 0..{n_shots - 1}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     doc = {"video": str(video), "shots": {str(i): c.to_dict() for i, c in sorted(choices.items())}}
     return atomic_write_text(out / SESSION, json.dumps(doc, indent=2) + "\n")
@@ -107,6 +153,104 @@ GENERATE_OPTIONS = (
     "crossfade",
     "device",
 )
+
+
+# The page's export options as `sfxkit soundtrack` flags, so the page can show the exact command
+# that reproduces its export. An option without a flag here is refused by the page (see
+# check_page_options) rather than silently dropped from the command.
+CLI_FLAGS = {
+    "policy": "--policy",
+    "variant": "--variant",
+    "layers": "--layers",
+    "k": "--top-k",
+    "steps": "--steps",
+    "seed": "--seed",
+    "prompt": "--prompt",
+    "negative_prompt": "--negative-prompt",
+    "blend_mode": "--blend-mode",
+    "scene_threshold": "--scene-threshold",
+    "target_lufs": "--target",
+    "true_peak": "--true-peak",
+    "start_tc": "--start-tc",
+    "handles": "--handles",
+    "channels": "--channels",
+}
+CLI_SWITCHES = {
+    "follow_motion": ("--follow-motion", "--no-follow-motion"),
+    "align": ("--align", "--no-align"),
+    "pan": ("--pan", "--no-pan"),
+}
+
+
+def export_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The page's options with the generator variant and layer mode made explicit: which
+    generator and which layer mode made an export is never implicit."""
+    from sfxkit.generation.mmaudio.variants import DEFAULT_VARIANT
+
+    out = dict(options)
+    out.setdefault("variant", DEFAULT_VARIANT)
+    out.setdefault("layers", "shot")
+    return out
+
+
+def check_page_options(options: dict[str, Any]) -> None:
+    unknown = sorted(set(options) - set(CLI_FLAGS) - set(CLI_SWITCHES) - {"device", "formats"})
+    if unknown:
+        raise InputError(
+            f"review option(s) {', '.join(unknown)} have no `sfxkit soundtrack` flag; use "
+            f"{', '.join(sorted([*CLI_FLAGS, *CLI_SWITCHES, 'formats']))}"
+        )
+
+
+def reproduce_command(video: Path, index: Path, out: Path, options: dict[str, Any]) -> str:
+    """The `sfxkit soundtrack` command that makes the same export as the page: the index, the
+    output folder, the session file and every option of the page (quoted for a POSIX shell)."""
+    import shlex
+
+    args = ["sfxkit", "soundtrack", str(video), "--index", str(index), "--out", str(out)]
+    args += ["--choices", str(out / SESSION)]
+    for key, value in export_options(options).items():
+        if value is None or key == "device":
+            continue
+        if key in CLI_SWITCHES:
+            on, off = CLI_SWITCHES[key]
+            args.append(on if value else off)
+        elif key == "formats":
+            args += ["--formats", ",".join(value) if not isinstance(value, str) else value]
+        else:
+            args += [CLI_FLAGS[key], str(value)]
+    return shlex.join(args)
+
+
+def may_generate(options: dict[str, Any], session: dict[str, Any]) -> bool:
+    """Whether an export with these options and choices may need the generator."""
+    if options.get("policy", "auto") != "retrieve":
+        return True
+    shots = session.get("shots") or {}
+    cues = session.get("cues") or {}
+    return any(
+        isinstance(c, dict) and c.get("decision") in ("generate", "blend")
+        for c in [*shots.values(), *cues.values()]
+    )
+
+
+def check_generator_here(options: dict[str, Any], *, retrieve: bool) -> None:
+    """Refuse, before a job starts, a generator whose weights are not on this machine, with
+    the CLI's advice on the offline route and the same advice in the page's terms."""
+    from sfxkit.cli.options import (
+        TINY_VARIANT,
+        check_generator,
+        generator_advice,
+        resolve_variant,
+    )
+
+    variant = resolve_variant(None, options.get("variant"))
+    page = (
+        f" On this page: open it with &variant={TINY_VARIANT} in its address (the same "
+        "untrained generator)"
+        + (", or with &policy=retrieve for the catalog's sounds only." if retrieve else ".")
+    )
+    check_generator(variant, generator_advice("soundtrack", retrieve=retrieve) + page)
 
 
 def generated_name(shot: int) -> str:

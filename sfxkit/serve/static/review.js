@@ -26,7 +26,7 @@
   }
   function refresh(section) {
     // the blend share matters only when the shot is blended
-    section.querySelector(".blend").disabled = decisionOf(section) !== "blend";
+    section.querySelector("input.blend").disabled = decisionOf(section) !== "blend";
     mark(section);
   }
   function follow(jobId, onEvent) {
@@ -55,17 +55,49 @@
     }).catch(function () { canvas.title = "no waveform"; });
   }
 
-  function candRow(section, rec) {
+  // A result's words: rank, title, category (its own, else the predicted one, marked), score,
+  // duration, licence.
+  function describe(span, rec) {
+    function part(cls, text) {
+      var el = document.createElement(cls === "predicted" ? "em" : "span");
+      el.className = cls; el.textContent = text; span.appendChild(el); span.appendChild(document.createTextNode(" "));
+    }
+    span.textContent = "";
+    part("rank", rec.rank + ".");
+    part("title", rec.title);
+    part("category", "[" + (rec.category || "-") + "]");
+    if (rec.predicted_category) {
+      part("predicted", "predicted " + rec.predicted_category + "/" + rec.predicted_subcategory + " " +
+        (rec.predicted_confidence || 0).toFixed(2));
+    }
+    part("num score", "score " + (rec.score >= 0 ? "+" : "") + rec.score.toFixed(3));
+    part("num duration", rec.duration.toFixed(2) + " s");
+    part("licence", rec.licence);
+  }
+
+  function candRow(section, rec, list) {
     var row = document.createElement("div");
-    row.className = "cand"; row.dataset.id = rec.id;
+    row.className = "cand result"; row.dataset.id = rec.id; row.dataset.rank = rec.rank;
     row.innerHTML = '<button class="use">Use</button><audio controls preload="none"></audio>' +
-      '<canvas class="wave" width="160" height="32"></canvas><span></span>' +
+      '<canvas class="wave" width="160" height="32"></canvas><span class="words"></span>' +
       '<button class="similar">More like this</button>';
     row.querySelector("audio").src = cfg.audio_base + rec.id + cfg.token_q;
-    row.querySelector("span").textContent = rec.title + " [" + (rec.category || "-") + "] " +
-      rec.duration.toFixed(2) + " s, " + rec.licence;
-    section.querySelector(".cands").appendChild(row);
+    describe(row.querySelector(".words"), rec);
+    list.appendChild(row);
     wire(section, row);
+  }
+
+  // A block of results under the candidates, with a heading saying what was asked; the newest
+  // first, replacing an earlier block of the same question.
+  function showResults(section, kind, heading, recs) {
+    var block = document.createElement("div");
+    block.className = "results"; block.dataset.kind = kind;
+    var h = document.createElement("h3"); h.textContent = heading + " (" + recs.length + ")";
+    block.appendChild(h);
+    section.querySelector(".cands").after(block);
+    if (!recs.length) { var none = document.createElement("p"); none.textContent = "no results"; block.appendChild(none); }
+    recs.forEach(function (r) { candRow(section, r, block); });
+    mark(section);
   }
 
   function mark(section) {
@@ -103,15 +135,18 @@
       mark(section); save();
     });
     row.querySelector(".similar").addEventListener("click", function () {
+      var title = row.querySelector(".title") ? row.querySelector(".title").textContent : row.dataset.id;
       api("POST", "/api/recommend/similar", {id: row.dataset.id, k: 5}).then(function (ans) {
-        ans.results[0].recommendations.forEach(function (r) { candRow(section, r); });
+        showResults(section, "similar", "More like “" + title + "”", ans.results[0].recommendations);
       });
     });
   }
 
   document.querySelectorAll(".shot").forEach(function (section) {
     var shot = section.dataset.shot, c = choices[shot];
-    var blend = section.querySelector(".blend"), shown = section.querySelector(".blend-value");
+    // by tag as well as class: the decision badge in the heading carries the decision's name as a
+    // class too (<span class="decision blend">), and comes first in the section
+    var blend = section.querySelector("input.blend"), shown = section.querySelector(".blend-value");
     if (c) {
       section.querySelector(".choose-decision").value = c.decision || "";
       section.querySelector(".gain").value = c.gain_db || 0;
@@ -129,7 +164,7 @@
       choice(shot).blend = parseInt(blend.value, 10) / 100; save();
     });
     var genState = section.querySelector(".generate-state");
-    section.querySelector(".generate").addEventListener("click", function () {
+    section.querySelector("button.generate").addEventListener("click", function () {
       genState.textContent = "generating…"; genState.dataset.state = "running";
       save().then(function () {
         return api("POST", "/api/review/generate",
@@ -160,7 +195,9 @@
       var h = {"X-Sfxkit": "1"}; if (cfg.token) { h["Authorization"] = headers["Authorization"]; }
       fetch("/api/recommend/text", {method: "POST", headers: h, body: form})
         .then(function (r) { return r.json(); })
-        .then(function (ans) { ans.results[0].recommendations.forEach(function (r) { candRow(section, r); }); });
+        .then(function (ans) {
+          showResults(section, "search", "Search “" + text + "”", ans.results[0].recommendations);
+        });
     });
   });
 
