@@ -316,7 +316,8 @@ def create_app(
 
     from sfxkit.serve import review as rv
 
-    reviewed: dict[Path, int] = {}  # videos opened in /review: their number of shots
+    # videos opened in /review: their number of shots, planned cue keys and duration
+    reviewed: dict[Path, dict[str, Any]] = {}
     token_q = f"?token={quote(token)}" if token else ""
 
     def review_out(video: Path, out: str | None) -> Path:
@@ -337,9 +338,19 @@ def create_app(
         path = Path(video).expanduser().resolve()
         if not path.is_file():
             raise InputError(f"{video}: no such video on the server")
+        if layers not in (None, "shot", "auto"):
+            raise InputError(f"layers={layers!r}: use shot or auto")
+        if k < 1 or k > 50:
+            raise InputError(f"k={k}: show 1 to 50 candidates per cue")
         rec = resident.get()
-        shots = resident.compute(lambda: rv.shots_for(rec, path, k, policy))
-        reviewed[path] = len(shots)
+        shots, timeline = resident.compute(
+            lambda: rv.plan_page(rec, path, k, policy, layers or "shot")
+        )
+        reviewed[path] = {
+            "shots": len(timeline["shots"]),
+            "cues": {c["key"] for c in timeline["cues"] if c["role"] != "shot"},
+            "duration": timeline["duration"],
+        }
         dest = review_out(path, out)
         options = rv.export_options(
             {
@@ -365,6 +376,7 @@ def create_app(
             "options": options,
             "session": session,
             "command": command,
+            "timeline": timeline,
             "token": token,
             "token_q": token_q,
             "audio_base": "/api/audio/",
@@ -384,6 +396,9 @@ def create_app(
             untrained=rec.untrained,
             session_path=str(dest / rv.SESSION),
             session_warning=session.get("warning"),
+            layers=timeline["layers"],
+            lanes=timeline["lanes"],
+            zoom=max(20, min(400, int(1050 / max(timeline["duration"], 1.0) / 10) * 10)),
             command=command,
             config_json=json.dumps(config).replace("<", "\\u003c"),
         )
@@ -421,8 +436,16 @@ def create_app(
         video = Path(str(body.get("video", ""))).expanduser().resolve()
         if video not in reviewed:
             raise InputError(f"{video}: open /review?video=... for it first")
+        seen = reviewed[video]
         path = rv.write_session(
-            review_out(video, body.get("out")), video, body.get("shots") or {}, reviewed[video]
+            review_out(video, body.get("out")),
+            video,
+            body.get("shots") or {},
+            seen["shots"],
+            cues=body.get("cues"),
+            added=body.get("added"),
+            cue_keys=seen["cues"],
+            duration=seen["duration"],
         )
         return {"session": str(path), **json.loads(path.read_text())}
 
@@ -452,8 +475,14 @@ def create_app(
         video = Path(str(body.get("video", ""))).expanduser().resolve()
         if video not in reviewed:
             raise InputError(f"{video}: open /review?video=... for it first")
-        shot = body.get("shot")
-        if not isinstance(shot, int) or isinstance(shot, bool):
+        shot, cue = body.get("shot"), body.get("cue")
+        if cue is not None:  # a bed or a spot of a layered soundtrack
+            if not isinstance(cue, str) or cue not in reviewed[video]["cues"]:
+                raise InputError(
+                    f"cue {cue!r}: name a planned cue of this review "
+                    f"({', '.join(sorted(reviewed[video]['cues'])) or 'none'})"
+                )
+        elif not isinstance(shot, int) or isinstance(shot, bool):
             raise InputError(f"shot must be a shot number, got {shot!r}")
         given = dict(body.get("options") or {})
         options: dict[str, Any] = {k: given[k] for k in rv.GENERATE_OPTIONS if k in given}
@@ -461,7 +490,10 @@ def create_app(
         session = review_out(video, body.get("out")) / rv.SESSION
         if session.is_file():  # the chosen sound leads the prompt, as in the export
             options["choices"] = str(session)
-        return jobs.start("generate", str(video), {**options, "shot": shot}).to_dict()
+        if cue is not None:
+            options.pop("crossfade", None)  # cues have no shot handles
+        which = {"cue": cue} if cue is not None else {"shot": shot}
+        return jobs.start("generate", str(video), {**options, **which}).to_dict()
 
     @app.post("/api/recommend/similar", summary="More like this: sounds near a catalog item")
     def similar(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:

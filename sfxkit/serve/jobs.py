@@ -44,7 +44,12 @@ try:
     if spec["kind"] == "generate":
         from sfxkit.serve.review import generate_shot
 
-        generate_shot(spec["video"], spec["index"], out=spec["out"], **opts)
+        if "cue" in opts:  # a bed or spot of a layered soundtrack
+            from sfxkit.serve.review import generate_cue
+
+            generate_cue(spec["video"], spec["index"], out=spec["out"], **opts)
+        else:
+            generate_shot(spec["video"], spec["index"], out=spec["out"], **opts)
     elif spec["kind"] == "soundtrack":
         # The page's knobs become the one options object the CLI and the API build too.
         device = opts.pop("device", None)
@@ -138,8 +143,13 @@ class JobManager:
             raise InputError(f"unknown job {kind!r}; use one of: {', '.join(KINDS)}")
         if not Path(video).is_file():
             raise InputError(f"{video}: no such video on the server")
-        if kind == "generate" and not isinstance(options.get("shot"), int):
-            raise InputError('a generate job needs the shot number: options {"shot": N}')
+        if kind == "generate" and not (
+            isinstance(options.get("shot"), int) or isinstance(options.get("cue"), str)
+        ):
+            raise InputError(
+                'a generate job needs the shot number or the cue: options {"shot": N} or '
+                '{"cue": "spot-N"}'
+            )
         if self.device is not None:
             options.setdefault("device", self.device)
         job_id = uuid.uuid4().hex[:12]

@@ -24,7 +24,9 @@ def _ids(layered: Layered) -> dict[str, str]:
 
 def test_cue_choices_swap_move_drop_and_add(layered: Layered, tmp_path) -> None:
     ids = _ids(layered)
-    plain = sfxkit.soundtrack(layered.video, layered.index, layers="auto", policy="retrieve", **TINY)
+    plain = sfxkit.soundtrack(
+        layered.video, layered.index, layers="auto", policy="retrieve", **TINY
+    )
     planned = {d.numbers["cue_key"]: d for d in plain.decisions}
     assert sorted(planned) == ["bed-0", "bed-1", "spot-0", "spot-1", "spot-2"]
     first_spot = planned["spot-1"].numbers["retrieved_id"]

@@ -6,15 +6,21 @@
   var cfg = JSON.parse(document.getElementById("review-config").textContent);
   var headers = {"X-Sfxkit": "1", "Content-Type": "application/json"};
   if (cfg.token) { headers["Authorization"] = "Bearer " + cfg.token; }
-  var choices = cfg.session.shots || {};
+  var session = cfg.session;
+  session.shots = session.shots || {}; session.cues = session.cues || {}; session.added = session.added || [];
+  var choices = session.shots;
 
   function api(method, url, body) {
     return fetch(url, {method: method, headers: headers, body: body ? JSON.stringify(body) : undefined})
       .then(function (r) { return r.json().then(function (j) {
         if (!r.ok) { throw new Error(j.detail || r.statusText); } return j; }); });
   }
+  // every save sends the whole session: per-shot choices, per-cue choices, added spots
+  var saveHooks = [];
   function save() {
-    return api("POST", "/api/review/session", {video: cfg.video, out: cfg.out, shots: choices});
+    return api("POST", "/api/review/session",
+               {video: cfg.video, out: cfg.out, shots: choices, cues: session.cues, added: session.added})
+      .then(function (j) { saveHooks.forEach(function (f) { f(j); }); return j; });
   }
   function choice(shot) { return choices[shot] || (choices[shot] = {decision: null, sound: null, gain_db: 0, offset: 0, blend: null}); }
   // the decision the export will apply: the chosen one, else the policy's suggestion
@@ -39,17 +45,21 @@
   }
   function jobFile(jobId, name) { return "/api/jobs/" + jobId + "/files/" + name + cfg.token_q; }
 
-  function drawWave(canvas, url) {
+  // the waveform of a sound, over its first `seconds` when given (a cue block shows what the
+  // cue plays), else all of it
+  function drawWave(canvas, url, seconds, colour) {
     fetch(url).then(function (r) { return r.arrayBuffer(); }).then(function (buf) {
       var ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 44100, 44100);
       return ctx.decodeAudioData(buf);
     }).then(function (audio) {
       var data = audio.getChannelData(0), g = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
-      var step = Math.max(1, Math.floor(data.length / w));
-      g.fillStyle = "#3a6";
-      for (var x = 0; x < w; x++) {
+      var n = seconds ? Math.min(data.length, Math.round(seconds * audio.sampleRate)) : data.length;
+      var step = Math.max(1, Math.floor(n / w));
+      g.clearRect(0, 0, w, h);
+      g.fillStyle = colour || "#3a6";
+      for (var x = 0; x < w && x * step < n; x++) {
         var peak = 0;
-        for (var i = x * step; i < Math.min(data.length, (x + 1) * step); i++) { peak = Math.max(peak, Math.abs(data[i])); }
+        for (var i = x * step; i < Math.min(n, (x + 1) * step); i++) { peak = Math.max(peak, Math.abs(data[i])); }
         g.fillRect(x, h / 2 - peak * h / 2, 1, Math.max(1, peak * h));
       }
     }).catch(function () { canvas.title = "no waveform"; });
@@ -200,6 +210,11 @@
         });
     });
   });
+
+  // what the timeline editor (timeline.js) shares
+  window.sfxReview = {cfg: cfg, api: api, save: save, session: session, choices: choices,
+                      drawWave: drawWave, describe: describe, follow: follow, jobFile: jobFile,
+                      onSave: function (f) { saveHooks.push(f); }};
 
   var state = document.getElementById("export-state"), links = document.getElementById("export-links");
   document.getElementById("export").addEventListener("click", function () {
