@@ -221,3 +221,61 @@ def test_timeline_edit_and_export(layered: Layered, tmp_path: Path) -> None:
         page_made, _ = sf.read(out / name, always_2d=True)
         headless, _ = sf.read(tmp_path / "headless" / name, always_2d=True)
         np.testing.assert_array_equal(headless, page_made, err_msg=name)
+
+
+def test_timeline_keys_preview_and_zoom(layered: Layered, tmp_path: Path) -> None:
+    """Arrows walk the cues in time order, a decision key sets the selected cue's decision,
+    space plays the video (the playhead follows), the mix preview schedules the audible cues'
+    sounds (not a muted lane's), zoom widens the timeline."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    out = tmp_path / "out"
+    query = urlencode({"video": str(layered.video), "out": str(out), **OPTIONS})
+    app = create_app(layered.index, jobs_dir=tmp_path / "jobs")
+    with run_server(app, free_port(), timeout=300) as url, playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{url}/review?{query}", timeout=180_000)
+            page.locator("h1").click()  # focus on the page, not a field
+            page.keyboard.press("ArrowRight")
+            assert page.locator("#inspector").get_attribute("data-key") == "bed-0"
+            page.keyboard.press("ArrowRight")
+            assert page.locator("#inspector").get_attribute("data-key") == "bed-1"
+            page.keyboard.press("ArrowRight")
+            assert page.locator("#inspector").get_attribute("data-key") == "spot-0"
+            with page.expect_response("**/api/review/session") as saved:
+                page.keyboard.press("s")
+            assert saved.value.json()["cues"]["spot-0"]["decision"] == "silence"
+            assert "silence" in page.locator('.cue-block[data-key="spot-0"]').get_attribute("class")
+            page.keyboard.press("ArrowLeft")
+            assert page.locator("#inspector").get_attribute("data-key") == "bed-1"
+
+            width = page.locator("#tracks").bounding_box()["width"]
+            page.locator("#zoom").fill("300")
+            assert page.locator("#tracks").bounding_box()["width"] > width * 1.2
+
+            page.locator('.lane-head[data-lane="BG"] .mute').click()
+            page.locator("#preview-mix").check()
+            page.evaluate("document.getElementById('picture').currentTime = 0")
+            page.locator("h1").click()  # space in a checkbox toggles the checkbox
+            page.keyboard.press(" ")
+            page.wait_for_function(
+                "() => document.getElementById('picture').currentTime > 0.3", timeout=30_000
+            )
+            # playing from 0 with BG muted and spot-0 silenced: spot-1 and spot-2
+            page.wait_for_function(
+                "() => document.getElementById('preview-mix').dataset.cues === '2'",
+                timeout=30_000,
+            )
+            left = float(page.locator("#playhead").evaluate("e => parseFloat(e.style.left)"))
+            assert left > 0.3 * 300 * 0.9
+            page.keyboard.press(" ")
+            assert page.evaluate("document.getElementById('picture').paused")
+            png = tmp_path / "timeline-keys.png"
+            page.screenshot(path=str(png), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+    keep(png)

@@ -478,9 +478,10 @@
         src.start(when, src.loop ? into % buf.duration : into);
         src.stop(when + length - into);
         playing.push(src);
+        previewBox.dataset.cues = String(playing.length);  // how many sounds are scheduled
       });
     });
-    previewBox.dataset.cues = String(playing.length);
+    previewBox.dataset.cues = "0";
   }
   previewBox.addEventListener("change", startPreview);
 
