@@ -137,7 +137,11 @@ def soundtrack_cmd(
     ] = True,
     choices: Annotated[
         Path | None,
-        typer.Option("--choices", help="A review session file: per-shot decisions and sounds."),
+        typer.Option(
+            "--choices",
+            help="A review session file (choices.json): per-shot or, with --layers auto, "
+            "per-cue decisions, sounds, gains, offsets; spots added by hand.",
+        ),
     ] = None,
     layers: Annotated[
         str,

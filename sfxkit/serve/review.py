@@ -1,17 +1,18 @@
-"""The review page: per shot the keyframe, the decision and why, the candidates to audition;
-choices saved to a session file next to the output; export as a soundtrack job; a shot's
-generated sound on demand (a generate job) to audition before choosing it.
+"""The review page: a timeline editor under the video (lanes BG/FX/GEN, a block per cue, shot
+boundaries, playhead, mute/solo, zoom, Web Audio preview) and, per cue or per shot, the decision
+and why, the candidates to audition, search, gain, offset and blend share; choices saved to a
+session file; export as a soundtrack job into that folder; a cue's or shot's generated sound on
+demand (a generate job) to audition before choosing it.
 
-The session file is ``OUT/choices.json`` (``{"video": ..., "shots": {"1": {"decision": ...,
-"sound": ID, "gain_db": ..., "offset": ..., "blend": ...}}}``), the same file
-``sfxkit soundtrack VIDEO --choices FILE`` reads, so an export from the page can be reproduced
-headless.
+The session file is ``OUT/choices.json`` (version 2, :class:`~sfxkit.editorial.decision.
+ReviewChoices`: ``shots`` for ``layers="shot"``, ``cues`` ``bed-N``/``spot-N`` and ``added``
+spots for ``layers="auto"``), the same file ``sfxkit soundtrack VIDEO --choices FILE`` reads;
+the page shows the command (:func:`reproduce_command`) that makes the same export headless.
+Without ``out=`` it lives under the sfxkit cache (:func:`default_out`), so it survives restarts.
 
-Per shot the page gets a dict (:func:`shots_for`): ``s`` (the Shot), ``decision``, ``plain``
-(the decision in words), ``reason`` (the policy's), ``candidates`` (Recommendation dicts) and
-``layers``: a list, empty for now, of the shot's soundtrack layers beyond its main sound
-(``{"kind": "ambience" | "spot", "title", "start", "end", "sound"}``: ambience beds across a
-scene, spot effects per event), which the template lists under the candidates when present.
+The page is planned by :func:`plan_page` with the export's own functions (``shot_candidates``,
+``plan_layers``, ``decide``): per-shot sections (``layers="shot"``: ``s`` the Shot,
+``decision``, ``plain``, ``reason``, ``candidates``, ``layers``) and the timeline's cues.
 """
 
 from __future__ import annotations
@@ -59,25 +60,6 @@ def plain_reason(decision: str, numbers: dict[str, Any]) -> str:
         "blend": f"The catalog sound is close but not certain{best}: layer it with a generated one.",
         "silence": "No usable sound: leave this shot silent.",
     }.get(decision, decision)
-
-
-def shots_for(rec: Any, video: Path, k: int, policy: str) -> list[dict[str, Any]]:
-    from sfxkit.editorial.decision import decide
-
-    out = []
-    for s in rec.recommend_video(video, k, filters={"exclude_flags": ["silent"]}):
-        decision, reason, numbers = decide(s.recommendations, policy=policy)
-        out.append(
-            {
-                "s": s.shot,
-                "decision": decision,
-                "plain": plain_reason(decision, numbers),
-                "reason": reason,
-                "candidates": [r.to_dict() for r in s.recommendations],
-                "layers": [],
-            }
-        )
-    return out
 
 
 # The lanes of the timeline: the stems the export delivers (sfxkit.delivery.interchange.stem_type).
