@@ -87,6 +87,32 @@ def test_review_swap_and_export(world, tmp_path):
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{url}/review?{query}", timeout=120_000)
             assert page.locator("section.shot").count() == 3
+            # the timeline (layers=shot): a block per shot, in FX (retrieve), at the shot's start
+            blocks = page.locator('.lane[data-lane="FX"] .cue-block')
+            assert [blocks.nth(i).get_attribute("data-key") for i in range(3)] == [
+                "shot-0",
+                "shot-1",
+                "shot-2",
+            ]
+            starts = [
+                float(s.get_attribute("data-start")) for s in page.locator("section.shot").all()
+            ]
+            assert [float(blocks.nth(i).get_attribute("data-start")) for i in range(3)] == (
+                pytest.approx(starts, abs=1e-3)
+            )
+            # dragging shot 2's block nudges its sound: the same offset as its section's field
+            pps = float(page.locator("#zoom").input_value())
+            box = page.locator('.cue-block[data-key="shot-2"]').bounding_box()
+            x, y = box["x"] + 20, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            with page.expect_response("**/api/review/session") as saved:
+                for step in range(1, 5):
+                    page.mouse.move(x + step * 0.05 * pps, y)
+                page.mouse.up()
+            assert saved.value.json()["shots"]["2"]["offset"] == pytest.approx(0.2, abs=0.02)
+            offset = page.locator('section.shot[data-shot="2"] .offset').input_value()
+            assert float(offset) == pytest.approx(0.2, abs=0.02)
 
             shot = page.locator('section.shot[data-shot="1"]')
             first_id = shot.locator(".cand").nth(0).get_attribute("data-id")
