@@ -368,6 +368,15 @@ def create_app(
             }
         )
         session = rv.read_session(dest)
+        mode = layers or "shot"
+        other = (session.get("cues") or session.get("added")) if mode == "shot" else None
+        if (session.get("shots") if mode == "auto" else other) and "warning" not in session:
+            session["warning"] = (
+                f"{dest / rv.SESSION} holds choices for layers="
+                f"{'shot' if mode == 'auto' else 'auto'}, which this layers={mode} export "
+                f"refuses: open the page with layers={'shot' if mode == 'auto' else 'auto'}, "
+                "or another out="
+            )
         command = rv.reproduce_command(path, resident.path, dest, options)
         amp = "&" if token_q else ""
         config = {

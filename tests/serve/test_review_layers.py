@@ -103,3 +103,14 @@ def test_a_cue_generated_on_the_page_is_the_one_exported(layered: Layered, tmp_p
     seg = seg[: len(want)]
     a, b = seg - seg.mean(), want - want.mean()
     assert float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)) > 0.9
+
+
+def test_choices_of_the_other_layer_mode_are_pointed_out(layered: Layered, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "choices.json").write_text(json.dumps({"shots": {"1": {"decision": "silence"}}}))
+    with TestClient(create_app(layered.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+        page = c.get("/review", params={"video": str(layered.video), "out": str(out), **QUERY})
+        assert page.status_code == 200
+        assert 'id="session-warning"' in page.text and "layers=shot" in page.text
+        assert (out / "choices.json").is_file()  # kept: it is valid for the other mode
