@@ -73,9 +73,9 @@ def generate_cmd(
     """Generate a sound effect for VIDEO (or --image, or --prompt alone) with MMAudio."""
     import json
 
-    from sfxkit.cli.options import check_generator, generator_advice, resolve_variant
     from sfxkit.errors import InputError
     from sfxkit.generation import generate
+    from sfxkit.generation.preflight import check_generator, generator_advice, resolve_variant
 
     if mux is not None and video is None:
         raise InputError("--mux needs a VIDEO to put the sound into")

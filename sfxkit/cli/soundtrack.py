@@ -65,14 +65,10 @@ def _preflight(
     layers: str = "shot",
 ) -> str:
     """The MMAudio variant to use, once every model the command may need is known to load."""
-    from sfxkit.cli.options import (
-        check_generator,
-        check_index_models,
-        generator_advice,
-        resolve_variant,
-    )
+    from sfxkit.cli.options import check_index_models
     from sfxkit.editorial.options import LAYER_MODES, POLICIES
     from sfxkit.errors import InputError
+    from sfxkit.generation.preflight import check_generator, generator_advice, resolve_variant
 
     if policy not in POLICIES:  # input mistakes first: they need no model to be named
         raise InputError(f"unknown policy {policy!r}; use one of: {', '.join(POLICIES)}")
@@ -121,13 +117,23 @@ def soundtrack_cmd(
         bool,
         typer.Option("--follow-motion/--no-follow-motion", help="Loudness follows motion."),
     ] = True,
-    pan: Annotated[bool, typer.Option("--pan", help="Pan sounds with the motion.")] = False,
+    pan: Annotated[
+        bool, typer.Option("--pan/--no-pan", help="Pan sounds with the motion.")
+    ] = False,
+    align: Annotated[
+        bool,
+        typer.Option("--align/--no-align", help="Align sound onsets to the motion onsets."),
+    ] = True,
     device: Device = None,
     as_json: Json = False,
     progress: Progress = True,
     choices: Annotated[
         Path | None,
-        typer.Option("--choices", help="A review session file: per-shot decisions and sounds."),
+        typer.Option(
+            "--choices",
+            help="A review session file (choices.json): per-shot or, with --layers auto, "
+            "per-cue decisions, sounds, gains, offsets; spots added by hand.",
+        ),
     ] = None,
     layers: Annotated[
         str,
@@ -193,6 +199,7 @@ def soundtrack_cmd(
         blend_mode=blend_mode,
         follow_motion=follow_motion,
         pan=pan,
+        align=align,
         layers=layers,
         start_tc=start_tc,
         handles=handles,

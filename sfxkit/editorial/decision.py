@@ -312,6 +312,12 @@ def check_overrides(overrides: Mapping[int, str] | None) -> dict[int, str]:
     return out
 
 
+# The ranges a review choice may take (documented in the README's review section): a nudge
+# beyond them is a typing slip, not a mix decision, and would overflow the mix.
+GAIN_RANGE_DB = (-60.0, 24.0)
+OFFSET_RANGE_S = (-10.0, 10.0)
+
+
 @dataclass(frozen=True)
 class ShotChoice:
     """What a person chose for one shot (the review page's session file): ``decision``
@@ -330,6 +336,14 @@ class ShotChoice:
     def __post_init__(self) -> None:
         if self.decision is not None and self.decision not in FORCED:
             raise InputError(f"choice decision {self.decision!r}; use one of: {', '.join(FORCED)}")
+        if self.sound is not None and not isinstance(self.sound, str):
+            raise InputError(f"choice sound {self.sound!r}: a catalog item id (a string)")
+        lo, hi = GAIN_RANGE_DB
+        if not (math.isfinite(self.gain_db) and lo <= self.gain_db <= hi):
+            raise InputError(f"choice gain_db {self.gain_db!r}: a number of dB from {lo} to +{hi}")
+        lo, hi = OFFSET_RANGE_S
+        if not (math.isfinite(self.offset) and lo <= self.offset <= hi):
+            raise InputError(f"choice offset {self.offset!r}: seconds from {lo} to +{hi}")
         if self.blend is not None and not 0.0 <= self.blend <= 1.0:
             raise InputError(
                 f"choice blend {self.blend!r}: the generated share goes from 0 (all catalog) "
@@ -344,6 +358,145 @@ class ShotChoice:
             "offset": self.offset,
             "blend": self.blend,
         }
+
+
+@dataclass(frozen=True)
+class CueChoice(ShotChoice):
+    """What a person chose for one cue of a layered soundtrack (``layers="auto"``): a shot
+    choice's fields, ``offset`` moving the whole cue (a spot) or its sound inside the cue (a
+    bed), and ``deleted`` to drop the cue."""
+
+    deleted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "deleted": self.deleted}
+
+
+@dataclass(frozen=True)
+class AddedSpot:
+    """A spot cue placed by hand: catalog ``sound`` with its onset at ``at`` seconds into the
+    video, nudged by ``gain_db``."""
+
+    at: float
+    sound: str
+    gain_db: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sound, str) or not self.sound:
+            raise InputError(f"added spot: sound {self.sound!r} must be a catalog item id")
+        if not (math.isfinite(self.at) and self.at >= 0):
+            raise InputError(f"added spot: at {self.at!r} must be seconds >= 0 into the video")
+        lo, hi = GAIN_RANGE_DB
+        if not (math.isfinite(self.gain_db) and lo <= self.gain_db <= hi):
+            raise InputError(f"added spot: gain_db {self.gain_db!r}: dB from {lo} to +{hi}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": self.at, "sound": self.sound, "gain_db": self.gain_db}
+
+
+CHOICES_VERSION = 2
+CUE_KEY = re.compile(r"^(bed|spot)-(\d+)$")
+
+
+@dataclass(frozen=True)
+class ReviewChoices:
+    """A review session file (``choices.json``), version 2: ``shots`` (``layers="shot"``, one
+    choice per shot number, as version 1 files hold), ``cues`` (``layers="auto"``, keyed
+    ``bed-N`` by scene and ``spot-N`` by planned event, in time order) and ``added`` spots."""
+
+    shots: dict[int, ShotChoice] = field(default_factory=dict)
+    cues: dict[str, CueChoice] = field(default_factory=dict)
+    added: tuple[AddedSpot, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": CHOICES_VERSION,
+            "shots": {str(i): c.to_dict() for i, c in sorted(self.shots.items())},
+            "cues": {k: c.to_dict() for k, c in sorted(self.cues.items(), key=_cue_order)},
+            "added": [a.to_dict() for a in sorted(self.added, key=lambda a: a.at)],
+        }
+
+
+def _cue_order(item: tuple[str, Any]) -> tuple[str, int]:
+    m = CUE_KEY.match(item[0])
+    return (m.group(1), int(m.group(2))) if m else (item[0], 0)
+
+
+def _number(where: str, name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{where}: {name} {value!r} is not a number")
+    return float(value)
+
+
+def _read_doc(choices: str | Path | Mapping[Any, Any]) -> Any:
+    if isinstance(choices, (str, Path)):
+        path = Path(choices)
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such choices file") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a choices file ({exc})") from None
+    return dict(choices)
+
+
+def load_review(choices: str | Path | Mapping[Any, Any] | None) -> ReviewChoices:
+    """Every choice of a review session file or mapping: shots (version 1 files have only
+    those), cues and added spots (version 2)."""
+    if choices is None:
+        return ReviewChoices()
+    if isinstance(choices, ReviewChoices):
+        return choices
+    doc = _read_doc(choices)
+    if not isinstance(doc, Mapping):
+        raise InputError('choices: expected {"version": 2, "shots": {...}, "cues": {...}}')
+    version = doc.get("version", 1)
+    if version not in (1, CHOICES_VERSION):
+        raise InputError(
+            f"choices version {version!r}: this sfxkit reads versions 1 and {CHOICES_VERSION}"
+        )
+    cues: dict[str, CueChoice] = {}
+    raw_cues = doc.get("cues") or {}
+    if not isinstance(raw_cues, Mapping):
+        raise InputError('choices: "cues" must be an object keyed bed-N / spot-N')
+    for key, value in raw_cues.items():
+        if not CUE_KEY.match(str(key)):
+            raise InputError(f"choices: cue key {key!r}; write bed-N (scene N) or spot-N")
+        if not isinstance(value, Mapping):
+            raise InputError(f"choice for cue {key} must be an object, got {value!r}")
+        unknown = set(value) - {"decision", "sound", "gain_db", "offset", "blend", "deleted"}
+        if unknown:
+            raise InputError(f"choice for cue {key}: unknown key(s) {sorted(unknown)}")
+        where = f"choice for cue {key}"
+        try:
+            cues[str(key)] = CueChoice(
+                decision=value.get("decision"),
+                sound=value.get("sound"),
+                gain_db=_number(where, "gain_db", value.get("gain_db")) or 0.0,
+                offset=_number(where, "offset", value.get("offset")) or 0.0,
+                blend=_number(where, "blend", value.get("blend")),
+                deleted=bool(value.get("deleted", False)),
+            )
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+    raw_added = doc.get("added") or []
+    if not isinstance(raw_added, list):
+        raise InputError('choices: "added" must be a list of {"at": SECONDS, "sound": ID}')
+    added = []
+    for value in raw_added:
+        if not isinstance(value, Mapping) or set(value) - {"at", "sound", "gain_db"}:
+            raise InputError(f'choices: added spot {value!r}; write {{"at": S, "sound": ID}}')
+        added.append(
+            AddedSpot(
+                at=_number("added spot", "at", value.get("at")) or 0.0,
+                sound=value.get("sound"),  # type: ignore[arg-type]
+                gain_db=_number("added spot", "gain_db", value.get("gain_db")) or 0.0,
+            )
+        )
+    shots = load_choices(doc)
+    return ReviewChoices(shots=shots, cues=cues, added=tuple(added))
 
 
 def share_gains_db(share: float) -> tuple[float, float]:
@@ -362,17 +515,15 @@ def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, Sh
     "sound": ID, "gain_db": -3}}}``) or the same mapping; shot numbers as keys."""
     if choices is None:
         return {}
-    if isinstance(choices, (str, Path)):
-        path = Path(choices)
-        try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such choices file") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: not a choices file ({exc})") from None
-    else:
-        doc = dict(choices)
-    shots = doc.get("shots", doc) if isinstance(doc, Mapping) else None
+    if isinstance(choices, ReviewChoices):
+        return dict(choices.shots)
+    doc = _read_doc(choices)
+    layered = isinstance(doc, Mapping) and ("version" in doc or "cues" in doc or "added" in doc)
+    shots = (
+        (doc.get("shots") or {} if layered else doc.get("shots", doc))
+        if isinstance(doc, Mapping)
+        else None
+    )
     if not isinstance(shots, Mapping):
         raise InputError('choices: expected {"shots": {"SHOT": {"decision": ..., "sound": ...}}}')
     out: dict[int, ShotChoice] = {}
@@ -392,16 +543,25 @@ def load_choices(choices: str | Path | Mapping[Any, Any] | None) -> dict[int, Sh
                 f"choice for shot {index}: unknown key(s) {sorted(unknown)}; "
                 "use decision, sound, gain_db, offset, blend"
             )
+        if index < 0:
+            raise InputError(f"choices keys are shot numbers from 0, got {key!r}")
+        for name in ("gain_db", "offset", "blend"):
+            number = value.get(name)
+            if number is not None and (
+                isinstance(number, bool) or not isinstance(number, (int, float))
+            ):
+                raise InputError(f"choice for shot {index}: {name} {number!r} is not a number")
         blend = value.get("blend")
-        if blend is not None and not isinstance(blend, (int, float)):
-            raise InputError(f"choice for shot {index}: blend {blend!r} is not a number in [0, 1]")
-        out[index] = ShotChoice(
-            decision=value.get("decision"),
-            sound=value.get("sound"),
-            gain_db=float(value.get("gain_db") or 0.0),
-            offset=float(value.get("offset") or 0.0),
-            blend=None if blend is None else float(blend),
-        )
+        try:
+            out[index] = ShotChoice(
+                decision=value.get("decision"),
+                sound=value.get("sound"),
+                gain_db=float(value.get("gain_db") or 0.0),
+                offset=float(value.get("offset") or 0.0),
+                blend=None if blend is None else float(blend),
+            )
+        except InputError as exc:
+            raise InputError(f"choice for shot {index}: {exc}") from None
     return out
 
 

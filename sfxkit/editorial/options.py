@@ -172,10 +172,10 @@ class SoundtrackOptions:
             raise InputError(f"max_spots must be >= 0, got {self.max_spots}")
         if int(self.sample_rate) <= 0:
             raise InputError(f"sample_rate must be positive, got {self.sample_rate}")
-        if self.layers == "auto" and (self.overrides or self.choices is not None):
+        if self.layers == "auto" and self.overrides:
             raise InputError(
-                "overrides and review choices name shots, which layers='auto' does not cut by; "
-                "use layers='shot' (--layers shot) with --force/--choices"
+                "overrides name shots, which layers='auto' does not cut by; use layers='shot' "
+                "(--layers shot) with --force, or review choices per cue (--choices)"
             )
 
     @classmethod

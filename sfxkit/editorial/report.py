@@ -26,6 +26,7 @@ are drawn here with numpy (STFT, dBFS, a built-in colour map) and PIL; no plotti
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import time
 from dataclasses import asdict, dataclass, field
@@ -169,6 +170,9 @@ class SoundScores:
     audio_onset: float | None
     onset_offset: float | None
     error: str = ""
+    # The catalog item's category, else the one predicted from its sound (aiSFX), marked
+    # "predicted ..." so a guess never reads as the library's own metadata.
+    category: str = ""
 
 
 @dataclass(frozen=True)
@@ -423,9 +427,22 @@ def _media(fitted: np.ndarray, sr: int, preview_rate: int) -> tuple[str, str]:
     return wav_data_uri(pv, rate), png_data_uri(spectrogram(pv, rate))
 
 
+def category_words(r: Recommendation) -> str:
+    """``CATEGORY/SUBCATEGORY``, else ``predicted CATEGORY/SUBCATEGORY 0.87``, else ''."""
+    if r.category:
+        return f"{r.category}/{r.subcategory}" if r.subcategory else str(r.category)
+    if r.predicted_category:
+        return (
+            f"predicted {r.predicted_category}/{r.predicted_subcategory} "
+            f"{r.predicted_confidence or 0:.2f}"
+        )
+    return ""
+
+
 def _unreadable(r: Recommendation, error: str) -> SoundScores:
     return SoundScores(
         kind="retrieved",
+        category=category_words(r),
         label=r.title or r.id,
         rank=r.rank,
         id=r.id,
@@ -550,21 +567,20 @@ def _compare_shot(
                 b = scorer.bridge_score(image_emb, clap)
                 if b is not None:
                     sim["bridge"] = b
-        sounds.append(
-            _score(
-                layer,
-                fitted,
-                kind="retrieved",
-                label=r.title or r.id,
-                rank=r.rank,
-                frame_sim=sim,
-                note="index scores for the keyframe",
-                clap_emb=clap,
-                prompt_emb=prompt_clap,
-                shot=shot,
-                visual_onset=visual_onset,
-            )
+        scored = _score(
+            layer,
+            fitted,
+            kind="retrieved",
+            label=r.title or r.id,
+            rank=r.rank,
+            frame_sim=sim,
+            note="index scores for the keyframe",
+            clap_emb=clap,
+            prompt_emb=prompt_clap,
+            shot=shot,
+            visual_onset=visual_onset,
         )
+        sounds.append(dataclasses.replace(scored, category=category_words(r)))
         with clock("mix"):
             player, spec = _media(fitted, layer.sample_rate, preview_rate)
         players.append(player)
@@ -642,6 +658,7 @@ def _rows(cmp: ShotComparison, m: _Media) -> tuple[list[str], list[dict[str, Any
                 "kind": s.kind,
                 "generated": s.kind == "generated",
                 "label": s.label,
+                "category": s.category,
                 "rank": s.rank,
                 "untrained": s.untrained,
                 "path": s.path,

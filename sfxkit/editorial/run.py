@@ -18,7 +18,7 @@ from sfxkit.editorial.decision import (
     build_prompt,
     chosen_sound,
     decide,
-    load_choices,
+    load_review,
     share_gains_db,
 )
 from sfxkit.editorial.options import FORCED, SoundtrackOptions
@@ -78,7 +78,18 @@ def soundtrack(
         from sfxkit.delivery.export import check_delivery
 
         check_delivery(video, start_tc=opts.start_tc)  # a label the video's frame rate has
-    chosen = load_choices(opts.choices)
+    review = load_review(opts.choices)
+    chosen = review.shots
+    if opts.layers == "auto" and chosen:
+        raise InputError(
+            "the review choices name shots, which layers='auto' does not cut by: choose per cue "
+            '("cues": {"bed-0": ..., "spot-3": ...}) or use layers=\'shot\' (--layers shot)'
+        )
+    if opts.layers == "shot" and (review.cues or review.added):
+        raise InputError(
+            "the review choices name cues (beds and spots) of layers='auto'; "
+            "export with --layers auto"
+        )
     forced = {
         **opts.overrides,
         **{i: c.decision for i, c in chosen.items() if c.decision is not None},
@@ -111,7 +122,7 @@ def soundtrack(
     layer_info: dict[str, Any] = {}
     if opts.layers == "auto":
         cues, decisions, layer_info = _layer_cues(
-            video, rec, found, opts, gen, clock, filters=filters, progress=progress
+            video, rec, found, opts, gen, clock, filters=filters, progress=progress, review=review
         )
     else:
         cues, decisions = _shot_cues(
@@ -391,9 +402,15 @@ def _layer_cues(
     *,
     filters: Any,
     progress: bool | None,
+    review: Any = None,
 ) -> tuple[list[Cue], list[ShotDecision], dict[str, Any]]:
-    """The cues of ``layers="auto"``: beds first (numbered by scene), then spots (numbered on)."""
+    """The cues of ``layers="auto"``: beds first (numbered by scene), then spots (numbered on),
+    then the spots added by hand; the review's cue choices (keyed ``bed-N``/``spot-N``, see
+    :class:`~sfxkit.editorial.decision.ReviewChoices`) change, move or drop planned cues."""
     import dataclasses
+
+    from sfxkit.editorial.decision import ReviewChoices
+    from sfxkit.editorial.plan import Event
 
     from sfxkit._progress import track
     from sfxkit.editorial.plan import plan_layers
@@ -415,18 +432,49 @@ def _layer_cues(
     info = found.info
     shots = {s.index: s for s in found.shots}
     scene_of = {i: sc.index for sc in plan.scenes for i in sc.shots}
-    r_gain, g_gain = opts.blend_gains_db
-    jobs: list[tuple[str, int, Any, list[Recommendation]]] = [
-        ("bed", sc.index, sc, c) for sc, c in zip(plan.scenes, plan.bed_candidates, strict=True)
+    review = review if review is not None else ReviewChoices()
+    known = {f"bed-{sc.index}" for sc in plan.scenes} | {
+        f"spot-{j}" for j in range(len(plan.events))
+    }
+    unknown = sorted(set(review.cues) - known)
+    if unknown:
+        raise InputError(
+            f"the review choices name cue(s) {unknown}, which {video} does not have with these "
+            f"options (its cues: {', '.join(sorted(known)) or 'none'})"
+        )
+    jobs: list[tuple[str, int, Any, list[Recommendation], str]] = [
+        ("bed", sc.index, sc, c, f"bed-{sc.index}")
+        for sc, c in zip(plan.scenes, plan.bed_candidates, strict=True)
     ] + [
-        ("spot", len(plan.scenes) + j, ev, c)
+        ("spot", len(plan.scenes) + j, ev, c, f"spot-{j}")
         for j, (ev, c) in enumerate(zip(plan.events, plan.spot_candidates, strict=True))
     ]
+    last = found.shots[-1].index if found.shots else 0
+    added_gain: dict[str, float] = {}
+    for n, added in enumerate(sorted(review.added, key=lambda a: a.at)):
+        if added.at >= info.duration:
+            raise InputError(
+                f"the review choices add a spot at {added.at:.3f} s, past the end of {video} "
+                f"({info.duration:.3f} s)"
+            )
+        in_shot = next((s.index for s in found.shots if s.start <= added.at < s.end), last)
+        pick = chosen_sound(rec, [], added.sound, in_shot)
+        event = Event(shot=in_shot, time=added.at, rise=0.0)
+        jobs.append(("spot", len(plan.scenes) + len(plan.events) + n, event, [pick], f"added-{n}"))
+        added_gain[f"added-{n}"] = added.gain_db
     cues: list[Cue] = []
     decisions: list[ShotDecision] = []
-    for role, index, item, cands in track(
+    for role, index, item, cands, key in track(
         jobs, total=len(jobs), desc="soundtrack", unit="cue", enabled=progress
     ):
+        choice = review.cues.get(key)
+        if choice is not None and choice.deleted:
+            continue
+        offset = choice.offset if choice is not None else 0.0
+        if role == "spot" and offset:  # a spot moves with its onset
+            item = dataclasses.replace(
+                item, time=min(max(item.time + offset, 0.0), info.duration - 1e-3)
+            )
         if role == "bed":
             start, end = item.start, min(item.end, info.duration)
             shot = shots[item.shots[0]]
@@ -436,8 +484,33 @@ def _layer_cues(
             end = min(item.time + opts.spot_length, info.duration)
             shot = shots[item.shot]
             where = f"spot on the visible event at {item.time:.2f} s in shot {item.shot}"
+            if key.startswith("added-"):
+                where = f"spot added by hand at {item.time:.2f} s in shot {item.shot}"
         decision, reason, numbers = decide(cands, policy=opts.policy, thresholds=opts.thresholds)
         reason = f"{where}: {reason}"
+        r_gain, g_gain = opts.blend_gains_db
+        nudge_db = 0.0
+        if key.startswith("added-"):
+            decision, reason = "retrieve", f"{where}: placed in the review"
+            nudge_db = added_gain[key]
+        if choice is not None:
+            if choice.decision is not None:
+                numbers.setdefault("auto_decision", decision)
+                decision = choice.decision
+                reason = f"forced by the review choices = '{decision}' ({reason})"
+                numbers["override"] = decision
+            if choice.sound is not None:
+                pick = chosen_sound(rec, cands, choice.sound, shot.index)
+                cands = [pick, *(c for c in cands if c.id != pick.id)]
+                numbers["chosen_sound"] = pick.id
+            if choice.blend is not None:
+                r_gain, g_gain = share_gains_db(choice.blend)
+                if decision == "blend":
+                    numbers["blend_share"] = choice.blend
+            nudge_db = choice.gain_db
+            if offset:
+                numbers["offset_nudge"] = offset
+        numbers["cue_key"] = key
         numbers["role"] = role
         if role == "bed":
             numbers.update(scene=item.index, shots=list(item.shots), similarity=item.similarity)
@@ -447,7 +520,11 @@ def _layer_cues(
         layers: list[Layer] = []
         if decision in ("retrieve", "blend"):
             layer, decision, note = catalog_layer(
-                cands, r_gain if decision == "blend" else 0.0, decision, numbers, clock
+                cands,
+                (r_gain if decision == "blend" else 0.0) + nudge_db,
+                decision,
+                numbers,
+                clock,
             )
             reason += note
             if layer is not None:
@@ -495,7 +572,9 @@ def _layer_cues(
                     cfg_strength=opts.cfg_strength,
                     seed=opts.seed + index,
                 )
-            glayer = generated_layer(sound, gain_db=g_gain if decision == "blend" else 0.0)
+            glayer = generated_layer(
+                sound, gain_db=(g_gain if decision == "blend" else 0.0) + nudge_db
+            )
             with clock("mix"):
                 total = span + (opts.bed_crossfade / 2 if role == "bed" else 0.0)
                 looped = role == "bed" and glayer.duration < total
@@ -533,6 +612,8 @@ def _layer_cues(
                     )
                     for lay in layers
                 ]
+        if role == "bed" and offset and layers:  # a bed's sound moves inside its scene
+            layers = [nudged(lay, offset) for lay in layers]
         numbers["decision"] = decision
         gen_used = decision in ("generate", "blend")
         decisions.append(

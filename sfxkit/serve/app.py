@@ -316,11 +316,12 @@ def create_app(
 
     from sfxkit.serve import review as rv
 
-    reviewed: set[Path] = set()
+    # videos opened in /review: their number of shots, planned cue keys and duration
+    reviewed: dict[Path, dict[str, Any]] = {}
     token_q = f"?token={quote(token)}" if token else ""
 
     def review_out(video: Path, out: str | None) -> Path:
-        return Path(out).expanduser().resolve() if out else rv.default_out(jobs.folder, video)
+        return Path(out).expanduser().resolve() if out else rv.default_out(video, resident.path)
 
     @app.get("/review", summary="The review page of a video", response_class=HTMLResponse)
     def review_page(
@@ -332,31 +333,59 @@ def create_app(
         steps: int | None = None,
         follow_motion: bool | None = None,
         align: bool | None = None,
+        layers: str | None = None,
     ) -> Any:
         path = Path(video).expanduser().resolve()
         if not path.is_file():
             raise InputError(f"{video}: no such video on the server")
+        if layers not in (None, "shot", "auto"):
+            raise InputError(f"layers={layers!r}: use shot or auto")
+        if k < 1 or k > 50:
+            raise InputError(f"k={k}: show 1 to 50 candidates per cue")
         rec = resident.get()
-        shots = resident.compute(lambda: rv.shots_for(rec, path, k, policy))
-        reviewed.add(path)
-        dest = review_out(path, out)
-        options = {
-            key: v
-            for key, v in {
-                "policy": policy,
-                "variant": variant,
-                "steps": steps,
-                "follow_motion": follow_motion,
-                "align": align,
-            }.items()
-            if v is not None
+        shots, timeline = resident.compute(
+            lambda: rv.plan_page(rec, path, k, policy, layers or "shot")
+        )
+        reviewed[path] = {
+            "shots": len(timeline["shots"]),
+            "cues": {c["key"] for c in timeline["cues"] if c["role"] != "shot"},
+            "duration": timeline["duration"],
         }
+        dest = review_out(path, out)
+        options = rv.export_options(
+            {
+                key: v
+                for key, v in {
+                    "policy": policy,
+                    "variant": variant,
+                    "layers": layers,
+                    "k": k,
+                    "steps": steps,
+                    "follow_motion": follow_motion,
+                    "align": align,
+                }.items()
+                if v is not None
+            }
+        )
+        session = rv.read_session(dest)
+        mode = layers or "shot"
+        other = (session.get("cues") or session.get("added")) if mode == "shot" else None
+        if (session.get("shots") if mode == "auto" else other) and "warning" not in session:
+            session["warning"] = (
+                f"{dest / rv.SESSION} holds choices for layers="
+                f"{'shot' if mode == 'auto' else 'auto'}, which this layers={mode} export "
+                f"refuses: open the page with layers={'shot' if mode == 'auto' else 'auto'}, "
+                "or another out="
+            )
+        command = rv.reproduce_command(path, resident.path, dest, options)
         amp = "&" if token_q else ""
         config = {
             "video": str(path),
             "out": str(dest),
             "options": options,
-            "session": rv.read_session(dest),
+            "session": session,
+            "command": command,
+            "timeline": timeline,
             "token": token,
             "token_q": token_q,
             "audio_base": "/api/audio/",
@@ -375,6 +404,11 @@ def create_app(
             index_version=int(rec.manifest.version),
             untrained=rec.untrained,
             session_path=str(dest / rv.SESSION),
+            session_warning=session.get("warning"),
+            layers=timeline["layers"],
+            lanes=timeline["lanes"],
+            zoom=max(20, min(400, int(1050 / max(timeline["duration"], 1.0) / 10) * 10)),
+            command=command,
             config_json=json.dumps(config).replace("<", "\\u003c"),
         )
         return HTMLResponse(html)
@@ -411,7 +445,17 @@ def create_app(
         video = Path(str(body.get("video", ""))).expanduser().resolve()
         if video not in reviewed:
             raise InputError(f"{video}: open /review?video=... for it first")
-        path = rv.write_session(review_out(video, body.get("out")), video, body.get("shots") or {})
+        seen = reviewed[video]
+        path = rv.write_session(
+            review_out(video, body.get("out")),
+            video,
+            body.get("shots") or {},
+            seen["shots"],
+            cues=body.get("cues"),
+            added=body.get("added"),
+            cue_keys=seen["cues"],
+            duration=seen["duration"],
+        )
         return {"session": str(path), **json.loads(path.read_text())}
 
     @app.post("/api/review/export", summary="Export the reviewed soundtrack (a soundtrack job)")
@@ -419,11 +463,18 @@ def create_app(
         video = Path(str(body.get("video", ""))).expanduser().resolve()
         if video not in reviewed:
             raise InputError(f"{video}: open /review?video=... for it first")
-        session = review_out(video, body.get("out")) / rv.SESSION
-        options = dict(body.get("options") or {})
+        dest = review_out(video, body.get("out"))
+        session = dest / rv.SESSION
+        options = rv.export_options(dict(body.get("options") or {}))
+        rv.check_page_options(options)
+        if rv.may_generate(options, rv.read_session(dest)):
+            rv.check_generator_here(options, retrieve=True)
+        command = rv.reproduce_command(video, resident.path, dest, options)
         if session.is_file():
             options["choices"] = str(session)
-        return jobs.start("soundtrack", str(video), options).to_dict()
+        # the export goes where the page was asked to put it (out=), beside its choices
+        job = jobs.start("soundtrack", str(video), options, out=dest)
+        return {**job.to_dict(), "out": str(dest), "command": command}
 
     @app.post(
         "/api/review/generate",
@@ -433,15 +484,25 @@ def create_app(
         video = Path(str(body.get("video", ""))).expanduser().resolve()
         if video not in reviewed:
             raise InputError(f"{video}: open /review?video=... for it first")
-        shot = body.get("shot")
-        if not isinstance(shot, int) or isinstance(shot, bool):
+        shot, cue = body.get("shot"), body.get("cue")
+        if cue is not None:  # a bed or a spot of a layered soundtrack
+            if not isinstance(cue, str) or cue not in reviewed[video]["cues"]:
+                raise InputError(
+                    f"cue {cue!r}: name a planned cue of this review "
+                    f"({', '.join(sorted(reviewed[video]['cues'])) or 'none'})"
+                )
+        elif not isinstance(shot, int) or isinstance(shot, bool):
             raise InputError(f"shot must be a shot number, got {shot!r}")
         given = dict(body.get("options") or {})
         options: dict[str, Any] = {k: given[k] for k in rv.GENERATE_OPTIONS if k in given}
+        rv.check_generator_here(options, retrieve=False)
         session = review_out(video, body.get("out")) / rv.SESSION
         if session.is_file():  # the chosen sound leads the prompt, as in the export
             options["choices"] = str(session)
-        return jobs.start("generate", str(video), {**options, "shot": shot}).to_dict()
+        if cue is not None:
+            options.pop("crossfade", None)  # cues have no shot handles
+        which = {"cue": cue} if cue is not None else {"shot": shot}
+        return jobs.start("generate", str(video), {**options, **which}).to_dict()
 
     @app.post("/api/recommend/similar", summary="More like this: sounds near a catalog item")
     def similar(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:

@@ -33,6 +33,10 @@ _PROGRESS = re.compile(r"(\d+)/(\d+)")
 _CHILD = r"""
 import json, sys
 spec = json.loads(sys.argv[1])
+# The server's own import path, not the working folder's: `python -c` puts the current folder
+# first on sys.path, and a folder there named `sfxkit` (a checkout) would shadow the installed
+# package the server runs.
+sys.path[:] = spec["sys_path"]
 try:
     import sfxkit
     from sfxkit.errors import SfxkitError
@@ -40,7 +44,12 @@ try:
     if spec["kind"] == "generate":
         from sfxkit.serve.review import generate_shot
 
-        generate_shot(spec["video"], spec["index"], out=spec["out"], **opts)
+        if "cue" in opts:  # a bed or spot of a layered soundtrack
+            from sfxkit.serve.review import generate_cue
+
+            generate_cue(spec["video"], spec["index"], out=spec["out"], **opts)
+        else:
+            generate_shot(spec["video"], spec["index"], out=spec["out"], **opts)
     elif spec["kind"] == "soundtrack":
         # The page's knobs become the one options object the CLI and the API build too.
         device = opts.pop("device", None)
@@ -57,6 +66,12 @@ except SfxkitError as exc:
     sys.exit(exc.exit_code)
 print("SFXKIT_RESULT " + json.dumps({"ok": True}), file=sys.stderr, flush=True)
 """
+
+
+def _import_path() -> list[str]:
+    """The server's sys.path without the entries that mean "the working folder" ('' and
+    relative ones), so that a job imports the sfxkit the server runs, wherever it was started."""
+    return [p for p in sys.path if p and os.path.isabs(p)]
 
 
 @dataclass(eq=False)
@@ -119,24 +134,34 @@ class JobManager:
             raise InputError(f"no job {job_id!r}; GET /api/jobs lists them")
         return job
 
-    def start(self, kind: str, video: str, options: dict[str, Any]) -> Job:
+    def start(
+        self, kind: str, video: str, options: dict[str, Any], *, out: Path | None = None
+    ) -> Job:
+        """Start a job writing into its own folder, or into ``out`` (a review's export, which
+        goes where the page was asked to put it)."""
         if kind not in KINDS:
             raise InputError(f"unknown job {kind!r}; use one of: {', '.join(KINDS)}")
         if not Path(video).is_file():
             raise InputError(f"{video}: no such video on the server")
-        if kind == "generate" and not isinstance(options.get("shot"), int):
-            raise InputError('a generate job needs the shot number: options {"shot": N}')
+        if kind == "generate" and not (
+            isinstance(options.get("shot"), int) or isinstance(options.get("cue"), str)
+        ):
+            raise InputError(
+                'a generate job needs the shot number or the cue: options {"shot": N} or '
+                '{"cue": "spot-N"}'
+            )
         if self.device is not None:
             options.setdefault("device", self.device)
         job_id = uuid.uuid4().hex[:12]
-        job = Job(job_id, kind, video, self.folder / job_id, dict(options))
-        job.out.mkdir(parents=True)
+        job = Job(job_id, kind, video, out or self.folder / job_id, dict(options))
+        job.out.mkdir(parents=True, exist_ok=out is not None)
         spec = {
             "kind": kind,
             "video": video,
             "index": str(self.index),
             "out": str(job.out),
             "options": job.options,
+            "sys_path": _import_path(),
         }
         env = {**os.environ, "SFXKIT_PROGRESS": "1"}
         job.proc = subprocess.Popen(
@@ -145,6 +170,7 @@ class JobManager:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
+            cwd=job.out,  # nothing of the server's working folder is importable
             start_new_session=True,
         )
         job.state = "running"

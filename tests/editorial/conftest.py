@@ -105,9 +105,14 @@ class Layered:
 
 @pytest.fixture(scope="package")
 def layered(tmp_path_factory: pytest.TempPathFactory) -> Layered:
+    return build_layered(tmp_path_factory.mktemp("layered"))
+
+
+def build_layered(root: Path) -> Layered:
+    """Two scenes (street, sea) of two shots each, three visible events in shot 2, and a tiny
+    index of two ambiences (AMB) and three one-shots."""
     from sfxkit.index.build import build_index
 
-    root = tmp_path_factory.mktemp("layered")
     video, cuts, events = synth.make_layered_video(root / "scenes.mp4")
     lib = root / "library"
     # Ambiences: long and filed under AMB (the UCS category); one-shots: short transients.

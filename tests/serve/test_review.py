@@ -3,8 +3,11 @@ restart, and what the page may load."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import shlex
+import shutil
 import subprocess
 import time
 
@@ -127,9 +130,10 @@ def test_generate_to_audition_then_export_with_a_blend_share(world, tmp_path):
         assert export["state"] == "done", export
     session = out / "choices.json"
     assert json.loads(session.read_text())["shots"]["2"]["blend"] == 0.25
+    # the export is where the page was asked to put it, beside its choices
     mix_name = next(o for o in export["outputs"] if o.endswith(".wav") and "mix" in o)
-    mix, sr = sf.read(tmp_path / "jobs" / export["id"] / mix_name, always_2d=True)
-    decisions = json.loads((tmp_path / "jobs" / export["id"] / "decisions.json").read_text())
+    mix, sr = sf.read(out / mix_name, always_2d=True)
+    decisions = json.loads((out / "decisions.json").read_text())
     shot1 = next(d for d in decisions["shots"] if d["shot"] == 1)
     assert shot1["decision"] == "generate"
     start, end = shot1["start"], shot1["end"]
@@ -137,33 +141,20 @@ def test_generate_to_audition_then_export_with_a_blend_share(world, tmp_path):
     heard_mono = soxr.resample(audition.mean(axis=1), asr, sr)
     assert _corr(seg, heard_mono[int(0.05 * sr) : int(0.05 * sr) + len(seg)]) > 0.9
 
-    cli = tmp_path / "cli"
+    # the command the page shows reproduces the export, run as shown (it writes the same folder)
+    shown = html.unescape(
+        page.text.split('<pre id="command" class="command">')[1].split("</pre>")[0]
+    )
+    args = shlex.split(shown)
+    assert args[:2] == ["sfxkit", "soundtrack"] and "--index" in args and "tiny_16k" in args
+    assert "--layers" in args and "--no-follow-motion" in args
+    shutil.rmtree(out / "stems", ignore_errors=True)
+    (out / mix_name).unlink()
     r = subprocess.run(
-        [
-            sfxkit_exe(),
-            "soundtrack",
-            str(world.video),
-            "--index",
-            str(world.index),
-            "--out",
-            str(cli),
-            "--policy",
-            "retrieve",
-            "--variant",
-            "tiny_16k",
-            "--steps",
-            "2",
-            "--no-follow-motion",
-            "--choices",
-            str(session),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sfxkit_exe(), *args[1:], "--no-progress"], capture_output=True, text=True, timeout=300
     )
     assert r.returncode == 0, r.stderr
-    headless, _ = sf.read(cli / mix_name, always_2d=True)
+    headless, _ = sf.read(out / mix_name, always_2d=True)
     np.testing.assert_array_equal(headless, mix)
-    again = json.loads((cli / "decisions.json").read_text())
+    again = json.loads((out / "decisions.json").read_text())
     assert [d["numbers"].get("blend_share") for d in again["shots"]] == [None, None, 0.25]

@@ -41,6 +41,28 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def keep(png: Path) -> None:
+    """A screenshot kept beside the test's files, and in $SFXKIT_TEST_ARTEFACTS when set."""
+    if os.environ.get("SFXKIT_TEST_ARTEFACTS"):
+        dest = Path(os.environ["SFXKIT_TEST_ARTEFACTS"])
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, dest / png.name)
+
+
 def test_review_swap_and_export(world, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     import soxr
@@ -48,6 +70,7 @@ def test_review_swap_and_export(world, tmp_path):
     query = urlencode(
         {
             "video": str(world.video),
+            "out": str(tmp_path / "out"),
             "policy": "retrieve",
             "variant": "tiny_16k",
             "steps": 2,
@@ -57,15 +80,39 @@ def test_review_swap_and_export(world, tmp_path):
     )
     app = create_app(world.index, jobs_dir=tmp_path / "jobs")
     with run_server(app, free_port(), timeout=280) as url, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"]
-        )
+        browser = launch(p)
         try:
             page = browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{url}/review?{query}", timeout=120_000)
             assert page.locator("section.shot").count() == 3
+            # the timeline (layers=shot): a block per shot, in FX (retrieve), at the shot's start
+            blocks = page.locator('.lane[data-lane="FX"] .cue-block')
+            assert [blocks.nth(i).get_attribute("data-key") for i in range(3)] == [
+                "shot-0",
+                "shot-1",
+                "shot-2",
+            ]
+            starts = [
+                float(s.get_attribute("data-start")) for s in page.locator("section.shot").all()
+            ]
+            assert [float(blocks.nth(i).get_attribute("data-start")) for i in range(3)] == (
+                pytest.approx(starts, abs=1e-3)
+            )
+            # dragging shot 2's block nudges its sound: the same offset as its section's field
+            pps = float(page.locator("#zoom").input_value())
+            box = page.locator('.cue-block[data-key="shot-2"]').bounding_box()
+            x, y = box["x"] + 20, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            with page.expect_response("**/api/review/session") as saved:
+                for step in range(1, 5):
+                    page.mouse.move(x + step * 0.05 * pps, y)
+                page.mouse.up()
+            assert saved.value.json()["shots"]["2"]["offset"] == pytest.approx(0.2, abs=0.02)
+            offset = page.locator('section.shot[data-shot="2"] .offset').input_value()
+            assert float(offset) == pytest.approx(0.2, abs=0.02)
 
             shot = page.locator('section.shot[data-shot="1"]')
             first_id = shot.locator(".cand").nth(0).get_attribute("data-id")
@@ -128,13 +175,10 @@ def test_review_swap_and_export(world, tmp_path):
             assert not errors, errors
         finally:
             browser.close()
-    if os.environ.get("SFXKIT_TEST_ARTEFACTS"):
-        dest = Path(os.environ["SFXKIT_TEST_ARTEFACTS"])
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot_png, dest / "review.png")
+    keep(shot_png)
 
     mix_name = next(n for n in names if n.endswith(".wav") and "mix" in n)
-    (job_dir,) = (d for d in (tmp_path / "jobs").iterdir() if (d / mix_name).is_file())
+    job_dir = tmp_path / "out"  # the export lands where the page was opened with out=
     mix, sr = sf.read(job_dir / mix_name)
     rec = Recommender(world.index)
     rows = rec.index.rows.set_index("id")
@@ -163,3 +207,92 @@ def test_review_swap_and_export(world, tmp_path):
     assert _corr(seg0, heard0) > 0.9
     decisions = (job_dir / "decisions.json").read_text()
     assert '"blend_share": 0.25' in decisions
+
+
+def _open(p, url: str, query: dict) -> tuple:
+    browser = launch(p)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{url}/review?{urlencode(query)}", timeout=120_000)
+    return browser, page, errors
+
+
+def test_generate_on_shots_the_policy_says_to_generate(world, tmp_path):
+    """The shots whose suggestion is "generate" (and "blend") carry that word as a class on
+    their decision badge; the page's button and slider are found all the same."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    query = {
+        "video": str(world.video),
+        "out": str(tmp_path / "out"),
+        "policy": "generate",
+        "variant": "tiny_16k",
+        "steps": 2,
+    }
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs")
+    with run_server(app, free_port(), timeout=280) as url, playwright.sync_playwright() as p:
+        browser, page, errors = _open(p, url, query)
+        try:
+            shot = page.locator('section.shot[data-shot="0"]')
+            assert shot.locator(".decision.generate").count() == 1
+            with page.expect_request("**/api/review/generate") as asked:
+                shot.locator("button.generate").click()
+            assert asked.value.post_data_json["shot"] == 0
+            page.wait_for_selector(
+                'section.shot[data-shot="0"] .generate-state[data-state="done"]',
+                state="attached",
+                timeout=240_000,
+            )
+            assert shot.locator(".cand.generated").count() == 1
+            png = tmp_path / "review-generate.png"
+            page.screenshot(path=str(png), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+    keep(png)
+
+
+def test_blend_label_and_result_lists(world, tmp_path):
+    """On a blended shot the share reads "50%", not "undefined%"; "More like this" and a text
+    search give headed lists with rank, score, duration and category."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    query = {"video": str(world.video), "out": str(tmp_path / "out"), "policy": "blend"}
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs")
+    with run_server(app, free_port(), timeout=200) as url, playwright.sync_playwright() as p:
+        browser, page, errors = _open(p, url, query)
+        try:
+            shot = page.locator('section.shot[data-shot="1"]')
+            assert shot.locator(".decision.blend").count() == 1
+            assert shot.locator(".blend-value").text_content() == "50%"
+            assert shot.locator("input.blend").is_enabled()
+            with page.expect_response("**/api/review/session") as saved:
+                shot.locator("input.blend").fill("30")
+            assert saved.value.json()["shots"]["1"]["blend"] == 0.3
+            assert shot.locator(".blend-value").text_content() == "30%"
+
+            shot.locator(".cand .similar").first.click()
+            block = shot.locator('.results[data-kind="similar"]')
+            block.wait_for(timeout=60_000)
+            assert block.locator("h3").text_content().startswith("More like")
+            rows = block.locator(".cand")
+            assert rows.count() == 5
+            assert [rows.nth(i).get_attribute("data-rank") for i in range(5)] == [
+                "1",
+                "2",
+                "3",
+                "4",
+                "5",
+            ]
+            words = rows.nth(0).locator(".words").text_content()
+            assert "score " in words and " s" in words and "[" in words
+            shot.locator(".search-text").fill("water")
+            shot.locator("button.search").click()
+            found = shot.locator('.results[data-kind="search"]')
+            found.wait_for(timeout=60_000)
+            assert "water" in found.locator("h3").text_content()
+            png = tmp_path / "review-results.png"
+            page.screenshot(path=str(png), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+    keep(png)

@@ -6,15 +6,21 @@
   var cfg = JSON.parse(document.getElementById("review-config").textContent);
   var headers = {"X-Sfxkit": "1", "Content-Type": "application/json"};
   if (cfg.token) { headers["Authorization"] = "Bearer " + cfg.token; }
-  var choices = cfg.session.shots || {};
+  var session = cfg.session;
+  session.shots = session.shots || {}; session.cues = session.cues || {}; session.added = session.added || [];
+  var choices = session.shots;
 
   function api(method, url, body) {
     return fetch(url, {method: method, headers: headers, body: body ? JSON.stringify(body) : undefined})
       .then(function (r) { return r.json().then(function (j) {
         if (!r.ok) { throw new Error(j.detail || r.statusText); } return j; }); });
   }
+  // every save sends the whole session: per-shot choices, per-cue choices, added spots
+  var saveHooks = [];
   function save() {
-    return api("POST", "/api/review/session", {video: cfg.video, out: cfg.out, shots: choices});
+    return api("POST", "/api/review/session",
+               {video: cfg.video, out: cfg.out, shots: choices, cues: session.cues, added: session.added})
+      .then(function (j) { saveHooks.forEach(function (f) { f(j); }); return j; });
   }
   function choice(shot) { return choices[shot] || (choices[shot] = {decision: null, sound: null, gain_db: 0, offset: 0, blend: null}); }
   // the decision the export will apply: the chosen one, else the policy's suggestion
@@ -26,7 +32,7 @@
   }
   function refresh(section) {
     // the blend share matters only when the shot is blended
-    section.querySelector(".blend").disabled = decisionOf(section) !== "blend";
+    section.querySelector("input.blend").disabled = decisionOf(section) !== "blend";
     mark(section);
   }
   function follow(jobId, onEvent) {
@@ -39,33 +45,69 @@
   }
   function jobFile(jobId, name) { return "/api/jobs/" + jobId + "/files/" + name + cfg.token_q; }
 
-  function drawWave(canvas, url) {
+  // the waveform of a sound, over its first `seconds` when given (a cue block shows what the
+  // cue plays), else all of it
+  function drawWave(canvas, url, seconds, colour) {
     fetch(url).then(function (r) { return r.arrayBuffer(); }).then(function (buf) {
       var ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 44100, 44100);
       return ctx.decodeAudioData(buf);
     }).then(function (audio) {
       var data = audio.getChannelData(0), g = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
-      var step = Math.max(1, Math.floor(data.length / w));
-      g.fillStyle = "#3a6";
-      for (var x = 0; x < w; x++) {
+      var n = seconds ? Math.min(data.length, Math.round(seconds * audio.sampleRate)) : data.length;
+      var step = Math.max(1, Math.floor(n / w));
+      g.clearRect(0, 0, w, h);
+      g.fillStyle = colour || "#3a6";
+      for (var x = 0; x < w && x * step < n; x++) {
         var peak = 0;
-        for (var i = x * step; i < Math.min(data.length, (x + 1) * step); i++) { peak = Math.max(peak, Math.abs(data[i])); }
+        for (var i = x * step; i < Math.min(n, (x + 1) * step); i++) { peak = Math.max(peak, Math.abs(data[i])); }
         g.fillRect(x, h / 2 - peak * h / 2, 1, Math.max(1, peak * h));
       }
     }).catch(function () { canvas.title = "no waveform"; });
   }
 
-  function candRow(section, rec) {
+  // A result's words: rank, title, category (its own, else the predicted one, marked), score,
+  // duration, licence.
+  function describe(span, rec) {
+    function part(cls, text) {
+      var el = document.createElement(cls === "predicted" ? "em" : "span");
+      el.className = cls; el.textContent = text; span.appendChild(el); span.appendChild(document.createTextNode(" "));
+    }
+    span.textContent = "";
+    part("rank", rec.rank + ".");
+    part("title", rec.title);
+    part("category", "[" + (rec.category || "-") + "]");
+    if (rec.predicted_category) {
+      part("predicted", "predicted " + rec.predicted_category + "/" + rec.predicted_subcategory + " " +
+        (rec.predicted_confidence || 0).toFixed(2));
+    }
+    part("num score", "score " + (rec.score >= 0 ? "+" : "") + rec.score.toFixed(3));
+    part("num duration", rec.duration.toFixed(2) + " s");
+    part("licence", rec.licence);
+  }
+
+  function candRow(section, rec, list) {
     var row = document.createElement("div");
-    row.className = "cand"; row.dataset.id = rec.id;
+    row.className = "cand result"; row.dataset.id = rec.id; row.dataset.rank = rec.rank;
     row.innerHTML = '<button class="use">Use</button><audio controls preload="none"></audio>' +
-      '<canvas class="wave" width="160" height="32"></canvas><span></span>' +
+      '<canvas class="wave" width="160" height="32"></canvas><span class="words"></span>' +
       '<button class="similar">More like this</button>';
     row.querySelector("audio").src = cfg.audio_base + rec.id + cfg.token_q;
-    row.querySelector("span").textContent = rec.title + " [" + (rec.category || "-") + "] " +
-      rec.duration.toFixed(2) + " s, " + rec.licence;
-    section.querySelector(".cands").appendChild(row);
+    describe(row.querySelector(".words"), rec);
+    list.appendChild(row);
     wire(section, row);
+  }
+
+  // A block of results under the candidates, with a heading saying what was asked; the newest
+  // first, replacing an earlier block of the same question.
+  function showResults(section, kind, heading, recs) {
+    var block = document.createElement("div");
+    block.className = "results"; block.dataset.kind = kind;
+    var h = document.createElement("h3"); h.textContent = heading + " (" + recs.length + ")";
+    block.appendChild(h);
+    section.querySelector(".cands").after(block);
+    if (!recs.length) { var none = document.createElement("p"); none.textContent = "no results"; block.appendChild(none); }
+    recs.forEach(function (r) { candRow(section, r, block); });
+    mark(section);
   }
 
   function mark(section) {
@@ -103,15 +145,18 @@
       mark(section); save();
     });
     row.querySelector(".similar").addEventListener("click", function () {
+      var title = row.querySelector(".title") ? row.querySelector(".title").textContent : row.dataset.id;
       api("POST", "/api/recommend/similar", {id: row.dataset.id, k: 5}).then(function (ans) {
-        ans.results[0].recommendations.forEach(function (r) { candRow(section, r); });
+        showResults(section, "similar", "More like “" + title + "”", ans.results[0].recommendations);
       });
     });
   }
 
   document.querySelectorAll(".shot").forEach(function (section) {
     var shot = section.dataset.shot, c = choices[shot];
-    var blend = section.querySelector(".blend"), shown = section.querySelector(".blend-value");
+    // by tag as well as class: the decision badge in the heading carries the decision's name as a
+    // class too (<span class="decision blend">), and comes first in the section
+    var blend = section.querySelector("input.blend"), shown = section.querySelector(".blend-value");
     if (c) {
       section.querySelector(".choose-decision").value = c.decision || "";
       section.querySelector(".gain").value = c.gain_db || 0;
@@ -129,7 +174,7 @@
       choice(shot).blend = parseInt(blend.value, 10) / 100; save();
     });
     var genState = section.querySelector(".generate-state");
-    section.querySelector(".generate").addEventListener("click", function () {
+    section.querySelector("button.generate").addEventListener("click", function () {
       genState.textContent = "generating…"; genState.dataset.state = "running";
       save().then(function () {
         return api("POST", "/api/review/generate",
@@ -160,9 +205,16 @@
       var h = {"X-Sfxkit": "1"}; if (cfg.token) { h["Authorization"] = headers["Authorization"]; }
       fetch("/api/recommend/text", {method: "POST", headers: h, body: form})
         .then(function (r) { return r.json(); })
-        .then(function (ans) { ans.results[0].recommendations.forEach(function (r) { candRow(section, r); }); });
+        .then(function (ans) {
+          showResults(section, "search", "Search “" + text + "”", ans.results[0].recommendations);
+        });
     });
   });
+
+  // what the timeline editor (timeline.js) shares
+  window.sfxReview = {cfg: cfg, api: api, save: save, session: session, choices: choices,
+                      drawWave: drawWave, describe: describe, follow: follow, jobFile: jobFile,
+                      onSave: function (f) { saveHooks.push(f); }};
 
   var state = document.getElementById("export-state"), links = document.getElementById("export-links");
   document.getElementById("export").addEventListener("click", function () {
