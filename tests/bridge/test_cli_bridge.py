@@ -6,14 +6,13 @@ import json
 
 import pytest
 
-from sfxkit.cli import main
 from sfxkit.index.store import load_index
+from tests.cli_run import in_process
 
 
 def _run(capsys, *args: str) -> tuple[int, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out + out.err
+    code, out, err = in_process(capsys, *args)
+    return code, out + err
 
 
 def test_describe_mine_train_eval_from_the_command_line(

@@ -10,14 +10,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from sfxkit.cli import main
 from tests import ROOT, synth
+from tests.cli_run import in_process
 
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+run = in_process
 
 
 def test_build_info_verify_recommend(capsys, sfx_library, tmp_path):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,17 +10,9 @@ import pytest
 import soundfile as sf
 import wavinfo
 
+from tests.cli_run import sfxkit
 from tests.delivery.helpers import video_with_timecode
 from tests.synth import make_video
-
-EXE = Path(sys.executable).with_name("sfxkit")
-
-
-def sfxkit(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EXE), *map(str, args)], capture_output=True, text=True, env=dict(os.environ),
-        timeout=300,
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -10,19 +10,16 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from sfxkit.cli import main
 from sfxkit.editorial import DONE_MARKER, soundtrack_batch
 from sfxkit.errors import WeightsMissingError
 from sfxkit.media.loudness import integrated_loudness, true_peak_dbtp
 from tests import synth
+from tests.cli_run import in_process
 
 RETRIEVE = {"policy": "retrieve", "variant": "tiny_16k", "steps": 2}
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+run = in_process
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ spot effect on each visible event, and ``layers="shot"`` keeping one sound per s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +11,12 @@ import pytest
 import soundfile as sf
 
 import sfxkit
+from sfxkit.delivery.mix import audio_onset
+from sfxkit.delivery.timeline import Timeline
 from sfxkit.editorial import SoundtrackOptions
 from sfxkit.editorial.plan import calibrate_scene_threshold, group_scenes, motion_onsets
 from sfxkit.errors import InputError
-from sfxkit.delivery.mix import audio_onset
-from sfxkit.delivery.timeline import Timeline
+from tests.cli_run import sfxkit as run_sfxkit
 from tests.editorial.conftest import Layered
 
 FPS = 25.0
@@ -191,18 +190,11 @@ def test_options_are_validated() -> None:
     assert json.loads(json.dumps(opts.to_dict()))["layers"] == "auto"
 
 
-def _sfxkit(*args: object) -> subprocess.CompletedProcess[str]:
-    exe = str(Path(sys.executable).with_name("sfxkit"))
-    return subprocess.run(
-        [exe, *map(str, args)], capture_output=True, text=True, timeout=300, check=False
-    )
-
-
 @pytest.mark.slow  # ~25 s: a fresh process loads torch and the tiny models
 def test_cli_layers(layered: Layered, tmp_path: Path) -> None:
     out = tmp_path / "out"
     base = ["soundtrack", layered.video, "--index", layered.index, "--models", "tiny"]
-    r = _sfxkit(
+    r = run_sfxkit(
         *base, "--out", out, "--layers", "auto", "--policy", "retrieve", "--no-progress", "--json",
         "--channels", "5.1", "--start-tc", "01:00:00:00",
     )  # fmt: skip
@@ -223,7 +215,7 @@ def test_cli_layers(layered: Layered, tmp_path: Path) -> None:
 
 def test_cli_rejects_an_unknown_layer_mode(layered: Layered, tmp_path: Path) -> None:
     base = ["soundtrack", layered.video, "--index", layered.index, "--models", "tiny"]
-    r = _sfxkit(*base, "--out", tmp_path / "o", "--layers", "scenes", "--no-progress")
+    r = run_sfxkit(*base, "--out", tmp_path / "o", "--layers", "scenes", "--no-progress")
     assert r.returncode == 2 and "shot, auto" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from sfxkit.errors import InputError
 from sfxkit.media.frames import load_frame
 from tests import synth
+from tests.cli_run import sfxkit
 
 ROOT = Path(__file__).resolve().parents[2]
 SFXKIT = Path(sys.executable).with_name("sfxkit")
@@ -47,18 +46,11 @@ def test_times_inside_the_video_give_the_frame_shown_then(nine_seconds: Path) ->
     assert np.array_equal(last, end)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SFXKIT_PROGRESS": "0"}
-    return subprocess.run(
-        [str(SFXKIT), *args], capture_output=True, text=True, env=env, timeout=120
-    )
-
-
 @pytest.mark.parametrize(("at", "shown"), [("30", "30"), ("-1", "-1")])
 def test_cli_refuses_a_time_outside_the_video(
     nine_seconds: Path, tiny_index, at: str, shown: str
 ) -> None:
-    proc = run_cli("recommend", f"{nine_seconds}@{at}", "--index", str(tiny_index[0]))
+    proc = sfxkit("recommend", f"{nine_seconds}@{at}", "--index", str(tiny_index[0]))
     assert proc.returncode == 2, proc.stderr
     assert f"time {shown} s is outside the video (duration 9.0 s)" in proc.stderr
     assert "pick a time from 0 to 9.0" in proc.stderr
