@@ -80,6 +80,28 @@ def app_for(args: list[str]) -> typer.Typer:
     return root
 
 
+def command_for(args: list[str]) -> Any:
+    """The click command that runs ``args``, with help printed as a Unix tool prints it."""
+    command = typer.main.get_command(app_for(args))
+    plain_help(command)
+    return command
+
+
+def plain_help(command: Any) -> None:
+    """Help as plain text.
+
+    Rich markup is off for every command: help texts quote shell lines such as
+    ``pip install 'sfxkit[distributed]'``, and rich read ``[distributed]`` as a style tag and
+    printed nothing.
+    """
+    stack = [command]
+    while stack:
+        cmd = stack.pop()
+        stack.extend((getattr(cmd, "commands", None) or {}).values())
+        if hasattr(cmd, "rich_markup_mode"):
+            cmd.rich_markup_mode = None
+
+
 def __getattr__(name: str) -> Any:
     if name == "app":
         return app_for([])
