@@ -83,3 +83,38 @@ def test_build_help_prints_the_extra_to_install():
     proc = _help(("index", "build"))
     assert proc.returncode == 0
     assert "pip install 'sfxkit[distributed]'" in _flat(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("path", "usage", "lines"),
+    [
+        (
+            ("index", "build"),
+            "Usage: sfxkit index build [OPTIONS] FOLDER",
+            ["-o, --out PATH", "--json ", "--progress / --no-progress ", "--engine TEXT"],
+        ),
+        (
+            ("recommend",),
+            "Usage: sfxkit recommend [OPTIONS] QUERY",
+            ["-k, --top-k INTEGER", "--text ", "--category TEXT", "--min-duration FLOAT"],
+        ),
+        (("bridge", "mine"), "Usage: sfxkit bridge mine [OPTIONS] INDEX VIDEOS...", []),
+    ],
+)
+def test_help_reads_like_a_unix_tools(path, usage, lines):
+    proc = _help(path)
+    assert proc.returncode == 0
+    out = proc.stdout
+    assert out.splitlines()[0] == usage
+    for line in lines:  # flags without a value name, values named as man pages name them
+        assert any(x.strip().startswith(line.strip()) for x in out.splitlines())
+    assert not re.search(r"<\w[^>]*>|\{\w+\}|[╭│╰]", out), out
+
+
+@pytest.mark.slow  # ~20 entry-point runs
+def test_no_help_shows_typer_placeholders(helps):
+    bad = {
+        " ".join(p): re.findall(r"<(?:bool|str|int|float|path|list)[^>]*>|\{\w+\}", out)
+        for p, out in helps.items()
+    }
+    assert not {k: v for k, v in bad.items() if v}
