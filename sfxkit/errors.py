@@ -185,4 +185,6 @@ EXIT_CODES: dict[str, int] = {
     "model / weights": ModelError.exit_code,
     "index": IndexStoreError.exit_code,
     "generation": GenerationError.exit_code,
+    "interrupted (Ctrl-C)": 130,
+    "terminated (SIGTERM)": 143,
 }
