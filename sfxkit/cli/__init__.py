@@ -5,10 +5,11 @@ Each area registers its commands from its own module (``index``, ``recommend``, 
 the module of the command it runs (see ``sfxkit.cli.app``).
 
 Exit codes: 0 ok; 1 error; 2 usage error or bad input (option, argument, file); 3 missing
-optional extra; 4 model or weights; 5 index (missing, corrupt, locked); 6 generation;
-130 interrupted (Ctrl-C); 143 terminated (SIGTERM, as sent by ``kill``, ``timeout``,
-docker and systemd: handled like Ctrl-C, the build's staging folders are removed). Errors print as one line on stderr; ``--debug`` (or SFXKIT_DEBUG=1)
-shows the traceback.
+optional extra; 4 model or weights; 5 index (missing, corrupt, locked); 6 generation; 7 disk
+full (what was being written, where, and the space needed); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM, as sent by ``kill``, ``timeout``, docker and systemd: handled like Ctrl-C,
+the build's staging folders are removed). Errors print as one line on stderr; ``--debug`` (or
+SFXKIT_DEBUG=1) shows the traceback.
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ def _run(args: list[str], debug: bool, interrupted: threading.Event) -> int:
             return 1
         if debug:
             raise
+        from sfxkit.errors import DiskFullError, is_disk_full
+
+        if is_disk_full(exc):  # a writer that does not say what it wrote: name the file at least
+            full = DiskFullError(getattr(exc, "filename", None) or os.getcwd(), "a file")
+            console_error(str(full))
+            return full.exit_code
         console_error(
             f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         )

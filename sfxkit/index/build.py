@@ -245,6 +245,9 @@ def build_index(
                 )
             )
 
+        writer.space_needed = _space_needed(specs, items, previous, model_ids, engine)
+        _check_free_space(writer, len(items))
+
         # Each view's vectors go to a float16 array on disk in the new version's stage as the
         # engine returns them, batch by batch: the build holds no view in RAM, and the view file
         # is that array (stored as float16, so the index is built from exactly what is stored
@@ -318,6 +321,57 @@ def build_index(
         seconds=seconds,
         notes=tuple(notes),
         sound_analysis=tuple(analysis),
+    )
+
+
+# What a version takes at least, per row and vector dimension: the float16 view file and the
+# FAISS index's float32 vectors (HNSW links and refine codes add more); per row of rows.parquet;
+# and once (manifest, digests, small files).
+_BYTES_PER_DIM = 2 + 4
+_BYTES_PER_ROW = 256
+_BYTES_FIXED = 64 << 10
+
+
+def _space_needed(
+    specs: Sequence[ViewSpec], items: Sequence[Any], previous: Any, model_ids: Any, engine: Any
+) -> int:
+    """A lower estimate of the bytes the new version will take on disk (it is written whole,
+    beside the current version, which stays until the commit)."""
+    old = previous.manifest.views if previous is not None else {}
+    dims = 0
+    for spec in specs:
+        model = model_ids[spec.role]
+        info = old.get(spec.name)
+        # the recorded width when the model is the same: no encoder is loaded only to measure
+        dims += (
+            info.dim if info is not None and info.model == model else engine.dim(spec.role, model)
+        )
+    if "bridge" in old:
+        dims += old["bridge"].dim
+    return len(items) * (dims * _BYTES_PER_DIM + _BYTES_PER_ROW) + _BYTES_FIXED
+
+
+def _check_free_space(writer: Any, rows: int) -> None:
+    """Refuse, before any vector is computed, a build the disk cannot hold."""
+    import os
+    import shutil
+
+    from sfxkit.errors import DiskFullError
+
+    if os.environ.get("SFXKIT_NO_SPACE_CHECK") == "1":
+        return
+    free = shutil.disk_usage(writer.stage).free
+    if free >= writer.space_needed:
+        return
+    kept = (
+        "nothing was written" if writer.first else f"{writer.store.root} keeps its current version"
+    )
+    raise DiskFullError(
+        writer.store.root,
+        f"a new version of {rows} sounds",
+        needed=writer.space_needed,
+        free=free,
+        kept=f"{kept}; SFXKIT_NO_SPACE_CHECK=1 skips this estimate",
     )
 
 

@@ -56,12 +56,14 @@ import numpy as np
 from sfxkit._version import __version__
 from sfxkit._atomic import atomic_write_bytes, atomic_write_text, fsync_dir  # noqa: F401  (re-exported)
 from sfxkit.errors import (
+    DiskFullError,
     IndexCorruptError,
     IndexCreatingError,
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     IndexStoreError,
+    is_disk_full,
 )
 
 if TYPE_CHECKING:
@@ -677,6 +679,33 @@ class VersionWriter:
         self.files: dict[str, dict[str, Any]] = {}
         self.committed = False
         self.version: int | None = None
+        # What the whole new version needs on disk, when the build could estimate it: a full
+        # disk's error says it.
+        self.space_needed: int | None = None
+        self._unswitched: Path | None = None
+
+    @contextlib.contextmanager
+    def _disk_full(self, what: str, path: Path) -> Iterator[None]:
+        """A full disk as :class:`DiskFullError` naming ``what`` was written, where, and the
+        space the version needs; the stage is removed on the way out (see ``_aborting``)."""
+        try:
+            yield
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            kept = (
+                "nothing was written: a first build leaves no index behind"
+                if self.first
+                else f"{self.store.root} keeps its current version"
+            )
+            free = None
+            with contextlib.suppress(OSError):
+                free = shutil.disk_usage(self.base).free
+            # the staging folder is gone by the time the user reads this: name the index
+            where = self.store.root if path.is_relative_to(self.base) else path
+            raise DiskFullError(
+                where, what, needed=self.space_needed, free=free, kept=kept
+            ) from exc
 
     @property
     def first(self) -> bool:
@@ -692,11 +721,12 @@ class VersionWriter:
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
         path = self.stage / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        with self._disk_full(f"the index file {relpath}", path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
         self.files[relpath] = {"sha256": sha256_bytes(data), "bytes": len(data)}
 
     def write_json(self, relpath: str, obj: Any) -> None:
@@ -725,20 +755,32 @@ class VersionWriter:
         from sfxkit.index.views import VECTOR_DTYPE
 
         path = self.stage / SCRATCH / f"{name}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.unlink()  # a view compacted or re-staged: never write into a mapped old file
-        return np.lib.format.open_memmap(path, mode="w+", dtype=VECTOR_DTYPE, shape=shape)
+        with self._disk_full(f"the {name} vectors ({shape[0]} x {shape[1]} float16)", path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                path.unlink()  # a view compacted or re-staged: never write into a mapped old file
+            array = np.lib.format.open_memmap(path, mode="w+", dtype=VECTOR_DTYPE, shape=shape)
+            try:
+                _reserve(path)
+            except BaseException:
+                del array
+                path.unlink(missing_ok=True)
+                raise
+        return array
 
     def adopt_vectors(self, relpath: str, array: np.memmap) -> None:
         """Store a :meth:`scratch_vectors` array as the view file ``relpath`` (float16 .npy):
         flushed, hashed in one streaming pass (file sha256 and the 4 KiB chunk digests) and
         renamed into place, so a million-row view is never copied or held in RAM."""
-        from sfxkit.index.views import CHUNK_BYTES, CHUNK_DIGEST_BYTES
-
         src = Path(array.filename)
         if src.parent != self.stage / SCRATCH:
             raise ValueError(f"{src} is not a scratch array of this version")
+        with self._disk_full(f"the view file {relpath}", src):
+            self._adopt(relpath, array, src)
+
+    def _adopt(self, relpath: str, array: np.memmap, src: Path) -> None:
+        from sfxkit.index.views import CHUNK_BYTES, CHUNK_DIGEST_BYTES
+
         array.flush()
         whole, digests = hashlib.sha256(), bytearray()
         buf = bytearray(CHUNK_BYTES * 1024)
@@ -793,6 +835,15 @@ class VersionWriter:
         )
         data = json.dumps(raw, indent=2, sort_keys=True).encode()
         shutil.rmtree(self.stage / SCRATCH, ignore_errors=True)
+        with self._disk_full("the new version's manifest and pointer", self.stage):
+            version = self._switch(version, data)
+        self.committed = True
+        self.version = version
+        store._gc()
+        return version
+
+    def _switch(self, version: int, data: bytes) -> int:
+        store = self.store
         with open(self.stage / "manifest.json", "wb") as f:
             f.write(data)
             f.flush()
@@ -802,16 +853,15 @@ class VersionWriter:
         name = f"v{version:06d}"
         final = self.base / VERSIONS / name
         os.replace(self.stage, final)
+        self._unswitched = final  # removed by abort() if the pointer below is never written
         fsync_dir(final.parent)
         digest = sha256_bytes(data)
         # The switch: until this rename, readers see the previous version.
         atomic_write_text(self.base / CURRENT, f"{name} {digest}\n")
+        self._unswitched = None
         store._write_marker(version, digest, self.base)
         if self.first:
             self._move_into_place()
-        self.committed = True
-        self.version = version
-        store._gc()
         return version
 
     def _move_into_place(self) -> None:
@@ -829,6 +879,30 @@ class VersionWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.stage, ignore_errors=True)
+        if self._unswitched is not None:  # renamed into versions/ but never made current
+            shutil.rmtree(self._unswitched, ignore_errors=True)
+
+
+def _reserve(path: Path) -> None:
+    """Allocate every block of ``path`` now, so that a full disk is an error here and not a
+    SIGBUS later: writing through a memory map into a sparse file that the disk cannot back
+    kills the process with no message and its staging folder left behind."""
+    with open(path, "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise
+            # A filesystem without fallocate: ordinary writes of zeros allocate the same blocks.
+            f.seek(0)
+            header = f.read(min(size, 1 << 16))
+            zeros = bytes(1 << 20)
+            f.seek(len(header))
+            left = size - len(header)
+            while left > 0:
+                left -= f.write(zeros[: min(left, len(zeros))])
+            f.flush()
 
 
 # ------------------------------------------------------------------------ loaded index
