@@ -166,7 +166,8 @@ def verify(
         ),
     ] = False,
 ) -> None:
-    """Check every file of the current version against the manifest's sha256."""
+    """Check the index marker, every file of the current version against the manifest's
+    sha256, and that each FAISS view finds a sample of the exact vectors stored beside it."""
     from sfxkit.errors import IndexCorruptError
     from sfxkit.index.store import IndexStore
 
@@ -177,18 +178,23 @@ def verify(
         if not repair:
             raise
     problems = store.verify()
-    for p in problems:
-        console.print(f"[red]CORRUPT[/] {p}")
+    from rich.markup import escape
+
+    for p in problems:  # escaped: a path or reason with [brackets] must print as it is
+        console.print(f"[red]CORRUPT[/] {escape(p)}")
     if problems and repair:
         _, to, _skipped = store.repair()
         console.print(f"repaired: {store.root} now serves version {to}, which verifies")
         problems = store.verify()
     if problems:
         raise IndexCorruptError(
-            store.root, f"{len(problems)} file(s) failed verification", root=store.root
+            store.root, f"{len(problems)} problem(s) found by verification", root=store.root
         )
     m = store.manifest()
-    console.print(f"OK: {store.root} version {m.version}, {len(m.files)} files verified")
+    console.print(
+        f"OK: {escape(str(store.root))} version {m.version}, {len(m.files)} files verified, "
+        f"{len(m.views)} FAISS view(s) find their own vectors"
+    )
 
 
 @index_app.command("rollback")

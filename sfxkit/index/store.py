@@ -413,12 +413,76 @@ class IndexStore:
             raise IndexCorruptError(path, f"cannot read: {exc}", root=self.root) from exc
 
     def verify(self) -> list[str]:
-        """Check every file of the current version; return problems (empty = healthy)."""
+        """Check everything that can be checked; return problems (empty = healthy).
+
+        The marker (it guards against an old ``CURRENT`` copied back), every file of the current
+        version against the manifest, and then whether each FAISS view answers for the exact
+        vectors stored beside it: a sample of items must find themselves, which catches a FAISS
+        file that is valid but belongs to another view or index.
+        """
+        problems = self._verify_marker()
         try:
             manifest = self.manifest()
         except (IndexCorruptError, IndexMismatchError) as exc:
+            return [*problems, str(exc)]
+        files = self._verify_version(manifest)
+        return problems + (files or self._verify_views(manifest))
+
+    def _verify_marker(self) -> list[str]:
+        path = self.root / MARKER
+        try:
+            raw = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return [f"{path}: the index marker is missing"]
+        except (OSError, ValueError) as exc:
+            why = "empty" if path.is_file() and path.stat().st_size == 0 else f"not JSON ({exc})"
+            return [f"{path}: the index marker is {why}"]
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            return [f"{path}: not an sfxkit index marker (no format {FORMAT!r})"]
+        bad = []
+        if "head" in raw and self.head() is None:
+            bad.append("its head (the newest committed version) is garbled")
+        if "newest_committed" in raw and _newest_in_marker(self.root) is None:
+            bad.append("its newest_committed is garbled")
+        return [f"{path}: {'; '.join(bad)}"] if bad else []
+
+    def _verify_views(self, manifest: Manifest, sample: int = 64) -> list[str]:
+        """Each view's FAISS index, searched with a sample of its own stored vectors, must return
+        each of them first (or an item with the same vector: exact duplicates tie)."""
+        problems: list[str] = []
+        try:
+            loaded = LoadedIndex(self)
+        except IndexStoreError as exc:
             return [str(exc)]
-        return self._verify_version(manifest)
+        try:
+            if loaded.manifest.version != manifest.version:
+                return []  # a commit happened meanwhile: its files were checked by no one here
+            n = len(loaded.faiss_ids)
+            picks = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64))
+            ids = loaded.faiss_ids[picks]
+            for name in loaded.view_names:
+                if f"views/{name}.npy" not in manifest.files or n == 0:
+                    continue
+                rel = f"views/{name}.faiss"
+                try:
+                    vectors = loaded.vectors(name).get(ids)
+                    scores, found = loaded.view(name).search(vectors, 1)
+                except IndexCorruptError as exc:
+                    problems.append(str(exc))
+                    continue
+                own = np.einsum("ij,ij->i", vectors, vectors)
+                hit = (found[:, 0] == ids) | (scores[:, 0] >= own - 1e-3 * np.maximum(own, 1))
+                # approximate presets may miss an item now and then; a wrong file misses most
+                if hit.mean() < 0.9:
+                    problems.append(
+                        f"{manifest.dir / rel}: the FAISS index does not answer for the vectors "
+                        f"stored beside it ({int((~hit).sum())} of {len(ids)} sampled items did "
+                        "not find themselves: a FAISS file of another view or index?); rebuild "
+                        f"with `sfxkit index build SFX_DIR --out {self.root}`"
+                    )
+        finally:
+            loaded.close()
+        return problems
 
     def _verify_version(self, manifest: Manifest) -> list[str]:
         problems: list[str] = []
@@ -456,8 +520,8 @@ class IndexStore:
         ``older``: skip the current version (a rollback). Returns (from, to, problems of the
         versions passed over). Raises ``IndexCorruptError`` when no version verifies.
         """
-        if not (self.root / MARKER).is_file():
-            raise self._not_an_index()
+        if not (self.root / MARKER).is_file() and not self.exists():
+            raise self._not_an_index()  # (a lost marker alone is repaired: it is rewritten)
         with hold_lock(self.root / LOCK, self.root, LOCK_TIMEOUT if timeout is None else timeout):
             try:
                 current: int | None = _version_number(Path(self._read_pointer()[0]))
