@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from sfxkit.cli.app import app_for, console_error
+from sfxkit.cli.app import app_for, command_for, console_error
 
 __all__ = ["app", "main"]
 
@@ -80,7 +80,7 @@ def _run(args: list[str], debug: bool, interrupted: threading.Event) -> int:
     try:
         # Not standalone: sfxkit's own errors must reach this function to be printed as one
         # line with their exit code. Typer then returns an exit code instead of exiting.
-        rv = app_for(args)(args=args, prog_name="sfxkit", standalone_mode=False)
+        rv = command_for(args).main(args=args, prog_name="sfxkit", standalone_mode=False)
     except SfxkitError as exc:
         if debug:
             raise
