@@ -101,8 +101,15 @@ def info(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the manifest summary as JSON.")
     ] = False,
+    all_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--all-duplicates",
+            help="List every near-duplicate group (by default the first 5 are shown).",
+        ),
+    ] = False,
 ) -> None:
-    """Show what an index holds: version, models, views, counts by category."""
+    """Show what an index holds: version, models, views, counts by category, near-duplicates."""
     from rich.table import Table
 
     from sfxkit.index.store import load_index
@@ -122,15 +129,18 @@ def info(
         "licences": idx.rows["licence"].value_counts().to_dict(),
         "build_failures": len((m.get("build") or {}).get("failures", [])),
         "calibration": m.get("calibration"),
-        **_sound_summary(idx),
+        **_sound_summary(idx, all_duplicates),
     }
     if as_json:
         print_json(summary)
         return
     if m.untrained:
         untrained_banner()
+    from rich.markup import escape
+
     console.print(
-        f"[bold]{idx.root}[/] version {m.version} ({m.get('created')}), {m.row_count} items"
+        f"[bold]{escape(str(idx.root))}[/] version {m.version} ({m.get('created')}), "
+        f"{m.row_count} items"
     )
     table = Table("view", "model", "tower", "embeds", "dim", "FAISS")
     for name, v in m.views.items():
@@ -143,17 +153,18 @@ def info(
             v.factory,
         )
     console.print(table)
-    console.print("categories: " + ", ".join(f"{k} {n}" for k, n in categories.items()))
-    console.print("licences: " + ", ".join(f"{k} {n}" for k, n in summary["licences"].items()))
+    licences = summary["licences"]
+    console.print("categories: " + ", ".join(f"{escape(str(k))} {n}" for k, n in categories.items()))
+    console.print("licences: " + ", ".join(f"{escape(str(k))} {n}" for k, n in licences.items()))
     from sfxkit.cli.categorize import print_sound_summary
 
     print_sound_summary(summary)
 
 
-def _sound_summary(idx: object) -> dict[str, object]:
+def _sound_summary(idx: object, all_duplicates: bool = False) -> dict[str, object]:
     from sfxkit.cli.categorize import sound_summary
 
-    return sound_summary(idx)
+    return sound_summary(idx, all_duplicates)
 
 
 @index_app.command("verify")
