@@ -654,7 +654,13 @@ def _embed_view(
                 put(todo[pos[ok]], np.stack([results[j][0] for j in ok]))
     elif len(todo):
         groups = [spec.texts(items[i]) for i in todo]
-        for pos, vecs in engine.embed_texts(spec.role, model_id, groups):
+        from sfxkit._progress import track
+
+        # a stage of its own, so that --no-progress also silences the encoder's text batches
+        texts = engine.embed_texts(spec.role, model_id, groups)
+        for pos, vecs in track(
+            texts, desc=f"embedding {spec.name}", unit="batch", enabled=progress
+        ):
             put(todo[pos], vecs)
     if arr is None:  # no vector at all (every new file vanished since ingest): keep the width
         arr = writer.scratch_vectors(spec.name, (len(items), engine.dim(spec.role, model_id)))

@@ -201,11 +201,12 @@ def load_clap_dir(path: Path, *, model_id: str, device: str) -> ClapEncoder:
     """A ``ClapEncoder`` from a local ``save_pretrained`` / snapshot directory (no network)."""
     from transformers import AutoTokenizer, ClapModel
 
+    from sfxkit._progress import third_party_bars_off
     from sfxkit.models.weights import hub_offline
 
     extractor_cls = deterministic_feature_extractor_class()
     try:
-        with hub_offline():
+        with hub_offline(), third_party_bars_off():
             model = ClapModel.from_pretrained(str(path), local_files_only=True)
             extractor = extractor_cls.from_pretrained(str(path), local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
