@@ -338,14 +338,18 @@ def _space_needed(
     """A lower estimate of the bytes the new version will take on disk (it is written whole,
     beside the current version, which stays until the commit)."""
     old = previous.manifest.views if previous is not None else {}
+    # The local engine embeds in this process, so asking it for a width loads nothing extra; a
+    # Ray driver holds only the audio encoders (for their sample rate): a frame view of a new
+    # model counts 0 there rather than load CLIP on the driver only to measure it.
+    measurable = type(engine).__name__ != "RayEngine"
     dims = 0
     for spec in specs:
         model = model_ids[spec.role]
         info = old.get(spec.name)
-        # the recorded width when the model is the same: no encoder is loaded only to measure
-        dims += (
-            info.dim if info is not None and info.model == model else engine.dim(spec.role, model)
-        )
+        if info is not None and info.model == model:
+            dims += info.dim  # the recorded width
+        elif measurable or spec.role == "audio":
+            dims += engine.dim(spec.role, model)
     if "bridge" in old:
         dims += old["bridge"].dim
     return len(items) * (dims * _BYTES_PER_DIM + _BYTES_PER_ROW) + _BYTES_FIXED
