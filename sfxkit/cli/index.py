@@ -154,7 +154,9 @@ def info(
         )
     console.print(table)
     licences = summary["licences"]
-    console.print("categories: " + ", ".join(f"{escape(str(k))} {n}" for k, n in categories.items()))
+    console.print(
+        "categories: " + ", ".join(f"{escape(str(k))} {n}" for k, n in categories.items())
+    )
     console.print("licences: " + ", ".join(f"{escape(str(k))} {n}" for k, n in licences.items()))
     from sfxkit.cli.categorize import print_sound_summary
 

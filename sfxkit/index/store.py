@@ -53,8 +53,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from sfxkit._version import __version__
 from sfxkit._atomic import atomic_write_bytes, atomic_write_text, fsync_dir  # noqa: F401  (re-exported)
+from sfxkit._version import __version__
 from sfxkit.errors import (
     DiskFullError,
     IndexCorruptError,

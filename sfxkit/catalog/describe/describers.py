@@ -1230,8 +1230,8 @@ def describe_index(
 
     import numpy as np
 
-    from sfxkit.index.derive import commit_derived_version, view_entry
     from sfxkit.catalog.schema import items_to_table, table_to_items
+    from sfxkit.index.derive import commit_derived_version, view_entry
     from sfxkit.index.store import load_index
 
     if n < 1:
