@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -133,3 +133,36 @@ def stage(desc: str, *, enabled: bool | None = None) -> Iterator[None]:
                 sys.stderr.flush()
         if not live:
             _line(f"{desc}: done in {time.monotonic() - start:.1f} s")
+
+
+@contextmanager
+def third_party_bars_off() -> Iterator[None]:
+    """No progress bars from transformers or huggingface_hub inside the block.
+
+    transformers draws a tqdm "Loading weights ... 555/555" bar for every ``from_pretrained``,
+    whatever sfxkit was told: ``--no-progress``, ``SFXKIT_PROGRESS=0`` and logs got it too.
+    Loading a model is not a stage of sfxkit's (it takes seconds), so its bars are switched
+    off through the libraries' own switches and put back as they were afterwards.
+    """
+    restore: list[Callable[[], None]] = []
+    try:
+        from transformers.utils import logging as tf_logging
+
+        if tf_logging.is_progress_bar_enabled():
+            tf_logging.disable_progress_bar()
+            restore.append(tf_logging.enable_progress_bar)
+    except ImportError:
+        pass
+    try:
+        from huggingface_hub import utils as hub
+
+        if not hub.are_progress_bars_disabled():
+            hub.disable_progress_bars()
+            restore.append(hub.enable_progress_bars)
+    except ImportError:
+        pass
+    try:
+        yield
+    finally:
+        for undo in reversed(restore):
+            undo()

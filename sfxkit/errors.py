@@ -197,6 +197,52 @@ class GenerationError(SfxkitError):
     exit_code = 6
 
 
+def human_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+class DiskFullError(SfxkitError):
+    """The disk filled up (or would fill up) while sfxkit wrote a file.
+
+    Names what was being written and where, and, where it is known, how much space the whole
+    operation needs and how much is free.
+    """
+
+    exit_code = 7
+
+    def __init__(
+        self,
+        path: str | Path,
+        what: str,
+        *,
+        needed: int | None = None,
+        free: int | None = None,
+        kept: str = "",
+    ) -> None:
+        self.path = str(path)
+        self.needed = needed
+        self.free = free
+        space = ""
+        if needed is not None:
+            space = f"; it needs about {human_bytes(needed)}"
+            if free is not None:
+                space += f" and {human_bytes(free)} is free there"
+        super().__init__(
+            f"{self.path}: no space left on the device for {what}{space}; free some space or "
+            "write to another disk" + (f" ({kept})" if kept else "")
+        )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "error": SfxkitError.exit_code,
@@ -205,4 +251,7 @@ EXIT_CODES: dict[str, int] = {
     "model / weights": ModelError.exit_code,
     "index": IndexStoreError.exit_code,
     "generation": GenerationError.exit_code,
+    "disk full": DiskFullError.exit_code,
+    "interrupted (Ctrl-C)": 130,
+    "terminated (SIGTERM)": 143,
 }

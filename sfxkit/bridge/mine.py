@@ -297,13 +297,14 @@ class TransformersCaptioner:
                 AutoTokenizer,
             )
 
+            from sfxkit._progress import third_party_bars_off
             from sfxkit.catalog.describe import resolve_hf_model
             from sfxkit.config import resolve_device
             from sfxkit.models.weights import hub_offline
 
             path = str(resolve_hf_model(self.model_id, family="vlm"))
             try:
-                with hub_offline():
+                with hub_offline(), third_party_bars_off():
                     model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
                     processor = AutoProcessor.from_pretrained(path, local_files_only=True)
                     if hasattr(processor, "image_processor"):

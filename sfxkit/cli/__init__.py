@@ -5,9 +5,11 @@ Each area registers its commands from its own module (``index``, ``recommend``, 
 the module of the command it runs (see ``sfxkit.cli.app``).
 
 Exit codes: 0 ok; 1 error; 2 usage error or bad input (option, argument, file); 3 missing
-optional extra; 4 model or weights; 5 index (missing, corrupt, locked); 6 generation;
-130 interrupted (Ctrl-C). Errors print as one line on stderr; ``--debug`` (or SFXKIT_DEBUG=1)
-shows the traceback.
+optional extra; 4 model or weights; 5 index (missing, corrupt, locked); 6 generation; 7 disk
+full (what was being written, where, and the space needed); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM, as sent by ``kill``, ``timeout``, docker and systemd: handled like Ctrl-C,
+the build's staging folders are removed). Errors print as one line on stderr; ``--debug`` (or
+SFXKIT_DEBUG=1) shows the traceback.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from sfxkit.cli.app import app_for, console_error
+from sfxkit.cli.app import app_for, command_for, console_error
 
 __all__ = ["app", "main"]
 
 INTERRUPTED = 130
+TERMINATED = 128 + signal.SIGTERM  # 143, the shell's code for a process ended by SIGTERM
 
 
 def __getattr__(name: str) -> Any:
@@ -45,9 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore", UntrainedModelWarning)
         if not debug:  # --debug keeps Python's form, with the file and line that warned
             warnings.showwarning = _show_warning
-        with _watch_sigint() as interrupted:
-            code = _run(args, debug, interrupted)
-    if interrupted.is_set():
+        with _watch_signals() as stopped:
+            code = _run(args, debug, stopped.interrupted)
+    if stopped.terminated.is_set():
+        console_error("terminated (SIGTERM)")
+        return TERMINATED
+    if stopped.interrupted.is_set():
         console_error("interrupted")
         return INTERRUPTED
     return code
@@ -74,7 +80,7 @@ def _run(args: list[str], debug: bool, interrupted: threading.Event) -> int:
     try:
         # Not standalone: sfxkit's own errors must reach this function to be printed as one
         # line with their exit code. Typer then returns an exit code instead of exiting.
-        rv = app_for(args)(args=args, prog_name="sfxkit", standalone_mode=False)
+        rv = command_for(args).main(args=args, prog_name="sfxkit", standalone_mode=False)
     except SfxkitError as exc:
         if debug:
             raise
@@ -99,6 +105,12 @@ def _run(args: list[str], debug: bool, interrupted: threading.Event) -> int:
             return 1
         if debug:
             raise
+        from sfxkit.errors import DiskFullError, is_disk_full
+
+        if is_disk_full(exc):  # a writer that does not say what it wrote: name the file at least
+            full = DiskFullError(getattr(exc, "filename", None) or os.getcwd(), "a file")
+            console_error(str(full))
+            return full.exit_code
         console_error(
             f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         )
@@ -134,23 +146,49 @@ def _usage_hint(args: list[str], exc: Exception) -> None:
         )
 
 
+class _Stopped:
+    """Which stop signals arrived: Ctrl-C (``interrupted``) and SIGTERM (``terminated``)."""
+
+    def __init__(self) -> None:
+        self.interrupted = threading.Event()
+        self.terminated = threading.Event()
+
+
 @contextmanager
-def _watch_sigint() -> Iterator[threading.Event]:
-    """Record whether Ctrl-C arrived, whatever typer or click make of the KeyboardInterrupt."""
-    seen = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGINT)
+def _watch_signals() -> Iterator[_Stopped]:
+    """Record whether Ctrl-C or SIGTERM arrived, whatever typer or click make of the
+    KeyboardInterrupt.
+
+    SIGTERM raises the same KeyboardInterrupt as Ctrl-C, so every ``finally`` that cleans up
+    after Ctrl-C (a build's ``versions/.stage-*`` and ``.IDX.sfxkit-new-*`` folders, temp
+    files, worker pools) runs for it too; its default action would end the process with no
+    cleanup at all. Only the first SIGTERM raises: a second one (docker and systemd repeat
+    theirs before SIGKILL) must not interrupt the cleanup the first one started.
+    """
+    seen = _Stopped()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if main_thread:
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def on_sigint(signum: int, frame: object) -> None:
-        seen.set()
+        seen.interrupted.set()
         raise KeyboardInterrupt
 
-    # A process started with SIGINT ignored (nohup, `cmd &` in a script) keeps ignoring it.
-    if previous is not None and previous is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, on_sigint)
+    def on_sigterm(signum: int, frame: object) -> None:
+        first = not seen.terminated.is_set()
+        seen.terminated.set()
+        seen.interrupted.set()
+        if first:
+            raise KeyboardInterrupt
+
+    handlers = {signal.SIGINT: on_sigint, signal.SIGTERM: on_sigterm}
+    # A process started with a signal ignored (nohup, `cmd &` in a script) keeps ignoring it.
+    installed = [s for s, h in previous.items() if h is not None and h is not signal.SIG_IGN]
+    for sig in installed:
+        signal.signal(sig, handlers[sig])
     try:
         yield seen
     finally:
-        if previous is not None and previous is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, previous)
+        for sig in installed:
+            signal.signal(sig, previous[sig])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import typing
 from typing import Any
 
 import typer
@@ -72,6 +73,60 @@ def app_for(args: list[str]) -> typer.Typer:
     else:
         _register([m for modules in COMMANDS.values() for m in modules])
     return root
+
+
+def command_for(args: list[str]) -> Any:
+    """The click command that runs ``args``, with help printed as a Unix tool prints it."""
+    command = typer.main.get_command(app_for(args))
+    plain_help(command)
+    return command
+
+
+# Value names in help, as click and most Unix tools print them (`--out PATH`, `-k INTEGER`).
+_METAVARS = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN", "Path": "PATH"}
+
+
+def plain_help(command: Any) -> None:
+    """Help as plain text in the usual Unix shape: ``Usage: sfxkit index build [OPTIONS] FOLDER``,
+    ``--out PATH``, flags without a value name.
+
+    Rich markup is off for every command: help texts quote shell lines such as
+    ``pip install 'sfxkit[distributed]'``, and rich read ``[distributed]`` as a style tag and
+    printed nothing. Typer 0.29 also writes ``<bool>`` beside flags and ``{query}`` for required
+    arguments; both are replaced by the conventions that man pages and click use.
+    """
+    stack = [command]
+    while stack:
+        cmd = stack.pop()
+        stack.extend((getattr(cmd, "commands", None) or {}).values())
+        if hasattr(cmd, "rich_markup_mode"):
+            cmd.rich_markup_mode = None
+        for param in cmd.params:
+            _unix_value_name(param)
+
+
+def _unix_value_name(param: Any) -> None:
+    if param.metavar is not None:
+        return
+    if param.param_type_name == "option":
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            return
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None:  # typer < 0.29: click's own value names are already plain
+            return
+        annotation = descriptor.annotation
+        element = typing.get_args(annotation)[0] if descriptor.is_list else annotation
+        param.metavar = _METAVARS.get(getattr(element, "__name__", ""), param.name.upper())
+        return
+    if not hasattr(param, "_usage_display_name"):  # typer < 0.29 prints FOLDER already
+        return
+    name = param.name.upper()
+    many = "..." if param.nargs != 1 else ""
+    required = param.required
+    # Instance attributes shadow typer's methods for this one parameter of this run only.
+    param._usage_display_name = lambda: (name if required else f"[{name}]") + many
+    param._rich_display_name = lambda: name + many
+    param.display_type_rich = lambda ctx: None
 
 
 def __getattr__(name: str) -> Any:

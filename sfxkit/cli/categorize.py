@@ -39,8 +39,12 @@ def categorize_cmd(
     console.print(f"{report.redescribed} item(s) described again from their predicted category")
 
 
-def sound_summary(idx: Any) -> dict[str, Any]:
-    """Near-duplicate groups and predicted categories of a loaded index, for `index info`."""
+NEAR_DUP_EXAMPLES = 5  # groups `index info` lists unless --all-duplicates
+
+
+def sound_summary(idx: Any, all_duplicates: bool = False) -> dict[str, Any]:
+    """Near-duplicate groups and predicted categories of a loaded index, for `index info`
+    (the first few near-duplicate groups, or every one with ``all_duplicates``)."""
     rows = idx.rows
     m = idx.manifest
     out: dict[str, Any] = {}
@@ -51,7 +55,10 @@ def sound_summary(idx: Any) -> dict[str, Any]:
             **(m.get("near_duplicates") or {}),
             "groups": int(len(groups)),
             "items": int(len(grouped)),
-            "examples": [sorted(paths) for paths in list(groups)[:5]],
+            "examples": [
+                sorted(paths)
+                for paths in list(groups)[: None if all_duplicates else NEAR_DUP_EXAMPLES]
+            ],
         }
     if "predicted_catid" in rows:
         pred = rows[rows["predicted_catid"] != ""]
@@ -65,6 +72,8 @@ def sound_summary(idx: Any) -> dict[str, Any]:
 
 
 def print_sound_summary(summary: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     nd = summary.get("near_duplicates")
     if nd is not None:
         if nd.get("groups"):
@@ -72,8 +81,15 @@ def print_sound_summary(summary: dict[str, Any]) -> None:
                 f"near-duplicates: {nd['items']} items in {nd['groups']} groups"
                 + (f" (aiSFX cosine >= {nd['threshold']})" if "threshold" in nd else "")
             )
-            for paths in nd["examples"]:
-                console.print("  " + "  =  ".join(paths))
+            for paths in nd["examples"]:  # escaped: file names such as "Boom [Big].wav"
+                console.print("  " + "  =  ".join(escape(p) for p in paths))
+            shown = len(nd["examples"])
+            if shown < nd["groups"]:
+                where = summary.get("index", "IDX")
+                console.print(
+                    f"  ({shown} of {nd['groups']} groups shown; "
+                    f"`sfxkit index info {escape(str(where))} --all-duplicates` lists all)"
+                )
         elif "threshold" in nd:
             console.print("near-duplicates: none")
         else:

@@ -99,8 +99,15 @@ def build(
 def info(
     index: Annotated[Path, typer.Argument(help="Index directory.")],
     as_json: Json = False,
+    dedupe: Annotated[
+        bool,
+        option(
+            "dedupe",
+            "Here: the first 5 near-duplicate groups, or every group with --all-duplicates.",
+        ),
+    ] = True,
 ) -> None:
-    """Show what an index holds: version, models, views, counts by category."""
+    """Show what an index holds: version, models, views, counts by category, near-duplicates."""
     from rich.table import Table
 
     from sfxkit.index.store import load_index
@@ -120,15 +127,18 @@ def info(
         "licences": idx.rows["licence"].value_counts().to_dict(),
         "build_failures": len((m.get("build") or {}).get("failures", [])),
         "calibration": m.get("calibration"),
-        **_sound_summary(idx),
+        **_sound_summary(idx, all_duplicates=not dedupe),
     }
     if as_json:
         print_json(summary)
         return
     if m.untrained:
         untrained_banner()
+    from rich.markup import escape
+
     console.print(
-        f"[bold]{idx.root}[/] version {m.version} ({m.get('created')}), {m.row_count} items"
+        f"[bold]{escape(str(idx.root))}[/] version {m.version} ({m.get('created')}), "
+        f"{m.row_count} items"
     )
     table = Table("view", "model", "tower", "embeds", "dim", "FAISS")
     for name, v in m.views.items():
@@ -141,17 +151,20 @@ def info(
             v.factory,
         )
     console.print(table)
-    console.print("categories: " + ", ".join(f"{k} {n}" for k, n in categories.items()))
-    console.print("licences: " + ", ".join(f"{k} {n}" for k, n in summary["licences"].items()))
+    licences = summary["licences"]
+    console.print(
+        "categories: " + ", ".join(f"{escape(str(k))} {n}" for k, n in categories.items())
+    )
+    console.print("licences: " + ", ".join(f"{escape(str(k))} {n}" for k, n in licences.items()))
     from sfxkit.cli.categorize import print_sound_summary
 
     print_sound_summary(summary)
 
 
-def _sound_summary(idx: object) -> dict[str, object]:
+def _sound_summary(idx: object, all_duplicates: bool = False) -> dict[str, object]:
     from sfxkit.cli.categorize import sound_summary
 
-    return sound_summary(idx)
+    return sound_summary(idx, all_duplicates)
 
 
 @index_app.command("verify")
@@ -164,7 +177,8 @@ def verify(
         ),
     ] = False,
 ) -> None:
-    """Check every file of the current version against the manifest's sha256."""
+    """Check the index marker, every file of the current version against the manifest's
+    sha256, and that each FAISS view finds a sample of the exact vectors stored beside it."""
     from sfxkit.errors import IndexCorruptError
     from sfxkit.index.store import IndexStore
 
@@ -175,18 +189,23 @@ def verify(
         if not repair:
             raise
     problems = store.verify()
-    for p in problems:
-        console.print(f"[red]CORRUPT[/] {p}")
+    from rich.markup import escape
+
+    for p in problems:  # escaped: a path or reason with [brackets] must print as it is
+        console.print(f"[red]CORRUPT[/] {escape(p)}")
     if problems and repair:
         _, to, _skipped = store.repair()
         console.print(f"repaired: {store.root} now serves version {to}, which verifies")
         problems = store.verify()
     if problems:
         raise IndexCorruptError(
-            store.root, f"{len(problems)} file(s) failed verification", root=store.root
+            store.root, f"{len(problems)} problem(s) found by verification", root=store.root
         )
     m = store.manifest()
-    console.print(f"OK: {store.root} version {m.version}, {len(m.files)} files verified")
+    console.print(
+        f"OK: {escape(str(store.root))} version {m.version}, {len(m.files)} files verified, "
+        f"{len(m.views)} FAISS view(s) find their own vectors"
+    )
 
 
 @index_app.command("rollback")

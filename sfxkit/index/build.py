@@ -255,6 +255,9 @@ def build_index(
                 )
             )
 
+        writer.space_needed = _space_needed(specs, items, previous, model_ids, engine)
+        _check_free_space(writer, len(items))
+
         # Each view's vectors go to a float16 array on disk in the new version's stage as the
         # engine returns them, batch by batch: the build holds no view in RAM, and the view file
         # is that array (stored as float16, so the index is built from exactly what is stored
@@ -334,6 +337,61 @@ def build_index(
         seconds=seconds,
         notes=tuple(notes),
         sound_analysis=tuple(analysis),
+    )
+
+
+# What a version takes at least, per row and vector dimension: the float16 view file and the
+# FAISS index's float32 vectors (HNSW links and refine codes add more); per row of rows.parquet;
+# and once (manifest, digests, small files).
+_BYTES_PER_DIM = 2 + 4
+_BYTES_PER_ROW = 256
+_BYTES_FIXED = 64 << 10
+
+
+def _space_needed(
+    specs: Sequence[ViewSpec], items: Sequence[Any], previous: Any, model_ids: Any, engine: Any
+) -> int:
+    """A lower estimate of the bytes the new version will take on disk (it is written whole,
+    beside the current version, which stays until the commit)."""
+    old = previous.manifest.views if previous is not None else {}
+    # The local engine embeds in this process, so asking it for a width loads nothing extra; a
+    # Ray driver holds only the audio encoders (for their sample rate): a frame view of a new
+    # model counts 0 there rather than load CLIP on the driver only to measure it.
+    measurable = type(engine).__name__ != "RayEngine"
+    dims = 0
+    for spec in specs:
+        model = model_ids[spec.role]
+        info = old.get(spec.name)
+        if info is not None and info.model == model:
+            dims += info.dim  # the recorded width
+        elif measurable or spec.role == "audio":
+            dims += engine.dim(spec.role, model)
+    if "bridge" in old:
+        dims += old["bridge"].dim
+    return len(items) * (dims * _BYTES_PER_DIM + _BYTES_PER_ROW) + _BYTES_FIXED
+
+
+def _check_free_space(writer: Any, rows: int) -> None:
+    """Refuse, before any vector is computed, a build the disk cannot hold."""
+    import os
+    import shutil
+
+    from sfxkit.errors import DiskFullError
+
+    if os.environ.get("SFXKIT_NO_SPACE_CHECK") == "1":
+        return
+    free = shutil.disk_usage(writer.stage).free
+    if free >= writer.space_needed:
+        return
+    kept = (
+        "nothing was written" if writer.first else f"{writer.store.root} keeps its current version"
+    )
+    raise DiskFullError(
+        writer.store.root,
+        f"a new version of {rows} sounds",
+        needed=writer.space_needed,
+        free=free,
+        kept=f"{kept}; SFXKIT_NO_SPACE_CHECK=1 skips this estimate",
     )
 
 
@@ -615,7 +673,13 @@ def _embed_view(
                 put(todo[pos[ok]], np.stack([results[j][0] for j in ok]))
     elif len(todo):
         groups = [spec.texts(items[i]) for i in todo]
-        for pos, vecs in engine.embed_texts(spec.role, model_id, groups):
+        from sfxkit._progress import track
+
+        # a stage of its own, so that --no-progress also silences the encoder's text batches
+        texts = engine.embed_texts(spec.role, model_id, groups)
+        for pos, vecs in track(
+            texts, desc=f"embedding {spec.name}", unit="batch", enabled=progress
+        ):
             put(todo[pos], vecs)
     if arr is None:  # no vector at all (every new file vanished since ingest): keep the width
         arr = writer.scratch_vectors(spec.name, (len(items), engine.dim(spec.role, model_id)))

@@ -53,15 +53,17 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from sfxkit._version import __version__
 from sfxkit._atomic import atomic_write_bytes, atomic_write_text, fsync_dir  # noqa: F401  (re-exported)
+from sfxkit._version import __version__
 from sfxkit.errors import (
+    DiskFullError,
     IndexCorruptError,
     IndexCreatingError,
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     IndexStoreError,
+    is_disk_full,
 )
 
 if TYPE_CHECKING:
@@ -411,12 +413,76 @@ class IndexStore:
             raise IndexCorruptError(path, f"cannot read: {exc}", root=self.root) from exc
 
     def verify(self) -> list[str]:
-        """Check every file of the current version; return problems (empty = healthy)."""
+        """Check everything that can be checked; return problems (empty = healthy).
+
+        The marker (it guards against an old ``CURRENT`` copied back), every file of the current
+        version against the manifest, and then whether each FAISS view answers for the exact
+        vectors stored beside it: a sample of items must find themselves, which catches a FAISS
+        file that is valid but belongs to another view or index.
+        """
+        problems = self._verify_marker()
         try:
             manifest = self.manifest()
         except (IndexCorruptError, IndexMismatchError) as exc:
+            return [*problems, str(exc)]
+        files = self._verify_version(manifest)
+        return problems + (files or self._verify_views(manifest))
+
+    def _verify_marker(self) -> list[str]:
+        path = self.root / MARKER
+        try:
+            raw = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return [f"{path}: the index marker is missing"]
+        except (OSError, ValueError) as exc:
+            why = "empty" if path.is_file() and path.stat().st_size == 0 else f"not JSON ({exc})"
+            return [f"{path}: the index marker is {why}"]
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            return [f"{path}: not an sfxkit index marker (no format {FORMAT!r})"]
+        bad = []
+        if "head" in raw and self.head() is None:
+            bad.append("its head (the newest committed version) is garbled")
+        if "newest_committed" in raw and _newest_in_marker(self.root) is None:
+            bad.append("its newest_committed is garbled")
+        return [f"{path}: {'; '.join(bad)}"] if bad else []
+
+    def _verify_views(self, manifest: Manifest, sample: int = 64) -> list[str]:
+        """Each view's FAISS index, searched with a sample of its own stored vectors, must return
+        each of them first (or an item with the same vector: exact duplicates tie)."""
+        problems: list[str] = []
+        try:
+            loaded = LoadedIndex(self)
+        except IndexStoreError as exc:
             return [str(exc)]
-        return self._verify_version(manifest)
+        try:
+            if loaded.manifest.version != manifest.version:
+                return []  # a commit happened meanwhile: its files were checked by no one here
+            n = len(loaded.faiss_ids)
+            picks = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64))
+            ids = loaded.faiss_ids[picks]
+            for name in loaded.view_names:
+                if f"views/{name}.npy" not in manifest.files or n == 0:
+                    continue
+                rel = f"views/{name}.faiss"
+                try:
+                    vectors = loaded.vectors(name).get(ids)
+                    scores, found = loaded.view(name).search(vectors, 1)
+                except IndexCorruptError as exc:
+                    problems.append(str(exc))
+                    continue
+                own = np.einsum("ij,ij->i", vectors, vectors)
+                hit = (found[:, 0] == ids) | (scores[:, 0] >= own - 1e-3 * np.maximum(own, 1))
+                # approximate presets may miss an item now and then; a wrong file misses most
+                if hit.mean() < 0.9:
+                    problems.append(
+                        f"{manifest.dir / rel}: the FAISS index does not answer for the vectors "
+                        f"stored beside it ({int((~hit).sum())} of {len(ids)} sampled items did "
+                        "not find themselves: a FAISS file of another view or index?); rebuild "
+                        f"with `sfxkit index build SFX_DIR --out {self.root}`"
+                    )
+        finally:
+            loaded.close()
+        return problems
 
     def _verify_version(self, manifest: Manifest) -> list[str]:
         problems: list[str] = []
@@ -454,8 +520,8 @@ class IndexStore:
         ``older``: skip the current version (a rollback). Returns (from, to, problems of the
         versions passed over). Raises ``IndexCorruptError`` when no version verifies.
         """
-        if not (self.root / MARKER).is_file():
-            raise self._not_an_index()
+        if not (self.root / MARKER).is_file() and not self.exists():
+            raise self._not_an_index()  # (a lost marker alone is repaired: it is rewritten)
         with hold_lock(self.root / LOCK, self.root, LOCK_TIMEOUT if timeout is None else timeout):
             try:
                 current: int | None = _version_number(Path(self._read_pointer()[0]))
@@ -677,6 +743,33 @@ class VersionWriter:
         self.files: dict[str, dict[str, Any]] = {}
         self.committed = False
         self.version: int | None = None
+        # What the whole new version needs on disk, when the build could estimate it: a full
+        # disk's error says it.
+        self.space_needed: int | None = None
+        self._unswitched: Path | None = None
+
+    @contextlib.contextmanager
+    def _disk_full(self, what: str, path: Path) -> Iterator[None]:
+        """A full disk as :class:`DiskFullError` naming ``what`` was written, where, and the
+        space the version needs; the stage is removed on the way out (see ``_aborting``)."""
+        try:
+            yield
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            kept = (
+                "nothing was written: a first build leaves no index behind"
+                if self.first
+                else f"{self.store.root} keeps its current version"
+            )
+            free = None
+            with contextlib.suppress(OSError):
+                free = shutil.disk_usage(self.base).free
+            # the staging folder is gone by the time the user reads this: name the index
+            where = self.store.root if path.is_relative_to(self.base) else path
+            raise DiskFullError(
+                where, what, needed=self.space_needed, free=free, kept=kept
+            ) from exc
 
     @property
     def first(self) -> bool:
@@ -692,11 +785,12 @@ class VersionWriter:
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
         path = self.stage / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        with self._disk_full(f"the index file {relpath}", path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
         self.files[relpath] = {"sha256": sha256_bytes(data), "bytes": len(data)}
 
     def write_json(self, relpath: str, obj: Any) -> None:
@@ -725,20 +819,32 @@ class VersionWriter:
         from sfxkit.index.views import VECTOR_DTYPE
 
         path = self.stage / SCRATCH / f"{name}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.unlink()  # a view compacted or re-staged: never write into a mapped old file
-        return np.lib.format.open_memmap(path, mode="w+", dtype=VECTOR_DTYPE, shape=shape)
+        with self._disk_full(f"the {name} vectors ({shape[0]} x {shape[1]} float16)", path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                path.unlink()  # a view compacted or re-staged: never write into a mapped old file
+            array = np.lib.format.open_memmap(path, mode="w+", dtype=VECTOR_DTYPE, shape=shape)
+            try:
+                _reserve(path)
+            except BaseException:
+                del array
+                path.unlink(missing_ok=True)
+                raise
+        return array
 
     def adopt_vectors(self, relpath: str, array: np.memmap) -> None:
         """Store a :meth:`scratch_vectors` array as the view file ``relpath`` (float16 .npy):
         flushed, hashed in one streaming pass (file sha256 and the 4 KiB chunk digests) and
         renamed into place, so a million-row view is never copied or held in RAM."""
-        from sfxkit.index.views import CHUNK_BYTES, CHUNK_DIGEST_BYTES
-
         src = Path(array.filename)
         if src.parent != self.stage / SCRATCH:
             raise ValueError(f"{src} is not a scratch array of this version")
+        with self._disk_full(f"the view file {relpath}", src):
+            self._adopt(relpath, array, src)
+
+    def _adopt(self, relpath: str, array: np.memmap, src: Path) -> None:
+        from sfxkit.index.views import CHUNK_BYTES, CHUNK_DIGEST_BYTES
+
         array.flush()
         whole, digests = hashlib.sha256(), bytearray()
         buf = bytearray(CHUNK_BYTES * 1024)
@@ -793,6 +899,15 @@ class VersionWriter:
         )
         data = json.dumps(raw, indent=2, sort_keys=True).encode()
         shutil.rmtree(self.stage / SCRATCH, ignore_errors=True)
+        with self._disk_full("the new version's manifest and pointer", self.stage):
+            version = self._switch(version, data)
+        self.committed = True
+        self.version = version
+        store._gc()
+        return version
+
+    def _switch(self, version: int, data: bytes) -> int:
+        store = self.store
         with open(self.stage / "manifest.json", "wb") as f:
             f.write(data)
             f.flush()
@@ -802,16 +917,15 @@ class VersionWriter:
         name = f"v{version:06d}"
         final = self.base / VERSIONS / name
         os.replace(self.stage, final)
+        self._unswitched = final  # removed by abort() if the pointer below is never written
         fsync_dir(final.parent)
         digest = sha256_bytes(data)
         # The switch: until this rename, readers see the previous version.
         atomic_write_text(self.base / CURRENT, f"{name} {digest}\n")
+        self._unswitched = None
         store._write_marker(version, digest, self.base)
         if self.first:
             self._move_into_place()
-        self.committed = True
-        self.version = version
-        store._gc()
         return version
 
     def _move_into_place(self) -> None:
@@ -829,6 +943,30 @@ class VersionWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.stage, ignore_errors=True)
+        if self._unswitched is not None:  # renamed into versions/ but never made current
+            shutil.rmtree(self._unswitched, ignore_errors=True)
+
+
+def _reserve(path: Path) -> None:
+    """Allocate every block of ``path`` now, so that a full disk is an error here and not a
+    SIGBUS later: writing through a memory map into a sparse file that the disk cannot back
+    kills the process with no message and its staging folder left behind."""
+    with open(path, "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise
+            # A filesystem without fallocate: ordinary writes of zeros allocate the same blocks.
+            f.seek(0)
+            header = f.read(min(size, 1 << 16))
+            zeros = bytes(1 << 20)
+            f.seek(len(header))
+            left = size - len(header)
+            while left > 0:
+                left -= f.write(zeros[: min(left, len(zeros))])
+            f.flush()
 
 
 # ------------------------------------------------------------------------ loaded index

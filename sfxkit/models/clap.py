@@ -261,6 +261,7 @@ def load_clap_dir(path: Path, *, model_id: str, device: str) -> ClapEncoder:
     from transformers.utils import logging as hf_logging
 
     from sfxkit.models.checkpoint import check_finite, pull_fix
+    from sfxkit._progress import third_party_bars_off
     from sfxkit.models.weights import hub_offline
 
     fix = (
@@ -275,7 +276,7 @@ def load_clap_dir(path: Path, *, model_id: str, device: str) -> ClapEncoder:
     try:
         # The load report table is replaced by sfxkit's one-line verdict below.
         hf_logging.set_verbosity_error()
-        with hub_offline():
+        with hub_offline(), third_party_bars_off():
             model, info = ClapModel.from_pretrained(
                 str(path),
                 local_files_only=True,

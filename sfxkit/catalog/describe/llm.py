@@ -125,12 +125,13 @@ class TransformersDescriber:
         if self._loaded is None:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
+            from sfxkit._progress import third_party_bars_off
             from sfxkit.config import resolve_device
             from sfxkit.models.weights import hub_offline
 
             path = resolve_hf_model(self.model_id)
             try:
-                with hub_offline():
+                with hub_offline(), third_party_bars_off():
                     tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
                     model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True)
             except Exception as exc:  # transformers/safetensors/json errors alike
