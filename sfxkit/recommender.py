@@ -633,7 +633,7 @@ class Recommender:
         group = self._groups[i] if self._groups else ""
         if group:
             out.update(near_dup_group=group, near_duplicates=self._group_size[group] - 1)
-        if "predicted_catid" in c and c["predicted_catid"][i]:
+        if "predicted_category" in c and c["predicted_category"][i]:
             out.update(
                 predicted_category=c["predicted_category"][i],
                 predicted_subcategory=c["predicted_subcategory"][i],

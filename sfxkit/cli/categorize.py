@@ -54,9 +54,10 @@ def sound_summary(idx: Any) -> dict[str, Any]:
             "items": int(len(grouped)),
             "examples": [sorted(paths) for paths in list(groups)[:5]],
         }
-    if "predicted_catid" in rows:
-        pred = rows[rows["predicted_catid"] != ""]
-        labels = pred["predicted_category"] + " / " + pred["predicted_subcategory"]
+    if "predicted_category" in rows:
+        pred = rows[rows["predicted_category"] != ""]
+        sub = pred["predicted_subcategory"]
+        labels = pred["predicted_category"] + sub.where(sub == "", " / " + sub)
         out["predicted_categories"] = labels.value_counts().head(15).to_dict()
     if m.get("categorize"):
         out["categorize"] = m.get("categorize")
@@ -89,8 +90,12 @@ def print_sound_summary(summary: dict[str, Any]) -> None:
         )
     ev = (summary.get("categorize") or {}).get("evaluation")
     if ev:
+        from sfxkit.catalog.categorize import LEVEL_NAMES
+
+        level = (summary.get("categorize") or {}).get("level", "catid")
         console.print(
-            f"categoriser ({ev['method']}, {ev['labelled']} labelled items): {ev['protocol']} "
+            f"categoriser ({ev['method']}, {ev['labelled']} labelled items, learnt and predicted "
+            f"at the {LEVEL_NAMES.get(level, level)} level): {ev['protocol']} "
             f"top-1 {ev['top1']:.0%}, top-3 {ev['top3']:.0%}, majority baseline "
             f"{ev['majority_baseline']:.0%}"
         )

@@ -413,12 +413,12 @@ def _sound_analysis(
     result = categorize_items(items, vecs)
     rows = previous.rows if previous is not None else None
     had_prediction = (
-        set(rows.loc[rows["predicted_catid"] != "", "id"])
-        if rows is not None and "predicted_catid" in rows
+        set(rows.loc[rows["predicted_category"] != "", "id"])
+        if rows is not None and "predicted_category" in rows
         else set()
     )
     notes.append(result.summary())
-    record["categorize"] = result.record(SOUND_VIEW, DEFAULT_METHOD)
+    record["categorize"] = result.record(SOUND_VIEW, DEFAULT_METHOD)  # with its level
     items = redescribe_predicted(
         result.items, had_prediction, vectors, model_ids, encoders, device, describer
     )
@@ -445,7 +445,7 @@ def redescribe_predicted(
     out = list(items)
     if describer is not None and not isinstance(describer, TemplateDescriber):
         return out
-    changed = [i for i, it in enumerate(out) if it.predicted_catid or it.id in had_prediction]
+    changed = [i for i, it in enumerate(out) if it.predicted_category or it.id in had_prediction]
     if not changed:
         return out
     desc = describer or TemplateDescriber()
