@@ -311,7 +311,18 @@ class Recommender:
                 "audio": registry.load_audio_encoder,
                 "sfx": registry.load_sfx_encoder,
             }[role]
-            self._encoders[role] = loader(model_id, device=self.device)
+            enc = loader(model_id, device=self.device)
+            stored = self.manifest.views[view].frontend
+            current = str(getattr(enc, "frontend", ""))
+            if stored != current:
+                # the same weights fed another input give vectors that do not compare
+                raise IndexMismatchError(
+                    f"{self.index.root}: its {view} vectors were computed from the "
+                    f"{stored or 'aisfx-blocks-raw-v1'} input, this sfxkit computes queries from "
+                    f"{current or 'no front end'}; rebuild the index (`sfxkit index build "
+                    f"FOLDER --out {self.index.root}`) to re-embed that view"
+                )
+            self._encoders[role] = enc
         return self._encoders[role]
 
     def audio_views(self) -> list[str]:

@@ -611,6 +611,15 @@ def _embed_view(
 PIECE_ROWS = 1 << 16
 
 
+def frontend_of(role: str) -> str:
+    """The input front end a role's vectors are computed with (see ``ViewInfo.frontend``)."""
+    if role == "sfx":
+        from sfxkit.models.aisfx import FRONTEND
+
+        return FRONTEND
+    return ""
+
+
 def _reusable(
     spec: ViewSpec, items: Sequence[Any], previous: Any, model_id: str
 ) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -619,8 +628,9 @@ def _reusable(
     none = np.zeros(0, dtype=np.int64)
     if previous is None or spec.name not in previous.manifest.views:
         return none, none, None
-    if previous.manifest.views[spec.name].model != model_id:
-        return none, none, None
+    before = previous.manifest.views[spec.name]
+    if before.model != model_id or before.frontend != frontend_of(spec.role):
+        return none, none, None  # another model, or the same weights fed another input
     column = "visual_descriptions" if spec.source == "visual_descriptions" else "metadata_text"
     prev_texts_col = previous.rows[column].tolist() if spec.tower == "text" else []
     prev_pos = {fid: i for i, fid in enumerate(previous.faiss_ids.tolist())}
@@ -728,6 +738,7 @@ def _write_version(
             "count": len(items),
             "factory": preset.factory_for(len(items)),
             "untrained": untrained,
+            "frontend": frontend_of(spec.role),
         }
     extra: dict[str, Any] = {}
     if carried is not None and "bridge" in vectors:

@@ -80,6 +80,28 @@ def test_tiny_aisfx_view_is_recorded_and_fused_with_tiny_clap(small_library, tmp
         assert r.score == pytest.approx(np.mean(list(r.view_scores.values())), abs=1e-5)
 
 
+def test_an_index_of_the_old_aisfx_input_is_refused_for_queries_and_re_embedded(
+    small_library, tmp_path, monkeypatch
+):
+    """sfx_audio vectors of another input layout (indexes written before the clip layout record
+    no front end) are never compared with new queries, and a rebuild re-embeds them all."""
+    import sfxkit.models.aisfx as aisfx
+
+    monkeypatch.setattr(aisfx, "FRONTEND", "")  # what an index of sfxkit's blocks layout holds
+    build_index(small_library, tmp_path / "idx", models="tiny", sfx_model="aisfx:tiny")
+    assert Recommender(tmp_path / "idx").manifest.views["sfx_audio"].frontend == ""
+    with pytest.raises(IndexMismatchError, match="rebuild the index") as err:
+        Recommender(tmp_path / "idx").recommend_audio(_query(small_library), k=2)
+    assert "aisfx-blocks-raw-v1" in str(err.value) and "aisfx-clip-peak-v2" in str(err.value)
+    monkeypatch.undo()
+    report = build_index(small_library, tmp_path / "idx", models="tiny", sfx_model="aisfx:tiny")
+    # every sfx_audio vector embedded again; the CLAP views' are carried over
+    assert report.embedded["sfx_audio"] == 5 and report.embedded["clap_audio"] == 0
+    rec = Recommender(tmp_path / "idx")
+    assert rec.manifest.views["sfx_audio"].frontend == aisfx.FRONTEND == "aisfx-clip-peak-v2"
+    assert len(rec.recommend_audio(_query(small_library), k=2)) == 2
+
+
 def test_real_aisfx_ranks_alone_on_a_tiny_index(small_library, tmp_path, with_aisfx):
     report = build_index(small_library, tmp_path / "idx", models="tiny")  # sfx_model="auto"
     assert report.models["sfx"] == "aisfx:x-sequential-ce"
