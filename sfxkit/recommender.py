@@ -314,7 +314,9 @@ class Recommender:
             enc = loader(model_id, device=self.device)
             stored = self.manifest.views[view].frontend
             current = str(getattr(enc, "frontend", ""))
-            if stored != current:
+            from sfxkit.models.aisfx import same_frontend
+
+            if not same_frontend(stored, current):
                 # the same weights fed another input give vectors that do not compare
                 raise IndexMismatchError(
                     f"{self.index.root}: its {view} vectors were computed from the "

@@ -620,6 +620,12 @@ def frontend_of(role: str) -> str:
     return ""
 
 
+def _same_frontend(stored: str, current: str) -> bool:
+    from sfxkit.models.aisfx import same_frontend
+
+    return same_frontend(stored, current)
+
+
 def _reusable(
     spec: ViewSpec, items: Sequence[Any], previous: Any, model_id: str
 ) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -629,7 +635,7 @@ def _reusable(
     if previous is None or spec.name not in previous.manifest.views:
         return none, none, None
     before = previous.manifest.views[spec.name]
-    if before.model != model_id or before.frontend != frontend_of(spec.role):
+    if before.model != model_id or not _same_frontend(before.frontend, frontend_of(spec.role)):
         return none, none, None  # another model, or the same weights fed another input
     column = "visual_descriptions" if spec.source == "visual_descriptions" else "metadata_text"
     prev_texts_col = previous.rows[column].tolist() if spec.tower == "text" else []

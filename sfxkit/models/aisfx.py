@@ -5,8 +5,9 @@ Libraries", ISMIR 2022 (model X-Sequential-CE, CC BY 4.0, shipped in the PyPI wh
 ``aisfx==0.1.2``). sfxkit has its own implementation of the network and of the package's
 Essentia front end, so the ``aisfx`` package and its pinned librosa/numpy are never needed:
 
-- audio: mono (channels averaged), 44.1 kHz, scaled to a peak of 1 (the package's librosa path
-  does this; its Essentia path does not, and ``peak_normalise=False`` follows it);
+- audio: mono (channels averaged), 44.1 kHz, no gain normalisation (Essentia's EasyLoader at its
+  default replay gain scales by 1; ``peak_normalise=True`` scales to a peak of 1 as the
+  package's librosa path does);
 - frames: 2048 samples, hop 1024, the first frame centred on sample 0 (zero-padded on the left),
   frames continue until one is centred at or past the end; symmetric Hann window;
 - 96 triangular mel bands over 0–22050 Hz, HTK mel scale, triangles drawn on the mel axis,
@@ -15,19 +16,24 @@ Essentia front end, so the ``aisfx`` package and its pinned librosa/numpy are ne
 - four VGG-style blocks (conv-BN-ReLU x2, 2x2 max pool except the last; 64→512 channels), mean
   over the input's second axis, max over its first → one 512-d vector per input.
 
-The network input (``layout``) is where the package's two paths differ, and the checkpoint
-answers to only one of them. The wheel holds inference code only (no training code or data
-layout to read), so the choice is by measurement (``benchmarks/aisfx_real.py``, real sounds,
-pretrained vs random weights):
+The network input (``layout``) is where the package's two paths differ. The wheel holds
+inference code only (no training code or data to read); its network's own docstring says
+``(batch_size, times_steps, freq_bins)``, and the choice was measured
+(``benchmarks/aisfx_real.py``: 203 "more like this" queries among 268 real sounds from five
+packages, pretrained vs random weights, both layouts):
 
-- ``"clip"`` (the default): what the package's librosa path feeds the network — its
-  spectrogram is a ``(96 mel bands, frames)`` matrix and ``blocking`` cuts its first axis, so
-  the input is one matrix per clip, the 96 bands zero-padded to 100 rows and every frame of the
-  clip as a column (at least :data:`MIN_FRAMES`). The clip's vector is that input's vector;
-- ``"blocks"``: the package's Essentia path, ``(100 frames, 96 mels)`` blocks with a hop of 50
-  (a trailing partial block dropped unless it is the only one; a clip shorter than one block
-  zero-padded), the clip's vector the mean of its blocks'. sfxkit reproduces it to 2e-7, but with
-  the pretrained weights its "more like this" is no better than random weights'.
+- ``"blocks"`` (the default): the package's Essentia path, the one the paper used:
+  ``(100 frames, 96 mels)`` blocks with a hop of 50 (a trailing partial block dropped unless it
+  is the only one; a clip shorter than one block zero-padded), the clip's vector the mean of its
+  blocks'. P@5 0.41 / R@10 0.59 against 0.28 / 0.41 at random weights; CatID top-1 0.60 vs 0.26;
+  better than the clip layout on every source and every clip length measured;
+- ``"clip"``: what the package's librosa path feeds the network — its spectrogram is a
+  ``(96 mel bands, frames)`` matrix and ``blocking`` cuts its first axis, so the input is one
+  matrix per clip, the bands zero-padded to 100 rows and every frame a column (at least
+  :data:`MIN_FRAMES`). With the pretrained weights its "more like this" is at the level of
+  random weights (P@5 0.35 vs 0.33), so it is kept for comparison only.
+
+Peak normalisation changed little (blocks: P@5 0.41 with, 0.42 without) and stays off.
 
 Vectors are L2-normalised. Clips longer than ``MAX_SECONDS`` (the build's 60 s budget) are
 embedded from their first minute. An index view records the front end its vectors came from
@@ -85,11 +91,20 @@ MIN_FRAMES = 8  # the clip layout's shortest input: three 2x2 poolings halve it 
 LAYOUT_CLIP = "clip"
 LAYOUT_BLOCKS = "blocks"
 LAYOUTS = (LAYOUT_CLIP, LAYOUT_BLOCKS)
-DEFAULT_LAYOUT = LAYOUT_CLIP
-FRONTEND_VERSION = 2  # bump when the vectors of the same clip and weights change
-# what an index view records (``ViewInfo.frontend``): the default encoder's input; version 1 was
-# the Essentia-path blocks without normalisation, recorded as nothing
-FRONTEND = f"aisfx-{DEFAULT_LAYOUT}-peak-v{FRONTEND_VERSION}"
+DEFAULT_LAYOUT = LAYOUT_BLOCKS  # measured: see the module docstring
+DEFAULT_PEAK_NORMALISE = False
+FRONTEND_VERSION = 1  # bump when the vectors of the same clip and weights change
+# what an index view records (``ViewInfo.frontend``): the default encoder's input. Indexes
+# written before it was recorded hold exactly these vectors (see :func:`same_frontend`)
+FRONTEND = f"aisfx-{DEFAULT_LAYOUT}-raw-v{FRONTEND_VERSION}"
+
+
+def same_frontend(stored: str, current: str) -> bool:
+    """Whether vectors recorded with front end ``stored`` compare with ``current`` ones ("" =
+    an index written before the front end was recorded: the blocks layout, unnormalised)."""
+    return (stored or "aisfx-blocks-raw-v1") == (current or "aisfx-blocks-raw-v1")
+
+
 BLOCK_BATCH = 32  # blocks per forward pass: ~40 MB of activations at full width
 
 
@@ -317,10 +332,10 @@ def load_aisfx(path: Path, *, model_id: str, device: str) -> AisfxEncoder:
 class AisfxEncoder:
     """Sounds → aiSFX vectors (``(n, dim)`` float32, unit length). Audio only: no text tower.
 
-    ``layout`` picks the network input (:data:`LAYOUTS`): ``"clip"`` (the default, what the
-    checkpoint answers to) or ``"blocks"`` (the package's Essentia path). ``peak_normalise``
-    scales each clip to a peak of 1 first, as the package's librosa path does (default on: it
-    makes the vector independent of the clip's gain).
+    ``layout`` picks the network input (:data:`LAYOUTS`): ``"blocks"`` (the default: the
+    package's Essentia path, what the checkpoint answers to) or ``"clip"`` (the librosa path's
+    layout). ``peak_normalise`` scales each clip to a peak of 1 first, as the librosa path does
+    (default off, as the Essentia path: it measured no better).
     """
 
     sample_rate = SAMPLE_RATE
@@ -333,7 +348,7 @@ class AisfxEncoder:
         device: str,
         untrained: bool = False,
         layout: str = DEFAULT_LAYOUT,
-        peak_normalise: bool = True,
+        peak_normalise: bool = DEFAULT_PEAK_NORMALISE,
     ) -> None:
         if layout not in LAYOUTS:
             raise ModelError(f"unknown aiSFX input layout {layout!r}; one of {', '.join(LAYOUTS)}")

@@ -1,9 +1,9 @@
 """aiSFX: parity with the reference package (seeded toy weights), clip handling, ids, conversion.
 
 Two input layouts, each checked against the reference code path it follows
-(``scripts/aisfx_golden.py``): ``blocks`` (the Essentia path, unnormalised audio, (100 frames,
-96 mels) blocks: spectrogram, blocks, block vectors and embedding) and ``clip``, sfxkit's default
-(the librosa path's layout: the peak-normalised clip's (mel, time) matrix blocked by the
+(``scripts/aisfx_golden.py``): ``blocks``, sfxkit's default (the Essentia path, unnormalised
+audio, (100 frames, 96 mels) blocks: spectrogram, blocks, block vectors and embedding) and
+``clip`` (the librosa path's layout: the peak-normalised clip's (mel, time) matrix blocked by the
 reference's ``blocking`` into one (100, frames) input; same Essentia-style spectrogram).
 """
 
@@ -52,8 +52,10 @@ def golden_encoder(golden) -> aisfx.AisfxEncoder:
 
 @pytest.fixture(scope="module")
 def golden_clip_encoder(golden_encoder) -> aisfx.AisfxEncoder:
-    """The same weights with sfxkit's defaults: the clip layout, peak-normalised audio."""
-    return aisfx.AisfxEncoder(golden_encoder.model, model_id="golden", device="cpu")
+    """The same weights fed the librosa path's way: the clip layout, peak-normalised audio."""
+    return aisfx.AisfxEncoder(
+        golden_encoder.model, model_id="golden", device="cpu", layout="clip", peak_normalise=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,7 @@ def test_clip_layout_matches_the_reference_blocking_of_the_mel_time_matrix(
     golden, golden_clip_encoder, name
 ):
     audio = clips()[name]
-    assert golden_clip_encoder.layout == aisfx.DEFAULT_LAYOUT == "clip"
+    assert aisfx.DEFAULT_LAYOUT == "blocks" and not aisfx.DEFAULT_PEAK_NORMALISE
     inputs = golden_clip_encoder.blocks(audio, sample_rate=SR)
     ref = golden[f"{name}.clip_input"]
     assert inputs.shape == ref.shape and inputs.shape[:2] == (1, 100)
@@ -94,12 +96,14 @@ def test_clip_layout_hears_gain_and_length_the_same_way(tiny):
     """Peak normalisation: a -12 dB copy is the same sound; a short clip still makes an input
     (at least 8 frames) and its vector differs from a long clip's."""
     x = synth.noise(2.0, sr=SR, seed=5, band=(500, 4000))[0]
-    out = tiny.encode_audio([x, x * 0.25, x[: SR // 50]], sample_rate=SR)
+    clip = aisfx.AisfxEncoder(
+        tiny.model, model_id="t", device="cpu", layout="clip", peak_normalise=True
+    )
+    out = clip.encode_audio([x, x * 0.25, x[: SR // 50]], sample_rate=SR)
     np.testing.assert_allclose(out[0], out[1], atol=1e-5)
     assert float(out[0] @ out[2]) < 0.999
-    blocks = aisfx.AisfxEncoder(tiny.model, model_id="t", device="cpu", layout="blocks")
-    assert blocks.blocks(x, sample_rate=SR).shape[1:] == (100, 96)
-    assert tiny.blocks(x, sample_rate=SR).shape == (1, 100, 88)
+    assert tiny.blocks(x, sample_rate=SR).shape[1:] == (100, 96)
+    assert clip.blocks(x, sample_rate=SR).shape == (1, 100, 88)
     with pytest.raises(ModelError, match="unknown aiSFX input layout"):
         aisfx.AisfxEncoder(tiny.model, model_id="t", device="cpu", layout="time-major")
 
@@ -126,14 +130,14 @@ def test_stereo_is_heard_as_the_mean_of_its_channels(tiny):
 
 def test_silence_gives_a_finite_deterministic_vector(tiny):
     # the clip layout: one (finite, repeatable) vector per length of silence
-    out = tiny.encode_audio(
+    clip = aisfx.AisfxEncoder(tiny.model, model_id="t", device="cpu", layout="clip")
+    out = clip.encode_audio(
         [np.zeros(SR // 2), np.zeros(SR // 2), np.zeros(4 * SR)], sample_rate=SR
     )
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out[0], out[1], atol=1e-7)
-    # the blocks layout: every length of silence is one all-zero block
-    blocks = aisfx.AisfxEncoder(tiny.model, model_id="t", device="cpu", layout="blocks")
-    out = blocks.encode_audio([np.zeros(SR // 2), np.zeros(4 * SR)], sample_rate=SR)
+    # the blocks layout (the default): every length of silence is one all-zero block
+    out = tiny.encode_audio([np.zeros(SR // 2), np.zeros(4 * SR)], sample_rate=SR)
     np.testing.assert_allclose(out[0], out[1], atol=1e-6)
 
 
