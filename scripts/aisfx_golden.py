@@ -22,6 +22,13 @@ reference returns the block vectors; sfxkit averages them).
 ``blocking`` is called directly rather than through ``model_get_embedding``, whose hop-size
 check refuses clips under 51 frames (~1.2 s); for longer clips the two are the same call.
 
+The ``clip_*`` entries are sfxkit's default input layout (``layout="clip"``): the reference's
+librosa path returns a ``(96 mel bands, frames)`` matrix and ``blocking`` cuts it along its first
+axis, which gives one input per clip, the 96 bands zero-padded to 100 rows and every frame as a
+column. They are computed from the Essentia spectrogram of the peak-normalised clip (the
+librosa path normalises to a peak of 1; its own spectrogram would need librosa): parity is
+with the reference's layout and network on the Essentia front end sfxkit implements.
+
 Usage (essentia and six in a scratch directory, never in the project's environment)::
 
     pip download --no-deps aisfx==0.1.2 -d /tmp/aisfx && (cd /tmp/aisfx && unzip -o aisfx-*.whl)
@@ -66,6 +73,7 @@ def _reference() -> Any:
         "spectrogram": spectrogram_essentia.compute_spectrogram,
         "normalize": preprocessing.spectrogram_normalize,
         "blocking": preprocessing.blocking,
+        "compute_hopSize": preprocessing.compute_hopSize,
         "EmbeddingNet": EmbeddingNet,
         "CrossNet": CrossNet,
     }
@@ -155,11 +163,31 @@ def main() -> None:
                 out[f"{name}.blocks"] = torch.from_numpy(vecs)
                 out[f"{name}.embedding"] = torch.from_numpy(_clip_embedding(vecs))
                 out[f"{name}.spec_rows"] = rows
+            # the clip layout (sfxkit's default): the reference's blocking of the (mel, time)
+            # matrix its librosa path returns, fed the peak-normalised mono clip as a float WAV
+            mono = audio.mean(axis=0)
+            normed = (mono / np.abs(mono).max()).astype(np.float32)
+            npath = Path(tmp) / f"{name}_peak.wav"
+            sf.write(npath, normed, SR, subtype="FLOAT")
+            nspec, _ = _ref_blocks(ref, npath)
+            mel_rows = np.ascontiguousarray(nspec.T)
+            hop = ref["compute_hopSize"](ref["inference"].EMB_BLOCK_LENGTH, 0.5, mel_rows)
+            clip_in = np.asarray(
+                ref["blocking"](mel_rows, ref["inference"].EMB_BLOCK_LENGTH, hop, True),
+                dtype=np.float32,
+            )
+            tiny_out[f"{name}.clip_input"] = torch.from_numpy(clip_in)
+            for out, model in ((tiny_out, tiny), (real_out, real)):
+                vec = _embed(model, clip_in)
+                out[f"{name}.clip_embedding"] = torch.from_numpy(_clip_embedding(vec))
             print(
-                f"{name}: {audio.shape[1] / SR:.2f} s, {spec.shape[0]} frames, {len(blocks)} blocks"
+                f"{name}: {audio.shape[1] / SR:.2f} s, {spec.shape[0]} frames, {len(blocks)} "
+                f"blocks; clip layout input {clip_in.shape}"
             )
     meta = {
-        "reference": "aisfx==0.1.2 (Essentia front end, spectrogram_normalize 'original')",
+        "reference": "aisfx==0.1.2 (Essentia front end, spectrogram_normalize 'original'); "
+        "clip_*: the same spectrogram of the peak-normalised clip, transposed to the (mel, time) "
+        "matrix of the librosa path and blocked by the reference's blocking()",
         "essentia": __import__("essentia").__version__,
         "spec_stride": str(SPEC_STRIDE),
     }

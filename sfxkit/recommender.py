@@ -311,7 +311,20 @@ class Recommender:
                 "audio": registry.load_audio_encoder,
                 "sfx": registry.load_sfx_encoder,
             }[role]
-            self._encoders[role] = loader(model_id, device=self.device)
+            enc = loader(model_id, device=self.device)
+            stored = self.manifest.views[view].frontend
+            current = str(getattr(enc, "frontend", ""))
+            from sfxkit.models.aisfx import same_frontend
+
+            if not same_frontend(stored, current):
+                # the same weights fed another input give vectors that do not compare
+                raise IndexMismatchError(
+                    f"{self.index.root}: its {view} vectors were computed from the "
+                    f"{stored or 'aisfx-blocks-raw-v1'} input, this sfxkit computes queries from "
+                    f"{current or 'no front end'}; rebuild the index (`sfxkit index build "
+                    f"FOLDER --out {self.index.root}`) to re-embed that view"
+                )
+            self._encoders[role] = enc
         return self._encoders[role]
 
     def audio_views(self) -> list[str]:
@@ -633,7 +646,7 @@ class Recommender:
         group = self._groups[i] if self._groups else ""
         if group:
             out.update(near_dup_group=group, near_duplicates=self._group_size[group] - 1)
-        if "predicted_catid" in c and c["predicted_catid"][i]:
+        if "predicted_category" in c and c["predicted_category"][i]:
             out.update(
                 predicted_category=c["predicted_category"][i],
                 predicted_subcategory=c["predicted_subcategory"][i],

@@ -1,8 +1,21 @@
-"""Automatic categorisation: UCS categories predicted from the sound for items that have none.
+"""Automatic categorisation: categories predicted from the sound for items that have none.
 
-Items whose category is known (a UCS file name, a sidecar or embedded tags naming a UCS Category
-and SubCategory) are the training set; every other item gets a *predicted* UCS CatID, with its
-Category, SubCategory and a confidence, in the ``predicted_*`` columns. The user's own
+Items whose category is known are the training set, at the level the library labels at
+(:data:`LEVELS`, chosen by :func:`choose_level`):
+
+- ``catid``: a UCS CatID (a UCS file name, or a sidecar / embedded tags naming a UCS Category and
+  SubCategory pair of the table) — predictions are CatIDs with their Category and SubCategory;
+- ``category``: a UCS Category only (a ``category`` column of ``BIRDS``, ``ANIMALS``... without a
+  subcategory; CatID-labelled items count with their Category) — predictions are UCS Categories;
+- ``library``: the library's own ``category`` column, whatever its words — predictions are those
+  words.
+
+The finest level with enough labelled items wins (:data:`MIN_LABELLED` in two or more classes):
+a library with enough CatIDs learns CatIDs even when some items only have a Category, and the
+library level (which also holds parent-folder names, the ingest's last resort for ``category``)
+is used only when neither UCS level has enough. Every other item gets a
+*predicted* category with a confidence in the ``predicted_*`` columns (``predicted_catid`` only at
+the CatID level); the run's ``level`` is recorded with it. The user's own
 ``category``/``subcategory`` are never touched. The classifier works on one embedding view
 (``sfx_audio``, the aiSFX network, by default) and is one of:
 
@@ -31,6 +44,12 @@ DEFAULT_METHOD = "logreg"
 KNN_K = 5
 MIN_LABELLED = 20  # labelled items a build needs before it predicts anything
 MIN_CLASSES = 2
+LEVELS = ("catid", "category", "library")  # finest first
+LEVEL_NAMES = {
+    "catid": "UCS CatID",
+    "category": "UCS Category",
+    "library": "the library's own category",
+}
 LOGREG_C = 10.0
 LOO_FOLDS_ABOVE = 100  # logreg leave-one-out becomes 10-fold above this many labelled items
 
@@ -48,6 +67,34 @@ def label_of(item: Any, table: dict[str, UcsCategory] | None = None) -> str:
             return entry.catid
     entry = catid_for(item.category, item.subcategory, table)
     return entry.catid if entry is not None else ""
+
+
+def labels_at_levels(
+    items: Sequence[Any], table: dict[str, UcsCategory] | None = None
+) -> dict[str, list[str]]:
+    """Each item's label at each of :data:`LEVELS` ("" where it has none at that level)."""
+    table = table if table is not None else ucs_table()
+    ucs_categories = {e.category.upper(): e.category for e in table.values()}
+    out: dict[str, list[str]] = {level: [] for level in LEVELS}
+    for it in items:
+        catid = label_of(it, table)
+        own = (it.category or "").strip()
+        entry = lookup_catid(catid, table) if catid else None
+        category = entry.category if entry else ucs_categories.get(own.upper(), "")
+        out["catid"].append(catid)
+        out["category"].append(category)
+        out["library"].append(own or category)
+    return out
+
+
+def choose_level(labels: dict[str, list[str]], min_labelled: int = MIN_LABELLED) -> str:
+    """The finest level with at least ``min_labelled`` labelled items in two or more classes
+    (the coarsest when none has: its count is what the refusal reports)."""
+    for level in LEVELS:
+        known = [lab for lab in labels[level] if lab]
+        if len(known) >= min_labelled and len(set(known)) >= MIN_CLASSES:
+            return level
+    return LEVELS[-1]
 
 
 @dataclass(frozen=True)
@@ -138,13 +185,18 @@ def predict(
     query: np.ndarray,
     method: str = DEFAULT_METHOD,
     table: dict[str, UcsCategory] | None = None,
+    level: str = "catid",
 ) -> list[Prediction]:
-    """The most likely CatID (with its table Category/SubCategory) for each query vector."""
+    """The most likely class for each query vector: at the CatID level a CatID with its table
+    Category/SubCategory, at the other levels the category alone (``catid`` empty)."""
     table = table if table is not None else ucs_table()
     classes, scores = class_scores(vectors, labels, query, method)
     out: list[Prediction] = []
     for row in scores:
         best = int(np.argmax(row))
+        if level != "catid":
+            out.append(Prediction("", classes[best], "", float(row[best])))
+            continue
         entry = lookup_catid(classes[best], table)
         out.append(
             Prediction(
@@ -229,6 +281,7 @@ class CategorizeResult:
     classes: int
     evaluation: Evaluation | None
     skipped_reason: str = ""
+    level: str = "catid"
 
     def summary(self) -> str:
         if self.skipped_reason:
@@ -240,9 +293,10 @@ class CategorizeResult:
             if ev is not None
             else ""
         )
+        name = LEVEL_NAMES[self.level]
         return (
-            f"predicted UCS categories for {self.predicted} item(s) without one, from "
-            f"{self.labelled} labelled item(s) in {self.classes} CatIDs{acc}"
+            f"predicted categories at the {name} level for {self.predicted} item(s) without "
+            f"one, from {self.labelled} labelled item(s) in {self.classes} classes{acc}"
         )
 
     def record(self, view: str, method: str) -> dict[str, Any]:
@@ -250,6 +304,7 @@ class CategorizeResult:
         return {
             "view": view,
             "method": method,
+            "level": self.level,
             "labelled": self.labelled,
             "predicted": self.predicted,
             "classes": self.classes,
@@ -264,17 +319,24 @@ def categorize_items(
     method: str = DEFAULT_METHOD,
     min_labelled: int = MIN_LABELLED,
     table: dict[str, UcsCategory] | None = None,
+    level: str = "auto",
 ) -> CategorizeResult:
-    """Fill the ``predicted_*`` fields of every item without its own UCS category.
+    """Fill the ``predicted_*`` fields of every item without its own label at ``level``
+    (``"auto"``: :func:`choose_level`).
 
-    Items with a category keep theirs and have no prediction. Below ``min_labelled`` labelled
-    items (or fewer than two CatIDs) nothing is predicted and every prediction is cleared, with
+    Items with a label keep theirs and have no prediction. Below ``min_labelled`` labelled
+    items (or fewer than two classes) nothing is predicted and every prediction is cleared, with
     the reason in ``skipped_reason``.
     """
     import dataclasses
 
     table = table if table is not None else ucs_table()
-    labels = [label_of(it, table) for it in items]
+    by_level = labels_at_levels(items, table)
+    if level == "auto":
+        level = choose_level(by_level, min_labelled)
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; use one of auto, {', '.join(LEVELS)}")
+    labels = by_level[level]
     known = [i for i, lab in enumerate(labels) if lab]
     todo = [i for i, lab in enumerate(labels) if not lab]
     n_classes = len({labels[i] for i in known})
@@ -290,14 +352,15 @@ def categorize_items(
     ]
     if len(known) < min_labelled or n_classes < MIN_CLASSES:
         reason = (
-            f"{len(known)} labelled item(s) in {n_classes} UCS CatID(s); it needs at least "
-            f"{min_labelled} in {MIN_CLASSES} or more (name files the UCS way, or give Category "
-            "and SubCategory in a sidecar)"
+            f"{len(known)} labelled item(s) in {n_classes} class(es) at the "
+            f"{LEVEL_NAMES[level]} level, the best the labels give; it needs at least "
+            f"{min_labelled} in {MIN_CLASSES} or more (name files the UCS way, or give a "
+            "category — a UCS Category, with or without SubCategory, or your own — in a sidecar)"
         )
-        return CategorizeResult(cleared, len(known), 0, n_classes, None, reason)
+        return CategorizeResult(cleared, len(known), 0, n_classes, None, reason, level)
     vecs = np.asarray(vectors, dtype=np.float32)
     train_labels = [labels[i] for i in known]
-    preds = predict(vecs[known], train_labels, vecs[todo], method, table) if todo else []
+    preds = predict(vecs[known], train_labels, vecs[todo], method, table, level) if todo else []
     out = list(cleared)
     for i, p in zip(todo, preds, strict=True):
         out[i] = dataclasses.replace(
@@ -308,132 +371,4 @@ def categorize_items(
             predicted_confidence=round(p.confidence, 4),
         )
     ev = evaluate(vecs[known], train_labels, method, table)
-    return CategorizeResult(out, len(known), len(todo), n_classes, ev)
-
-
-@dataclass(frozen=True)
-class CategorizeReport:
-    """The result of :func:`categorize_index`."""
-
-    index: str
-    version: int
-    view: str
-    method: str
-    labelled: int
-    predicted: int
-    classes: int
-    redescribed: int
-    evaluation: Evaluation | None
-    untrained: bool
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["evaluation"] = self.evaluation.to_dict() if self.evaluation else None
-        d["notes"] = list(self.notes)
-        return d
-
-
-def categorize_index(
-    index: Any,
-    *,
-    view: str = "sfx_audio",
-    method: str = DEFAULT_METHOD,
-    min_labelled: int = 2,
-    encoders: dict[str, Any] | None = None,
-    device: str | None = None,
-    lock_timeout: float | None = None,
-) -> CategorizeReport:
-    """Predict UCS categories for an index's uncategorised items, as a new index version.
-
-    Trains on the labelled items' ``view`` vectors; items that get (or lose) a prediction are
-    described again by the template describer and their ``clip_text`` vectors re-embedded (a
-    language-model describer's descriptions are kept). Raises :class:`InputError` when the index
-    has too few labelled items, and nothing is written.
-    """
-    from sfxkit.index.derive import commit_derived_version
-    from sfxkit.index.build import _recorded_describer, redescribe_predicted
-    from sfxkit.catalog.schema import items_to_table, table_to_items
-    from sfxkit.errors import InputError
-    from sfxkit.index.store import load_index
-
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    idx = load_index(index, views=[])
-    if view not in idx.manifest.views:
-        raise InputError(
-            f"{idx.root}: no '{view}' view to categorise from; it has "
-            f"{', '.join(idx.manifest.views)} (pull the aiSFX weights with `sfxkit models pull "
-            "aisfx` and rebuild, or pass --view)"
-        )
-    items = table_to_items(idx.table)
-    vecs = np.asarray(idx.vectors(view).vectors, dtype=np.float32)
-    result = categorize_items(items, vecs, method=method, min_labelled=min_labelled)
-    if result.skipped_reason:
-        raise InputError(f"{idx.root}: cannot categorise: {result.skipped_reason}")
-    had = {it.id for it in items if it.predicted_catid}
-    # an index built without CLIP (sfx-only) has no clip_text view to refresh
-    has_clip = "clip_text" in idx.manifest.views
-    vectors = (
-        {"clip_text": np.array(idx.vectors("clip_text").vectors, dtype=np.float32, copy=True)}
-        if has_clip
-        else {}
-    )
-    before = vectors["clip_text"].copy() if has_clip else None
-    model_ids = {"frame": idx.manifest.views["clip_text"].model} if has_clip else {}
-    encs = dict(encoders or {})
-    describer = _recorded_describer(idx)
-    new_items = redescribe_predicted(result.items, had, vectors, model_ids, encs, device, describer)
-    clip_changed = has_clip and bool(np.any(vectors["clip_text"] != before))
-    redescribed = sum(
-        a.visual_descriptions != b.visual_descriptions
-        for a, b in zip(items, new_items, strict=True)
-    )
-    notes = [result.summary()]
-    calibration_dropped = clip_changed and bool(idx.manifest.get("calibration"))
-    if calibration_dropped:
-        notes.append(
-            "calibration dropped (clip_text scores changed); rerun `sfxkit bridge calibrate`"
-        )
-    untrained = bool(idx.manifest.views[view].untrained)
-
-    def write(w: Any) -> None:
-        from sfxkit.index.views import VectorIndex, choose_preset
-
-        w.write_table("rows.parquet", items_to_table(new_items))
-        if clip_changed:
-            ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
-            arr = vectors["clip_text"]
-            vi = VectorIndex.build(arr, ids, preset=choose_preset(len(new_items)))
-            w.write_bytes("views/clip_text.faiss", vi.to_bytes())
-            w.write_vectors("views/clip_text.npy", arr)
-
-    def update(raw: dict[str, Any]) -> dict[str, Any]:
-        from sfxkit.catalog.ucs import ucs_table_info
-
-        raw["categorize"] = result.record(view, method)
-        raw["ucs"] = ucs_table_info().to_dict()
-        if calibration_dropped:
-            raw.pop("calibration", None)
-        return raw
-
-    version = commit_derived_version(
-        index,
-        expected_version=idx.version,
-        write=write,
-        update_manifest=update,
-        lock_timeout=lock_timeout,
-    )
-    return CategorizeReport(
-        index=str(idx.root),
-        version=version,
-        view=view,
-        method=method,
-        labelled=result.labelled,
-        predicted=result.predicted,
-        classes=result.classes,
-        redescribed=int(redescribed),
-        evaluation=result.evaluation,
-        untrained=untrained,
-        notes=tuple(notes),
-    )
+    return CategorizeResult(out, len(known), len(todo), n_classes, ev, level=level)

@@ -25,7 +25,7 @@ def categorize_cmd(
     Items with a category (UCS file name, sidecar, tags) train the classifier; their own metadata
     is never changed: predictions go to separate predicted_* columns.
     """
-    from sfxkit.catalog.categorize import categorize_index
+    from sfxkit.index.maintain import categorize_index
 
     report = categorize_index(index, view=view, method=method, device=device)
     if as_json:
@@ -60,9 +60,10 @@ def sound_summary(idx: Any, all_duplicates: bool = False) -> dict[str, Any]:
                 for paths in list(groups)[: None if all_duplicates else NEAR_DUP_EXAMPLES]
             ],
         }
-    if "predicted_catid" in rows:
-        pred = rows[rows["predicted_catid"] != ""]
-        labels = pred["predicted_category"] + " / " + pred["predicted_subcategory"]
+    if "predicted_category" in rows:
+        pred = rows[rows["predicted_category"] != ""]
+        sub = pred["predicted_subcategory"]
+        labels = pred["predicted_category"] + sub.where(sub == "", " / " + sub)
         out["predicted_categories"] = labels.value_counts().head(15).to_dict()
     if m.get("categorize"):
         out["categorize"] = m.get("categorize")
@@ -104,8 +105,12 @@ def print_sound_summary(summary: dict[str, Any]) -> None:
         )
     ev = (summary.get("categorize") or {}).get("evaluation")
     if ev:
+        from sfxkit.catalog.categorize import LEVEL_NAMES
+
+        level = (summary.get("categorize") or {}).get("level", "catid")
         console.print(
-            f"categoriser ({ev['method']}, {ev['labelled']} labelled items): {ev['protocol']} "
+            f"categoriser ({ev['method']}, {ev['labelled']} labelled items, learnt and predicted "
+            f"at the {LEVEL_NAMES.get(level, level)} level): {ev['protocol']} "
             f"top-1 {ev['top1']:.0%}, top-3 {ev['top3']:.0%}, majority baseline "
             f"{ev['majority_baseline']:.0%}"
         )

@@ -220,7 +220,7 @@ def build_index(
         check_weights(model_ids, skip=encoders or {})
         prev_items = _previous_items(previous)
         if describer is None:
-            describer = _recorded_describer(previous)
+            describer = recorded_describer(previous)
 
         encoders = dict(encoders or {})
         engine = stack.enter_context(make_engine(engine_name, address, encoders, device))
@@ -444,6 +444,7 @@ def _sound_analysis(
     their ``clip_text`` vectors re-embedded, so that their description says what they sound like.
     """
     from sfxkit.catalog.categorize import DEFAULT_METHOD, categorize_items
+    from sfxkit.catalog.ucs import ucs_table_info
     from sfxkit.index.neardup import (
         NearDupParams,
         group_ids,
@@ -451,7 +452,6 @@ def _sound_analysis(
         quality_ranks,
         similar_pairs,
     )
-    from sfxkit.catalog.ucs import ucs_table_info
 
     record: dict[str, Any] = {"ucs": ucs_table_info().to_dict()}
     vecs = vectors.get(SOUND_VIEW)
@@ -487,12 +487,12 @@ def _sound_analysis(
     result = categorize_items(items, vecs)
     rows = previous.rows if previous is not None else None
     had_prediction = (
-        set(rows.loc[rows["predicted_catid"] != "", "id"])
-        if rows is not None and "predicted_catid" in rows
+        set(rows.loc[rows["predicted_category"] != "", "id"])
+        if rows is not None and "predicted_category" in rows
         else set()
     )
     notes.append(result.summary())
-    record["categorize"] = result.record(SOUND_VIEW, DEFAULT_METHOD)
+    record["categorize"] = result.record(SOUND_VIEW, DEFAULT_METHOD)  # with its level
     items = redescribe_predicted(
         result.items, had_prediction, vectors, model_ids, encoders, device, describer
     )
@@ -519,7 +519,7 @@ def redescribe_predicted(
     out = list(items)
     if describer is not None and not isinstance(describer, TemplateDescriber):
         return out
-    changed = [i for i, it in enumerate(out) if it.predicted_catid or it.id in had_prediction]
+    changed = [i for i, it in enumerate(out) if it.predicted_category or it.id in had_prediction]
     if not changed:
         return out
     desc = describer or TemplateDescriber()
@@ -542,7 +542,7 @@ def redescribe_predicted(
             from sfxkit.index.engines.local import load_encoder
 
             encoders[spec.role] = load_encoder(spec.role, model_ids[spec.role], device)
-        from sfxkit.index.maintain import refresh_clip_text
+        from sfxkit.index.engines.local import refresh_clip_text
 
         refresh_clip_text(vectors["clip_text"], out, todo, encoders[spec.role])
     return out
@@ -556,7 +556,7 @@ def _untrained_view(view: str, model_ids: dict[str, str], encoders: dict[str, An
     return bool(getattr(enc, "untrained", model_ids.get(spec.role, "").endswith(":tiny")))
 
 
-def _recorded_describer(previous: Any) -> Any:
+def recorded_describer(previous: Any) -> Any:
     """The language-model describer an index was described with, to keep using it (or None)."""
     record = previous.manifest.get("describer") if previous is not None else None
     spec = (record or {}).get("spec") or {}
@@ -690,6 +690,21 @@ def _embed_view(
 PIECE_ROWS = 1 << 16
 
 
+def frontend_of(role: str) -> str:
+    """The input front end a role's vectors are computed with (see ``ViewInfo.frontend``)."""
+    if role == "sfx":
+        from sfxkit.models.aisfx import FRONTEND
+
+        return FRONTEND
+    return ""
+
+
+def _same_frontend(stored: str, current: str) -> bool:
+    from sfxkit.models.aisfx import same_frontend
+
+    return same_frontend(stored, current)
+
+
 def _reusable(
     spec: ViewSpec, items: Sequence[Any], previous: Any, model_id: str
 ) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -698,8 +713,9 @@ def _reusable(
     none = np.zeros(0, dtype=np.int64)
     if previous is None or spec.name not in previous.manifest.views:
         return none, none, None
-    if previous.manifest.views[spec.name].model != model_id:
-        return none, none, None
+    before = previous.manifest.views[spec.name]
+    if before.model != model_id or not _same_frontend(before.frontend, frontend_of(spec.role)):
+        return none, none, None  # another model, or the same weights fed another input
     column = "visual_descriptions" if spec.source == "visual_descriptions" else "metadata_text"
     prev_texts_col = previous.rows[column].tolist() if spec.tower == "text" else []
     prev_pos = {fid: i for i, fid in enumerate(previous.faiss_ids.tolist())}
@@ -807,6 +823,7 @@ def _write_version(
             "count": len(items),
             "factory": preset.factory_for(len(items)),
             "untrained": untrained,
+            "frontend": frontend_of(spec.role),
         }
     extra: dict[str, Any] = {}
     if carried is not None and "bridge" in vectors:

@@ -1,5 +1,5 @@
 """Operations that derive a new index version from an existing one without a rebuild: re-describe
-the items (and re-embed the ``clip_text`` view). Each commits through
+the items (and re-embed the ``clip_text`` view), predict the categories of unlabelled items. Each commits through
 :func:`sfxkit.index.derive.commit_derived_version`, which refuses when another writer got in first."""
 
 from __future__ import annotations
@@ -9,21 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sfxkit.catalog.categorize import DEFAULT_METHOD
 from sfxkit.catalog.describe import Describer, describe_items, describer_record, describer_tag
 from sfxkit.errors import InputError
-
-
-def refresh_clip_text(vectors: Any, items: Any, rows: Any, encoder: Any) -> None:
-    """Re-embed, in place, the ``clip_text`` vectors of ``rows`` from their items' visual
-    descriptions: the same prompt-ensembled unit vectors a build makes
-    (:func:`sfxkit.index.engines.local.embed_text_groups`). The one way to refresh that view."""
-    from sfxkit.index.engines.local import embed_text_groups
-
-    rows = list(rows)
-    if rows:
-        vectors[rows] = embed_text_groups(
-            encoder, [list(items[i].visual_descriptions) for i in rows]
-        )
+from sfxkit.index.engines.local import refresh_clip_text
 
 
 @dataclass(frozen=True)
@@ -146,4 +137,134 @@ def describe_index(
             (it.title or Path(it.path).stem, it.visual_descriptions) for it in new_items[:5]
         ),
         notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class CategorizeReport:
+    """The result of :func:`categorize_index`."""
+
+    index: str
+    version: int
+    view: str
+    method: str
+    labelled: int
+    predicted: int
+    classes: int
+    redescribed: int
+    evaluation: Any
+    untrained: bool
+    notes: tuple[str, ...] = ()
+    level: str = "catid"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["evaluation"] = self.evaluation.to_dict() if self.evaluation else None
+        d["notes"] = list(self.notes)
+        return d
+
+
+def categorize_index(
+    index: Any,
+    *,
+    view: str = "sfx_audio",
+    method: str = DEFAULT_METHOD,
+    min_labelled: int = 2,
+    encoders: dict[str, Any] | None = None,
+    device: str | None = None,
+    lock_timeout: float | None = None,
+) -> CategorizeReport:
+    """Predict UCS categories for an index's uncategorised items, as a new index version.
+
+    Trains on the labelled items' ``view`` vectors; items that get (or lose) a prediction are
+    described again by the template describer and their ``clip_text`` vectors re-embedded (a
+    language-model describer's descriptions are kept). Raises :class:`InputError` when the index
+    has too few labelled items, and nothing is written.
+    """
+    from sfxkit.catalog.categorize import METHODS, categorize_items
+    from sfxkit.catalog.schema import items_to_table, table_to_items
+    from sfxkit.index.build import recorded_describer, redescribe_predicted
+    from sfxkit.index.derive import commit_derived_version
+    from sfxkit.index.store import load_index
+
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    idx = load_index(index, views=[])
+    if view not in idx.manifest.views:
+        raise InputError(
+            f"{idx.root}: no '{view}' view to categorise from; it has "
+            f"{', '.join(idx.manifest.views)} (pull the aiSFX weights with `sfxkit models pull "
+            "aisfx` and rebuild, or pass --view)"
+        )
+    items = table_to_items(idx.table)
+    vecs = np.asarray(idx.vectors(view).vectors, dtype=np.float32)
+    result = categorize_items(items, vecs, method=method, min_labelled=min_labelled)
+    if result.skipped_reason:
+        raise InputError(f"{idx.root}: cannot categorise: {result.skipped_reason}")
+    had = {it.id for it in items if it.predicted_category}
+    # an index built without CLIP (sfx-only) has no clip_text view to refresh
+    has_clip = "clip_text" in idx.manifest.views
+    vectors = (
+        {"clip_text": np.array(idx.vectors("clip_text").vectors, dtype=np.float32, copy=True)}
+        if has_clip
+        else {}
+    )
+    before = vectors["clip_text"].copy() if has_clip else None
+    model_ids = {"frame": idx.manifest.views["clip_text"].model} if has_clip else {}
+    encs = dict(encoders or {})
+    describer = recorded_describer(idx)
+    new_items = redescribe_predicted(result.items, had, vectors, model_ids, encs, device, describer)
+    clip_changed = has_clip and bool(np.any(vectors["clip_text"] != before))
+    redescribed = sum(
+        a.visual_descriptions != b.visual_descriptions
+        for a, b in zip(items, new_items, strict=True)
+    )
+    notes = [result.summary()]
+    calibration_dropped = clip_changed and bool(idx.manifest.get("calibration"))
+    if calibration_dropped:
+        notes.append(
+            "calibration dropped (clip_text scores changed); rerun `sfxkit bridge calibrate`"
+        )
+    untrained = bool(idx.manifest.views[view].untrained)
+
+    def write(w: Any) -> None:
+        from sfxkit.index.views import VectorIndex, choose_preset
+
+        w.write_table("rows.parquet", items_to_table(new_items))
+        if clip_changed:
+            ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
+            arr = vectors["clip_text"]
+            vi = VectorIndex.build(arr, ids, preset=choose_preset(len(new_items)))
+            w.write_bytes("views/clip_text.faiss", vi.to_bytes())
+            w.write_vectors("views/clip_text.npy", arr)
+
+    def update(raw: dict[str, Any]) -> dict[str, Any]:
+        from sfxkit.catalog.ucs import ucs_table_info
+
+        raw["categorize"] = result.record(view, method)
+        raw["ucs"] = ucs_table_info().to_dict()
+        if calibration_dropped:
+            raw.pop("calibration", None)
+        return raw
+
+    version = commit_derived_version(
+        index,
+        expected_version=idx.version,
+        write=write,
+        update_manifest=update,
+        lock_timeout=lock_timeout,
+    )
+    return CategorizeReport(
+        index=str(idx.root),
+        version=version,
+        view=view,
+        method=method,
+        labelled=result.labelled,
+        predicted=result.predicted,
+        classes=result.classes,
+        redescribed=int(redescribed),
+        evaluation=result.evaluation,
+        untrained=untrained,
+        notes=tuple(notes),
+        level=result.level,
     )

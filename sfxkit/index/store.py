@@ -106,6 +106,10 @@ class ViewInfo:
     count: int
     factory: str
     untrained: bool
+    # what the vectors were computed from besides the weights (the aiSFX input layout and its
+    # version): vectors of another front end are neither reused nor searched with new queries;
+    # "" for views that have none and for indexes written before it was recorded
+    frontend: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

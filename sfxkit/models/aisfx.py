@@ -2,26 +2,43 @@
 
 A. B. Ma and A. Lerch, "Representation Learning for the Automatic Indexing of Sound Effects
 Libraries", ISMIR 2022 (model X-Sequential-CE, CC BY 4.0, shipped in the PyPI wheel
-``aisfx==0.1.2``). sfxkit has its own implementation of the network and of the front end the
-model was trained on (the package's Essentia path, the one the paper used), so the ``aisfx``
-package and its pinned librosa/numpy are never needed:
+``aisfx==0.1.2``). sfxkit has its own implementation of the network and of the package's
+Essentia front end, so the ``aisfx`` package and its pinned librosa/numpy are never needed:
 
-- audio: mono (channels averaged), 44.1 kHz, no gain normalisation (Essentia's EasyLoader at
-  its default replay gain scales by 1);
+- audio: mono (channels averaged), 44.1 kHz, no gain normalisation (Essentia's EasyLoader at its
+  default replay gain scales by 1; ``peak_normalise=True`` scales to a peak of 1 as the
+  package's librosa path does);
 - frames: 2048 samples, hop 1024, the first frame centred on sample 0 (zero-padded on the left),
   frames continue until one is centred at or past the end; symmetric Hann window;
 - 96 triangular mel bands over 0–22050 Hz, HTK mel scale, triangles drawn on the mel axis,
   each band's weights summing to 1 (Essentia's ``unit_sum``), applied to the power spectrum;
 - ``log10(1e4 * power + 1)``, divided by 9.4578 (the training set's maximum; min 0);
-- blocks of 100 frames (~2.3 s) with a hop of 50 (the package default, 1 s); a trailing partial
-  block is dropped unless it is the only one; a clip shorter than one block is zero-padded;
 - four VGG-style blocks (conv-BN-ReLU x2, 2x2 max pool except the last; 64→512 channels), mean
-  over frequency, max over time → one 512-d vector per block.
+  over the input's second axis, max over its first → one 512-d vector per input.
 
-A clip's embedding is the mean of its block vectors, L2-normalised. Clips longer than
-``MAX_SECONDS`` (the build's 60 s budget) are embedded from their first minute. A fully silent
-clip has an all-zero spectrogram and gets the network's (deterministic) vector for silence;
-Essentia adds -100 dB noise to silent frames instead, a difference below 1e-4.
+The network input (``layout``) is where the package's two paths differ. The wheel holds
+inference code only (no training code or data to read); its network's own docstring says
+``(batch_size, times_steps, freq_bins)``, and the choice was measured
+(``benchmarks/aisfx_real.py``: 203 "more like this" queries among 268 real sounds from five
+packages, pretrained vs random weights, both layouts):
+
+- ``"blocks"`` (the default): the package's Essentia path, the one the paper used:
+  ``(100 frames, 96 mels)`` blocks with a hop of 50 (a trailing partial block dropped unless it
+  is the only one; a clip shorter than one block zero-padded), the clip's vector the mean of its
+  blocks'. P@5 0.41 / R@10 0.59 against 0.28 / 0.41 at random weights; CatID top-1 0.60 vs 0.26;
+  better than the clip layout on every source and every clip length measured;
+- ``"clip"``: what the package's librosa path feeds the network — its spectrogram is a
+  ``(96 mel bands, frames)`` matrix and ``blocking`` cuts its first axis, so the input is one
+  matrix per clip, the bands zero-padded to 100 rows and every frame a column (at least
+  :data:`MIN_FRAMES`). With the pretrained weights its "more like this" is at the level of
+  random weights (P@5 0.35 vs 0.33), so it is kept for comparison only.
+
+Peak normalisation changed little (blocks: P@5 0.41 with, 0.42 without) and stays off.
+
+Vectors are L2-normalised. Clips longer than ``MAX_SECONDS`` (the build's 60 s budget) are
+embedded from their first minute. An index view records the front end its vectors came from
+(:data:`FRONTEND`, ``ViewInfo.frontend``); vectors of another front end are re-embedded by a
+rebuild and refused for new queries.
 
 ``AisfxEncoder.encode_audio(waveforms, sample_rate=)`` is the whole API: a list of 1-D or
 ``(channels, samples)`` float arrays → ``(n, dim)`` float32 L2-normalised. Load one with
@@ -45,6 +62,7 @@ from sfxkit.models.base import check_batch_size, empty, l2_normalise, resample, 
 __all__ = [
     "AisfxEncoder",
     "blocks_of",
+    "clip_input",
     "build_aisfx_net",
     "build_tiny_aisfx",
     "convert_checkpoint",
@@ -69,6 +87,24 @@ MAX_SECONDS = 60.0
 WIDTH = 64  # first block's channels: 64, 128, 256, 512
 TINY_WIDTH = 8
 TINY_SEED = 0
+MIN_FRAMES = 8  # the clip layout's shortest input: three 2x2 poolings halve it to 1
+LAYOUT_CLIP = "clip"
+LAYOUT_BLOCKS = "blocks"
+LAYOUTS = (LAYOUT_CLIP, LAYOUT_BLOCKS)
+DEFAULT_LAYOUT = LAYOUT_BLOCKS  # measured: see the module docstring
+DEFAULT_PEAK_NORMALISE = False
+FRONTEND_VERSION = 1  # bump when the vectors of the same clip and weights change
+# what an index view records (``ViewInfo.frontend``): the default encoder's input. Indexes
+# written before it was recorded hold exactly these vectors (see :func:`same_frontend`)
+FRONTEND = f"aisfx-{DEFAULT_LAYOUT}-raw-v{FRONTEND_VERSION}"
+
+
+def same_frontend(stored: str, current: str) -> bool:
+    """Whether vectors recorded with front end ``stored`` compare with ``current`` ones ("" =
+    an index written before the front end was recorded: the blocks layout, unnormalised)."""
+    return (stored or "aisfx-blocks-raw-v1") == (current or "aisfx-blocks-raw-v1")
+
+
 BLOCK_BATCH = 32  # blocks per forward pass: ~40 MB of activations at full width
 
 
@@ -126,6 +162,20 @@ def log_mel(x: np.ndarray) -> np.ndarray:
     power = np.abs(np.fft.rfft(frames * _window(), axis=1)) ** 2
     bands = power @ mel_filters().T
     return (np.log10(bands * 1e4 + 1.0) / SPEC_MAX).astype(np.float32)
+
+
+def peak_normalised(x: np.ndarray) -> np.ndarray:
+    """``x`` scaled to a peak of 1 (digital silence stays silent)."""
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return (x / peak).astype(np.float32) if peak > 0 else x
+
+
+def clip_input(spec: np.ndarray) -> np.ndarray:
+    """``(frames, 96)`` → ``(100, max(frames, 8))``: mel bands as rows, zero-padded to 100 rows,
+    every frame of the clip as columns (at least 8, which three 2x2 poolings need)."""
+    out = np.zeros((BLOCK_FRAMES, max(spec.shape[0], MIN_FRAMES)), dtype=np.float32)
+    out[: spec.shape[1], : spec.shape[0]] = spec.T
+    return out
 
 
 def blocks_of(spec: np.ndarray) -> np.ndarray:
@@ -285,28 +335,64 @@ def load_aisfx(path: Path, *, model_id: str, device: str) -> AisfxEncoder:
 
 
 class AisfxEncoder:
-    """Sounds → aiSFX vectors (``(n, dim)`` float32, unit length). Audio only: no text tower."""
+    """Sounds → aiSFX vectors (``(n, dim)`` float32, unit length). Audio only: no text tower.
+
+    ``layout`` picks the network input (:data:`LAYOUTS`): ``"blocks"`` (the default: the
+    package's Essentia path, what the checkpoint answers to) or ``"clip"`` (the librosa path's
+    layout). ``peak_normalise`` scales each clip to a peak of 1 first, as the librosa path does
+    (default off, as the Essentia path: it measured no better).
+    """
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, model: Any, *, model_id: str, device: str, untrained: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        model_id: str,
+        device: str,
+        untrained: bool = False,
+        layout: str = DEFAULT_LAYOUT,
+        peak_normalise: bool = DEFAULT_PEAK_NORMALISE,
+    ) -> None:
+        if layout not in LAYOUTS:
+            raise ModelError(f"unknown aiSFX input layout {layout!r}; one of {', '.join(LAYOUTS)}")
         self.model = model.eval()
         self.model_id = model_id
         self.device = device
         self.untrained = untrained
+        self.layout = layout
+        self.peak_normalise = peak_normalise
         self.dim = int(model.dim)
 
     def __repr__(self) -> str:
-        return f"AisfxEncoder({self.model_id!r}, dim={self.dim}, device={self.device!r})"
+        return (
+            f"AisfxEncoder({self.model_id!r}, dim={self.dim}, device={self.device!r}, "
+            f"layout={self.layout!r})"
+        )
 
-    def blocks(self, waveform: np.ndarray, *, sample_rate: int, index: int = 0) -> np.ndarray:
-        """One clip's network input, ``(blocks, 100, 96)`` float32."""
+    @property
+    def frontend(self) -> str:
+        """What the vectors were computed from (recorded with an index view: vectors from
+        another front end are not comparable and are never reused or searched together)."""
+        norm = "peak" if self.peak_normalise else "raw"
+        return f"aisfx-{self.layout}-{norm}-v{FRONTEND_VERSION}"
+
+    def _spectrogram(self, waveform: np.ndarray, *, sample_rate: int, index: int) -> np.ndarray:
         x = resample(to_mono(waveform, index), int(sample_rate), SAMPLE_RATE)
         x = x[: int(MAX_SECONDS * SAMPLE_RATE)]
-        return blocks_of(log_mel(x))
+        if self.peak_normalise:
+            x = peak_normalised(x)
+        return log_mel(x)
+
+    def blocks(self, waveform: np.ndarray, *, sample_rate: int, index: int = 0) -> np.ndarray:
+        """One clip's network input(s): ``(1, 100, frames)`` for the clip layout, ``(blocks,
+        100, 96)`` for the blocks layout; float32."""
+        spec = self._spectrogram(waveform, sample_rate=sample_rate, index=index)
+        return clip_input(spec)[None] if self.layout == LAYOUT_CLIP else blocks_of(spec)
 
     def embed_blocks(self, blocks: np.ndarray, *, batch_size: int = BLOCK_BATCH) -> np.ndarray:
-        """``(n, 100, 96)`` → the raw (unnormalised) ``(n, dim)`` block vectors."""
+        """``(n, rows, cols)`` network inputs → the raw (unnormalised) ``(n, dim)`` vectors."""
         import torch
 
         out = []
@@ -319,10 +405,23 @@ class AisfxEncoder:
     def encode_audio(
         self, waveforms: Sequence[np.ndarray], *, sample_rate: int, batch_size: int = BLOCK_BATCH
     ) -> np.ndarray:
-        """Clips → ``(n, dim)``: the mean of each clip's block vectors, L2-normalised."""
+        """Clips → ``(n, dim)``: the mean of each clip's input vectors, L2-normalised."""
         batch_size = check_batch_size(batch_size)
         if len(waveforms) == 0:
             return empty(self.dim)
+        if self.layout == LAYOUT_CLIP:
+            # one input per clip, as long as the clip: clips of different lengths cannot share
+            # a batch without padding, which would change the mean over time
+            vecs = [
+                self.embed_blocks(self.blocks(w, sample_rate=sample_rate, index=i))[0]
+                for i, w in track(
+                    list(enumerate(waveforms)),
+                    total=len(waveforms),
+                    desc="aiSFX audio",
+                    unit="clip",
+                )
+            ]
+            return l2_normalise(np.stack(vecs))
         per_clip = [
             self.blocks(w, sample_rate=sample_rate, index=i) for i, w in enumerate(waveforms)
         ]

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.catalog.describe import TemplateDescriber
 from sfxkit.catalog.categorize import categorize_items, evaluate, label_of
+from sfxkit.catalog.describe import TemplateDescriber
 from sfxkit.catalog.schema import CatalogItem
 from tests import synth
 
@@ -78,6 +78,46 @@ def test_too_few_labels_predict_nothing():
     result = categorize_items(items, vecs)
     assert result.predicted == 0 and "1 labelled item" in result.skipped_reason
     assert all(not it.predicted_catid for it in result.items)
+
+
+def test_a_library_labelled_only_with_ucs_categories_gets_category_predictions():
+    vecs, labels = _clusters(8)
+    top = {"DOORWood": "DOORS", "RAIN": "RAIN", "GUNAuto": "GUNS"}
+    items = [
+        _item(i, title="x") if i % 8 == 0 else _item(i, title="x", category=top[catid].lower())
+        for i, catid in enumerate(labels)
+    ]
+    result = categorize_items(items, vecs)
+    assert result.level == "category" and not result.skipped_reason
+    assert (result.labelled, result.predicted, result.classes) == (21, 3, 3)
+    assert "UCS Category level" in result.summary()
+    assert result.record("sfx_audio", "logreg")["level"] == "category"
+    for i, (after, catid) in enumerate(zip(result.items, labels, strict=True)):
+        if i % 8 == 0:  # predicted at the level it learnt: the UCS Category, no CatID invented
+            assert (after.predicted_category, after.predicted_catid) == (top[catid], "")
+            assert after.predicted_subcategory == "" and after.predicted_confidence > 0.5
+        else:
+            assert after.predicted_category == "" and after.category == top[catid].lower()
+
+
+def test_a_library_with_its_own_category_words_learns_those():
+    vecs, labels = _clusters(8)
+    own = {"DOORWood": "Doors & Hinges", "RAIN": "Weather", "GUNAuto": "Weapons"}
+    items = [
+        _item(i, title="x") if i % 8 == 0 else _item(i, title="x", category=own[catid])
+        for i, catid in enumerate(labels)
+    ]
+    # three items also carry a UCS CatID: the library's own column still labels more items
+    for i in (1, 9, 17):
+        items[i] = _item(i, title="x", ucs_catid=labels[i], category=own[labels[i]])
+    result = categorize_items(items, vecs)
+    assert result.level == "library" and result.labelled == 21
+    predicted = {
+        labels[i]: it.predicted_category for i, it in enumerate(result.items) if i % 8 == 0
+    }
+    assert predicted == {c: own[c] for c in CATS}
+    too_few = categorize_items(items[:10], vecs[:10])
+    assert too_few.predicted == 0 and "own category" in too_few.skipped_reason
 
 
 def test_describer_uses_predictions_and_ucs_explanations():
@@ -151,7 +191,7 @@ def labelled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_categorize_index_on_demand(labelled_index):
-    from sfxkit.catalog.categorize import categorize_index
+    from sfxkit.index.maintain import categorize_index
     from sfxkit.index.store import load_index
 
     before = load_index(labelled_index, views=[])
@@ -211,11 +251,50 @@ def test_cli_categorize_and_info(labelled_index, tmp_path):
     assert "predicted categories (from the sound, not your metadata)" in text
 
 
+@pytest.mark.slow
+def test_cli_categorizes_a_library_labelled_only_with_a_category_column(tmp_path):
+    """A sidecar naming only UCS Categories (BIRDS / WATER, no subcategory): the index gets
+    Category predictions, and the CLI says which level it learnt at."""
+    from sfxkit.index.build import build_index
+
+    lib = tmp_path / "lib"
+    rows = ["file,category"]
+    for i in range(5):
+        synth.write_audio(lib / f"chirp{i}.wav", synth.tone(2500 + 300 * i, 1.0))
+        synth.write_audio(lib / f"stream{i}.wav", synth.noise(1.0, band=(300, 6000), seed=i))
+        rows += [f"chirp{i}.wav,BIRDS", f"stream{i}.wav,WATER"]
+    synth.write_audio(lib / "take_17.wav", synth.tone(3250, 1.0))
+    synth.write_audio(lib / "take_18.wav", synth.noise(1.0, band=(300, 6000), seed=40))
+    (lib / "sfxkit.csv").write_text("\n".join(rows) + "\n")
+    build_index(lib, tmp_path / "idx", models="tiny", progress=False)
+    exe = Path(sys.executable).with_name("sfxkit")
+    proc = subprocess.run(
+        [str(exe), "index", "categorize", str(tmp_path / "idx"), "--view", "clap_audio", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["level"], out["labelled"], out["predicted"]) == ("category", 10, 2)
+    info = subprocess.run(
+        [str(exe), "index", "info", str(tmp_path / "idx"), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    summary = json.loads(info.stdout)
+    assert summary["categorize"]["level"] == "category"
+    assert summary["predicted_categories"] == {"BIRDS": 1, "WATER": 1}
+    text = subprocess.run(
+        [str(exe), "index", "info", str(tmp_path / "idx")], capture_output=True, text=True
+    ).stdout
+    assert "at the UCS Category level" in text
+
+
 @pytest.mark.real_weights
 def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
     from sfxkit.index.build import build_index
-    from sfxkit.recommender import Recommender
     from sfxkit.index.store import load_index
+    from sfxkit.recommender import Recommender
     from tests.models.test_aisfx_real import require_aisfx_weights
 
     require_aisfx_weights()
@@ -234,7 +313,8 @@ def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
     synth.write_audio(lib / "SFX_0042_web.mp3", rain * 0.5)
     report = build_index(lib, tmp_path / "idx", models="tiny", progress=False)
     assert any(
-        n.startswith("predicted UCS categories for 3 item(s)") for n in report.sound_analysis
+        n.startswith("predicted categories at the UCS CatID level for 3 item(s)")
+        for n in report.sound_analysis
     )
     rows = load_index(tmp_path / "idx", views=[]).rows.set_index("title")
     assert rows.loc["hit3", "predicted_category"] == "ALARMS"

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.index.build import build_index
 from sfxkit.errors import IndexMismatchError
+from sfxkit.index.build import build_index
 from sfxkit.recommender import Recommender
 from tests import synth
 
@@ -78,6 +78,32 @@ def test_tiny_aisfx_view_is_recorded_and_fused_with_tiny_clap(small_library, tmp
     for r in recs:  # both untrained: fused with equal weights
         assert set(r.view_scores) == {"sfx_audio", "clap_audio"}
         assert r.score == pytest.approx(np.mean(list(r.view_scores.values())), abs=1e-5)
+
+
+def test_an_index_of_the_old_aisfx_input_is_refused_for_queries_and_re_embedded(
+    small_library, tmp_path, monkeypatch
+):
+    """sfx_audio vectors of another input layout are never compared with new queries, and a
+    rebuild re-embeds them all; an index that recorded no front end (written before it was
+    recorded) holds the default's vectors and is used as it is."""
+    import sfxkit.models.aisfx as aisfx
+    from sfxkit.models.aisfx import same_frontend
+
+    assert same_frontend("", aisfx.FRONTEND) and not same_frontend("aisfx-clip-peak-v1", "")
+    monkeypatch.setattr(aisfx, "FRONTEND", "aisfx-clip-peak-v1")  # another sfxkit's input
+    build_index(small_library, tmp_path / "idx", models="tiny", sfx_model="aisfx:tiny")
+    view = Recommender(tmp_path / "idx").manifest.views["sfx_audio"]
+    assert view.frontend == "aisfx-clip-peak-v1"
+    with pytest.raises(IndexMismatchError, match="rebuild the index") as err:
+        Recommender(tmp_path / "idx").recommend_audio(_query(small_library), k=2)
+    assert "aisfx-clip-peak-v1" in str(err.value) and "aisfx-blocks-raw-v1" in str(err.value)
+    monkeypatch.undo()
+    report = build_index(small_library, tmp_path / "idx", models="tiny", sfx_model="aisfx:tiny")
+    # every sfx_audio vector embedded again; the CLAP views' are carried over
+    assert report.embedded["sfx_audio"] == 5 and report.embedded["clap_audio"] == 0
+    rec = Recommender(tmp_path / "idx")
+    assert rec.manifest.views["sfx_audio"].frontend == aisfx.FRONTEND == "aisfx-blocks-raw-v1"
+    assert len(rec.recommend_audio(_query(small_library), k=2)) == 2
 
 
 def test_real_aisfx_ranks_alone_on_a_tiny_index(small_library, tmp_path, with_aisfx):

@@ -53,8 +53,17 @@ def golden() -> dict:
 
 @pytest.mark.parametrize("name", sorted(clips()))
 def test_pretrained_embeddings_match_the_reference_package(encoder, golden, name):
+    """Both layouts against the reference code path each follows (see tests/models/
+    test_aisfx.py): the default Essentia-path blocks, and the librosa path's clip layout."""
+    from sfxkit.models.aisfx import AisfxEncoder
+
     audio = clips()[name]
-    assert encoder.dim == 512 and not encoder.untrained
+    assert encoder.dim == 512 and not encoder.untrained and encoder.layout == "blocks"
+    clip = AisfxEncoder(
+        encoder.model, model_id="aisfx", device="cpu", layout="clip", peak_normalise=True
+    )
+    clip_emb = clip.encode_audio([audio], sample_rate=SR)[0]
+    np.testing.assert_allclose(clip_emb, golden[f"{name}.clip_embedding"], atol=1e-4)
     blocks = encoder.blocks(audio, sample_rate=SR)
     ref = golden[f"{name}.blocks"]
     np.testing.assert_allclose(encoder.embed_blocks(blocks), ref, rtol=1e-4, atol=1e-4)

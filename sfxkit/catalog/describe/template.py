@@ -484,12 +484,12 @@ class TemplateDescriber:
         try:
             entry = lookup_catid(item.ucs_catid) if item.ucs_catid else None
             entry = entry or catid_for(item.category, item.subcategory)
-            if entry is not None or item.category or not item.predicted_catid:
+            if entry is not None or item.category or not item.predicted_category:
                 return entry, item.category, item.subcategory
             if item.predicted_confidence < PREDICTION_MIN_CONFIDENCE:
                 return None, "", ""
-            return (
-                lookup_catid(item.predicted_catid),
+            return (  # a prediction below the CatID level has a category and no entry
+                lookup_catid(item.predicted_catid) if item.predicted_catid else None,
                 item.predicted_category,
                 item.predicted_subcategory,
             )

@@ -197,6 +197,17 @@ def embed_text_groups(enc: Any, groups: Sequence[Sequence[str]]) -> np.ndarray:
     return sums.astype(np.float32)
 
 
+def refresh_clip_text(vectors: Any, items: Any, rows: Any, encoder: Any) -> None:
+    """Re-embed, in place, the ``clip_text`` vectors of ``rows`` from their items' visual
+    descriptions: the same prompt-ensembled unit vectors a build makes
+    (:func:`embed_text_groups`). The one way to refresh that view."""
+    rows = list(rows)
+    if rows:
+        vectors[rows] = embed_text_groups(
+            encoder, [list(items[i].visual_descriptions) for i in rows]
+        )
+
+
 def load_encoder(role: str, model_id: str, device: str | None) -> Any:
     from sfxkit.models import registry
 
