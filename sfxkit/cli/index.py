@@ -127,7 +127,7 @@ def info(
         "licences": idx.rows["licence"].value_counts().to_dict(),
         "build_failures": len((m.get("build") or {}).get("failures", [])),
         "calibration": m.get("calibration"),
-        **_sound_summary(idx, all_duplicates=not dedupe),
+        **sound_summary(idx, all_duplicates=not dedupe),
     }
     if as_json:
         print_json(summary)
@@ -158,11 +158,6 @@ def info(
     console.print("licences: " + ", ".join(f"{escape(str(k))} {n}" for k, n in licences.items()))
 
     print_sound_summary(summary)
-
-
-def _sound_summary(idx: object, all_duplicates: bool = False) -> dict[str, object]:
-
-    return sound_summary(idx, all_duplicates)
 
 
 @index_app.command("verify")
