@@ -27,8 +27,8 @@ import numpy as np
 from sfxkit.errors import IndexMismatchError, InputError
 
 if TYPE_CHECKING:
-    from sfxkit.media.shots import Shot
     from sfxkit.index.store import LoadedIndex
+    from sfxkit.media.shots import Shot
 
 # How many candidates each view contributes before exact fused rescoring.
 FUSION_POOL = 64
@@ -129,6 +129,20 @@ class Recommendations(list):  # type: ignore[type-arg]
         if self.confident:
             return "confident match"
         return "no confident match (best candidates shown)"
+
+
+def result_entry(label: str, recs: Any) -> dict[str, Any]:
+    """One labelled result list in its JSON shape: what `sfxkit recommend --json` prints and
+    `sfxkit serve` sends. A calibrated index adds ``confident``, ``threshold`` and ``verdict``."""
+    confident = getattr(recs, "confident", None)
+    verdict: dict[str, Any] = {}
+    if confident is not None:
+        verdict = {
+            "confident": confident,
+            "threshold": getattr(recs, "threshold", None),
+            "verdict": recs.verdict(),
+        }
+    return {"label": label, **verdict, "recommendations": [r.to_dict() for r in recs]}
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,36 @@ def _decoded_image(upload: UploadFile) -> Any:
         return None
 
 
-class _Uploaded(SfxkitError):
-    """An sfxkit error raised on an uploaded file, reworded to name the file as the client did."""
+# The fix a MediaError suggests, in the words of this API (the CLI words its own).
+_HTTP_FIX = {
+    True: "upload a sound file sfxkit can decode (WAV, FLAC, AIFF, OGG, MP3, ...)",
+    False: "upload a JPEG/PNG/WebP/TIFF/BMP image, or a video with time= for one of its frames",
+}
 
-    def __init__(self, exc: SfxkitError, message: str) -> None:
-        super().__init__(message)
+
+class _Uploaded(SfxkitError):
+    """An sfxkit error raised on an uploaded file, reworded in HTTP terms and naming the file
+    as the client sent it; ``fields`` keep the library's own message (and a MediaError's path
+    and reason) so that a client can word it its own way."""
+
+    def __init__(self, exc: SfxkitError, shown: str, tmp: Path, audio: bool) -> None:
+        from sfxkit.errors import MediaError
+
         self.inner = exc
         self.exit_code = exc.exit_code
+        self.fields: dict[str, Any] = {"message": str(exc).replace(str(tmp), shown)}
+        if isinstance(exc, MediaError):
+            path = exc.path.replace(str(tmp), shown)
+            reason = exc.reason.replace(str(tmp), shown)
+            self.fields.update(path=path, reason=reason)
+            message = f"{path}: {reason}; {_HTTP_FIX[audio]}"
+        else:
+            message = (
+                self.fields["message"]
+                .replace("(video_path, seconds)", "a video with time=")
+                .replace("(path, seconds)", "a video with time=")
+            )
+        super().__init__(message)
 
 
 def create_app(
@@ -112,6 +135,7 @@ def create_app(
                 "detail": str(exc),
                 "error": type(inner).__name__,
                 "exit_code": exc.exit_code,
+                **(exc.fields if isinstance(exc, _Uploaded) else {}),
             },
         )
 
@@ -155,15 +179,12 @@ def create_app(
             except SfxkitError as exc:
                 if isinstance(exc, _Uploaded):
                     raise
-                from sfxkit.cli.recommend import in_cli_terms
-
-                worded = in_cli_terms(exc, audio)
-                raise _Uploaded(exc, str(worded).replace(str(path), shown)) from exc
+                raise _Uploaded(exc, shown, path, audio) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def entry(label: str, recs: Any) -> dict[str, Any]:
-        from sfxkit.cli.recommend import result_entry
+        from sfxkit.recommender import result_entry
 
         return result_entry(label, recs)
 

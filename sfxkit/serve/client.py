@@ -21,11 +21,26 @@ ENV_TOKEN = "SFXKIT_TOKEN"
 
 
 class ServerError(SfxkitError):
-    """The server refused the query; the message is the one the CLI prints in-process."""
+    """The server refused the query: its message (in HTTP terms) and the exit code the same
+    failure has in-process; :meth:`library_error` is the library's error the server reported,
+    for the CLI to word as it does in-process."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1, payload: dict | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.payload = payload or {}
+
+    def library_error(self) -> SfxkitError:
+        from sfxkit.errors import InputError, MediaError
+
+        p = self.payload
+        if p.get("error") == "MediaError" and isinstance(p.get("path"), str):
+            return MediaError(p["path"], str(p.get("reason", "")))
+        if p.get("error") in ("InputError", "MediaError") and isinstance(p.get("message"), str):
+            err = InputError(p["message"])
+            err.exit_code = self.exit_code
+            return err
+        return self
 
 
 class Unreachable(Exception):
@@ -86,7 +101,7 @@ def call(
         detail = payload.get("detail")
         if not isinstance(detail, str):
             detail = f"the server at {server} answered {exc.code} {exc.reason} ({detail})"
-        raise ServerError(detail, int(payload.get("exit_code") or 1)) from None
+        raise ServerError(detail, int(payload.get("exit_code") or 1), payload) from None
     except (error.URLError, ConnectionError, TimeoutError) as exc:
         raise Unreachable(f"no sfxkit server at {server} ({exc})") from None
 
