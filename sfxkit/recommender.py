@@ -200,7 +200,16 @@ class Filters:
                     f"unknown filter '{key}'; valid filters: {', '.join(sorted(known))}"
                 )
             if key in {"category", "licence", "exclude_flags", "exclude_ids"}:
-                val = (val,) if isinstance(val, str) else tuple(val)
+                val = (val,) if isinstance(val, str) else val
+                if not isinstance(val, (list, tuple)) or not all(isinstance(v, str) for v in val):
+                    raise InputError(
+                        f"filter '{key}' takes a string or a list of strings, got {val!r:.60}"
+                    )
+                val = tuple(val)
+            elif val is not None:  # the durations
+                if isinstance(val, bool) or not isinstance(val, (int, float)):
+                    raise InputError(f"filter '{key}' takes a number of seconds, got {val!r:.60}")
+                val = float(val)
             kwargs[key] = val
         return cls(**kwargs)
 

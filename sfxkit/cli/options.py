@@ -85,8 +85,8 @@ def check_generator(variant: str, advice: str, weights_dir: Path | None = None) 
 
 def check_index_models(index: Path, models: str | None, command: str) -> None:
     """The encoders of the index must be loadable, and ``--models tiny`` needs a tiny index."""
-    from sfxkit.index.build import check_weights
     from sfxkit.errors import InputError
+    from sfxkit.index.build import check_weights
     from sfxkit.index.store import IndexStore
 
     store = IndexStore(index)

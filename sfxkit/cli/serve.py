@@ -30,6 +30,14 @@ def serve_cmd(
         Path | None,
         typer.Option("--jobs-dir", help="Where jobs write their outputs (default: a temp dir)."),
     ] = None,
+    outputs_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--outputs-root",
+            help="A folder review sessions may also write under (out=); by default the server "
+            "writes only inside --jobs-dir.",
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
 ) -> None:
     """Serve recommendations over HTTP with the models and the index kept loaded."""
@@ -49,7 +57,13 @@ def serve_cmd(
         token = new_token()
         typer.echo(f"sfxkit serve: token (send as 'Authorization: Bearer …'): {token}", err=True)
     app = create_app(
-        index, host=host, token=token, max_upload_mb=max_upload, jobs_dir=jobs_dir, device=device
+        index,
+        host=host,
+        token=token,
+        max_upload_mb=max_upload,
+        jobs_dir=jobs_dir,
+        device=device,
+        outputs_root=outputs_root,
     )
     info = app.state.resident.info()
     shown = f"[{host}]" if ":" in host else host

@@ -172,8 +172,8 @@ def soundtrack_cmd(
     """Give VIDEO (or every video in a folder) its sound effects: per shot retrieve, generate
     or blend; mix to a loudness target; deliver BWF clips, stems and mix (5.1 too), muxed video,
     AAF/FCP XML/EDL/OTIO, CSV, provenance."""
-    from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
     from sfxkit.delivery.export import FORMATS, check_delivery
+    from sfxkit.editorial import SoundtrackOptions, soundtrack, soundtrack_batch
 
     wanted = tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else FORMATS
     check_delivery(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -23,7 +24,15 @@ from fastapi.responses import (
 
 from sfxkit.errors import IndexStoreError, InputError, ModelError, SfxkitError
 from sfxkit.serve.resident import ResidentIndex
-from sfxkit.serve.security import Guard, catalog_file, is_loopback, job_file
+from sfxkit.serve.security import (
+    Guard,
+    catalog_file,
+    clean_path,
+    inside,
+    is_loopback,
+    job_file,
+    output_folder,
+)
 
 DEFAULT_MAX_UPLOAD_MB = 200.0
 
@@ -96,8 +105,12 @@ def create_app(
     jobs_dir: str | Path | None = None,
     device: str | None = None,
     encoders: dict[str, Any] | None = None,
+    outputs_root: str | Path | None = None,
 ) -> Any:
     """The ASGI app serving ``index``, configured as if bound to ``host``.
+
+    The server writes only inside ``jobs_dir`` (each job in its own folder) and, for review
+    sessions given an ``out`` folder, inside ``outputs_root``.
 
     A non-loopback ``host`` needs a ``token`` (raises InputError without one). ``encoders``
     (as :class:`~sfxkit.recommender.Recommender` takes them) replace the manifest's models in
@@ -112,11 +125,13 @@ def create_app(
             "(`sfxkit serve` generates one when neither is given)"
         )
     resident = ResidentIndex(index, device=device, encoders=encoders)
-    jobs = JobManager(
-        resident.path,
-        Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-")),
-        device=device,
-    )
+    folder = Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    # Where this server may write (and read the choices files it wrote).
+    roots = [folder.resolve()]
+    if outputs_root is not None:
+        roots.append(clean_path(str(outputs_root), "--outputs-root"))
+    jobs = JobManager(resident.path, folder, device=device, roots=roots)
     app = FastAPI(
         title="sfxkit",
         summary="Sound effects for video: the recommendation service over one index.",
@@ -125,6 +140,20 @@ def create_app(
     app.state.resident = resident
     app.state.jobs = jobs
     app.state.token = token
+
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # One clear message instead of FastAPI's list: "k: Input should be a valid integer".
+        said = []
+        for err in exc.errors()[:3]:
+            where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query"))
+            got = repr(err.get("input"))[:60] if err.get("type") != "missing" else None
+            said.append(f"{where}: {err.get('msg')}" + (f" (got {got})" if got else ""))
+        return JSONResponse(
+            status_code=422, content={"detail": "; ".join(said), "error": "InputError"}
+        )
 
     @app.exception_handler(SfxkitError)
     async def _sfxkit_error(request: Request, exc: SfxkitError) -> JSONResponse:
@@ -161,7 +190,44 @@ def create_app(
             raise InputError('filters must be a JSON object, e.g. {"category": ["DOORS"]}')
         from sfxkit.recommender import Filters
 
-        return Filters.from_any(value)
+        try:
+            return Filters.from_any(value)
+        except SfxkitError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong type
+            raise InputError(
+                f"filters: a value of the wrong type ({exc}); e.g. "
+                '{"category": ["DOORS"], "min_duration": 1.5, "exclude_flags": ["silent"]}'
+            ) from None
+
+    # Where a video_path may lie and get a detailed error; outside, the server does not tell a
+    # missing file from one it cannot read or decode (it would tell what exists on its disk).
+    catalog_root = (resident.get().manifest.get("build") or {}).get("root")
+    media_roots = [*roots, *([Path(catalog_root).resolve()] if catalog_root else [])]
+
+    @contextmanager
+    def server_video(raw: str, what: str = "video_path", probe: bool = False) -> Iterator[Path]:
+        from sfxkit.errors import MediaError
+
+        path = clean_path(raw, what)
+        if inside(path, media_roots):
+            yield path
+            return
+        hidden = InputError(
+            f"{what} {raw[:200]!r}: no readable video there (outside "
+            f"{' and '.join(str(r) for r in media_roots)} the server does not say why)"
+        )
+        try:
+            if not os.access(path, os.R_OK) or not path.is_file():
+                raise hidden
+            if probe:
+                from sfxkit.media.frames import _open_video
+
+                container, _ = _open_video(path)
+                container.close()
+            yield path
+        except MediaError:
+            raise hidden from None
 
     @contextmanager
     def saved(upload: UploadFile, *, audio: bool = False) -> Iterator[Path]:
@@ -223,9 +289,10 @@ def create_app(
                         lambda: rec.recommend((str(path), float(time)), k, filters=f)
                     )
             else:
-                recs = resident.compute(
-                    lambda: rec.recommend((str(video_path), float(time)), k, filters=f)
-                )
+                with server_video(video_path) as vpath:
+                    recs = resident.compute(
+                        lambda: rec.recommend((str(vpath), float(time)), k, filters=f)
+                    )
         return answer(rec, "frame", [entry("frame", recs)])
 
     @app.post("/api/recommend/text", summary="Sounds for a text description")
@@ -266,7 +333,8 @@ def create_app(
             with saved(video) as path:
                 shots = resident.compute(lambda: rec.recommend_video(str(path), k, filters=f))
         else:
-            shots = resident.compute(lambda: rec.recommend_video(str(video_path), k, filters=f))
+            with server_video(str(video_path)) as vpath:
+                shots = resident.compute(lambda: rec.recommend_video(str(vpath), k, filters=f))
         return answer(
             rec,
             "video",
@@ -302,10 +370,14 @@ def create_app(
         video_path: str = Form(...),
         options: str | None = Form(None, description="JSON object of keyword arguments."),
     ) -> dict[str, Any]:
-        opts = json.loads(options) if options else {}
+        try:
+            opts = json.loads(options) if options else {}
+        except ValueError as exc:
+            raise InputError(f"options is not JSON ({exc}); send an object") from None
         if not isinstance(opts, dict):
             raise InputError("options must be a JSON object of keyword arguments")
-        return jobs.start(kind, video_path, opts).to_dict()
+        with server_video(video_path, probe=True) as path:
+            return jobs.start(kind, str(path), opts).to_dict()
 
     @app.get("/api/jobs", summary="All jobs")
     def list_jobs() -> list[dict[str, Any]]:
@@ -340,8 +412,20 @@ def create_app(
     reviewed: set[Path] = set()
     token_q = f"?token={quote(token)}" if token else ""
 
-    def review_out(video: Path, out: str | None) -> Path:
-        return Path(out).expanduser().resolve() if out else rv.default_out(jobs.folder, video)
+    def review_out(video: Path, out: Any) -> Path:
+        if out is None or out == "":
+            return rv.default_out(jobs.folder, video)
+        if not isinstance(out, str):
+            raise InputError(f"out must be a folder path, got {type(out).__name__}")
+        return output_folder(out, roots)
+
+    def reviewed_video(raw: Any) -> Path:
+        if not isinstance(raw, str):
+            raise InputError(f"video must be a path, got {type(raw).__name__}")
+        video = clean_path(raw, "video")
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        return video
 
     @app.get("/review", summary="The review page of a video", response_class=HTMLResponse)
     def review_page(
@@ -354,11 +438,11 @@ def create_app(
         follow_motion: bool | None = None,
         align: bool | None = None,
     ) -> Any:
-        path = Path(video).expanduser().resolve()
-        if not path.is_file():
-            raise InputError(f"{video}: no such video on the server")
-        rec = resident.get()
-        shots = resident.compute(lambda: rv.shots_for(rec, path, k, policy))
+        path = clean_path(video, "video")
+        review_out(path, out)  # an out= it may not write is refused before any work
+        with server_video(video, "video", probe=True) as path:
+            rec = resident.get()
+            shots = resident.compute(lambda: rv.shots_for(rec, path, k, policy))
         reviewed.add(path)
         dest = review_out(path, out)
         options = {
@@ -411,37 +495,36 @@ def create_app(
     def keyframe(video: str, t: float) -> Any:
         from fastapi import Response
 
-        path = Path(video).expanduser().resolve()
+        path = clean_path(video, "video")
         if path not in reviewed:
             return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
         return Response(rv.keyframe_png(path, t), media_type="image/png")
 
     @app.get("/api/review/video", summary="The video under review (only one opened in /review)")
     def review_video(video: str) -> Any:
-        path = Path(video).expanduser().resolve()
+        path = clean_path(video, "video")
         if path not in reviewed:
             return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
         return FileResponse(path)
 
     @app.get("/api/review/session", summary="The saved choices of a review")
     def get_session(video: str, out: str | None = None) -> dict[str, Any]:
-        return rv.read_session(review_out(Path(video).expanduser().resolve(), out))
+        return rv.read_session(review_out(clean_path(video, "video"), out))
 
     @app.post("/api/review/session", summary="Save the choices of a review (the session file)")
     def put_session(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        video = Path(str(body.get("video", ""))).expanduser().resolve()
-        if video not in reviewed:
-            raise InputError(f"{video}: open /review?video=... for it first")
+        video = reviewed_video(body.get("video"))
         path = rv.write_session(review_out(video, body.get("out")), video, body.get("shots") or {})
         return {"session": str(path), **json.loads(path.read_text())}
 
     @app.post("/api/review/export", summary="Export the reviewed soundtrack (a soundtrack job)")
     def export(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        video = Path(str(body.get("video", ""))).expanduser().resolve()
-        if video not in reviewed:
-            raise InputError(f"{video}: open /review?video=... for it first")
+        video = reviewed_video(body.get("video"))
         session = review_out(video, body.get("out")) / rv.SESSION
-        options = dict(body.get("options") or {})
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise InputError("options must be a JSON object of keyword arguments")
+        options = dict(options)
         if session.is_file():
             options["choices"] = str(session)
         return jobs.start("soundtrack", str(video), options).to_dict()
@@ -451,13 +534,13 @@ def create_app(
         summary="Generate one shot's sound to audition (a generate job; as the export would)",
     )
     def generate(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        video = Path(str(body.get("video", ""))).expanduser().resolve()
-        if video not in reviewed:
-            raise InputError(f"{video}: open /review?video=... for it first")
+        video = reviewed_video(body.get("video"))
         shot = body.get("shot")
         if not isinstance(shot, int) or isinstance(shot, bool):
             raise InputError(f"shot must be a shot number, got {shot!r}")
-        given = dict(body.get("options") or {})
+        given = body.get("options") or {}
+        if not isinstance(given, dict):
+            raise InputError("options must be a JSON object of keyword arguments")
         options: dict[str, Any] = {k: given[k] for k in rv.GENERATE_OPTIONS if k in given}
         session = review_out(video, body.get("out")) / rv.SESSION
         if session.is_file():  # the chosen sound leads the prompt, as in the export
@@ -472,7 +555,10 @@ def create_app(
         if item not in cols["id"]:
             raise InputError(f"no catalog item {item!r} in this index")
         path = cols["path"][cols["id"].index(item)]
-        recs = resident.compute(lambda: rec.recommend_audio(path, int(body.get("k", 5))))
+        k = body.get("k", 5)
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise InputError(f"k must be a whole number >= 1, got {k!r}")
+        recs = resident.compute(lambda: rec.recommend_audio(path, k))
         return answer(rec, "audio", [entry("similar", recs)])
 
     @app.get("/", include_in_schema=False)

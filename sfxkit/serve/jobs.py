@@ -102,11 +102,61 @@ class Job:
         }
 
 
+# Options naming files: written ones must stay in the job's folder, read ones in the roots.
+_WRITES = {"compare": ("json_out",), "soundtrack": (), "generate": ()}
+_READS = ("choices",)
+_SET_BY_SERVER = ("out", "video", "index", "progress", "generator")
+
+
+def check_options(kind: str, options: dict[str, Any], out: Path, roots: list[Path]) -> dict:
+    """``options`` with the file names they give resolved: a file written goes inside the job's
+    folder ``out`` (a plain name there), a file read lies inside ``roots``; InputError (naming
+    the allowed place) for anything else."""
+    from sfxkit.serve.security import clean_path, inside
+
+    opts = dict(options)
+    for key in _SET_BY_SERVER:
+        if key in opts:
+            raise InputError(f"option {key!r} is set by the server (a job writes in its folder)")
+    for key in _WRITES[kind]:
+        if opts.get(key) is None:
+            continue
+        name = opts[key]
+        if not isinstance(name, str):
+            raise InputError(f"option {key!r} must be a file name, got {type(name).__name__}")
+        target = clean_path(str(out / name), key)
+        if Path(name).is_absolute() or target.parent != out.resolve():
+            raise InputError(
+                f"option {key!r}: {name[:200]!r} is outside the job's folder; give a plain "
+                f"file name (it is written inside {out})"
+            )
+        opts[key] = str(target)
+    for key in _READS:
+        value = opts.get(key)
+        if isinstance(value, str):
+            path = clean_path(value, key)
+            if not inside(path, roots):
+                raise InputError(
+                    f"option {key!r}: {value[:200]!r} is outside "
+                    f"{' and '.join(str(r) for r in roots)}; send the choices inline instead"
+                )
+            opts[key] = str(path)
+    return opts
+
+
 class JobManager:
-    def __init__(self, index: Path, folder: Path, *, device: str | None = None) -> None:
+    def __init__(
+        self,
+        index: Path,
+        folder: Path,
+        *,
+        device: str | None = None,
+        roots: list[Path] | None = None,
+    ) -> None:
         self.index = index
         self.folder = folder
         self.device = device
+        self.roots = roots if roots is not None else [folder.resolve()]
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
@@ -129,7 +179,8 @@ class JobManager:
         if self.device is not None:
             options.setdefault("device", self.device)
         job_id = uuid.uuid4().hex[:12]
-        job = Job(job_id, kind, video, self.folder / job_id, dict(options))
+        out = self.folder / job_id
+        job = Job(job_id, kind, video, out, check_options(kind, options, out, self.roots))
         job.out.mkdir(parents=True)
         spec = {
             "kind": kind,
