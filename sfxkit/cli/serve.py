@@ -38,7 +38,24 @@ def serve_cmd(
             "writes only inside --jobs-dir.",
         ),
     ] = None,
+    max_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-jobs",
+            min=1,
+            help="Jobs that run at once; the others queue (default: one per two cores, "
+            "at most one per 3 GB of free memory).",
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps.")] = None,
+    no_warm: Annotated[
+        bool,
+        typer.Option(
+            "--no-warm",
+            help="Load the models on the first query instead of before the ready line "
+            "(starts faster on a small machine; the first query then waits).",
+        ),
+    ] = False,
 ) -> None:
     """Serve recommendations over HTTP with the models and the index kept loaded."""
     from sfxkit.errors import MissingExtraError
@@ -56,6 +73,15 @@ def serve_cmd(
     if not is_loopback(host) and not token:
         token = new_token()
         typer.echo(f"sfxkit serve: token (send as 'Authorization: Bearer …'): {token}", err=True)
+    shown = f"[{host}]" if ":" in host else host
+
+    def ready() -> None:
+        typer.echo(
+            f"sfxkit serve: ready: {info['index']} (version {info['index_version']}) on "
+            f"http://{shown}:{port} — API docs at /docs",
+            err=True,
+        )
+
     app = create_app(
         index,
         host=host,
@@ -64,14 +90,17 @@ def serve_cmd(
         jobs_dir=jobs_dir,
         device=device,
         outputs_root=outputs_root,
+        max_jobs=max_jobs,
+        warm=not no_warm,
+        on_ready=ready,
     )
     info = app.state.resident.info()
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(
-        f"sfxkit serve: {info['index']} (version {info['index_version']}) on "
-        f"http://{shown}:{port} — API docs at /docs",
-        err=True,
-    )
+    if not no_warm:
+        typer.echo(
+            f"sfxkit serve: loading the models of {info['index']} "
+            f"(GET http://{shown}:{port}/health says when it is ready)",
+            err=True,
+        )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

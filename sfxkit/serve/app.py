@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -106,11 +106,17 @@ def create_app(
     device: str | None = None,
     encoders: dict[str, Any] | None = None,
     outputs_root: str | Path | None = None,
+    max_jobs: int | None = None,
+    warm: bool = False,
+    on_ready: Callable[[], None] | None = None,
 ) -> Any:
     """The ASGI app serving ``index``, configured as if bound to ``host``.
 
     The server writes only inside ``jobs_dir`` (each job in its own folder) and, for review
-    sessions given an ``out`` folder, inside ``outputs_root``.
+    sessions given an ``out`` folder, inside ``outputs_root``. At most ``max_jobs`` jobs run at
+    once (default :func:`~sfxkit.serve.jobs.default_limit`), the others wait in a queue.
+    With ``warm`` the encoders load (and run once) when the server starts, in the background:
+    ``/health`` answers 503 ``{"ready": false}`` until then, and ``on_ready`` is called after.
 
     A non-loopback ``host`` needs a ``token`` (raises InputError without one). ``encoders``
     (as :class:`~sfxkit.recommender.Recommender` takes them) replace the manifest's models in
@@ -131,8 +137,29 @@ def create_app(
     roots = [folder.resolve()]
     if outputs_root is not None:
         roots.append(clean_path(str(outputs_root), "--outputs-root"))
-    jobs = JobManager(resident.path, folder, device=device, roots=roots)
+    jobs = JobManager(resident.path, folder, device=device, roots=roots, limit=max_jobs)
+    from contextlib import asynccontextmanager
+
+    def warm_up() -> None:
+        resident.warm()
+        if on_ready is not None:
+            on_ready()
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        if warm:
+            import threading
+
+            threading.Thread(target=warm_up, name="sfxkit-warm", daemon=True).start()
+        else:
+            resident.ready = True
+            if on_ready is not None:
+                on_ready()
+        yield
+        jobs.close()  # the server stops: no job outlives it
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sfxkit",
         summary="Sound effects for video: the recommendation service over one index.",
         version="1",
@@ -258,6 +285,11 @@ def create_app(
     @app.get("/api/index", summary="The loaded index: path, version, models, row count")
     def index_info() -> dict[str, Any]:
         return resident.info(resident.get())
+
+    @app.get("/health", summary="Readiness: 200 once the models are loaded, 503 before")
+    async def health() -> Any:
+        body = {"ready": resident.ready, "index_version": resident.version}
+        return JSONResponse(status_code=200 if resident.ready else 503, content=body)
 
     # -------------------------------------------------------------- recommend
     @app.post("/api/recommend/frame", summary="Sounds for one frame: an image, or a video + time")
@@ -388,11 +420,20 @@ def create_app(
         return jobs.get(job_id).to_dict()
 
     @app.get("/api/jobs/{job_id}/events", summary="Server-sent events: progress until done")
-    def job_events(job_id: str) -> Any:
+    async def job_events(job_id: str) -> Any:
         job = jobs.get(job_id)
         return StreamingResponse(jobs.events(job), media_type="text/event-stream")
 
-    @app.delete("/api/jobs/{job_id}", summary="Cancel a job")
+    @app.get("/api/jobs-queue", summary="The job limit, the running jobs and the queue in order")
+    def job_queue() -> dict[str, Any]:
+        listed = jobs.all()
+        return {
+            "limit": jobs.limit,
+            "running": [j.id for j in listed if j.state == "running"],
+            "queued": [j.id for j in sorted(listed, key=lambda j: j.position or 0) if j.position],
+        }
+
+    @app.delete("/api/jobs/{job_id}", summary="Cancel a job (queued or running)")
     def cancel_job(job_id: str) -> dict[str, Any]:
         return jobs.cancel(job_id).to_dict()
 

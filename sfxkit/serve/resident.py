@@ -39,6 +39,37 @@ class ResidentIndex:
         # pays for a thread pool of its own in every new thread that calls it.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfxkit-model")
         self.load_error: str | None = None
+        self.ready = False  # the encoders are loaded (see warm); True at once when deferred
+
+    def warm(self) -> None:
+        """Load the encoders the index's views need and run each once (on the model thread),
+        so that the first query costs what the second does; then :attr:`ready` is True."""
+        rec = self._rec
+        views = rec.manifest.views
+
+        def run() -> None:
+            import numpy as np
+
+            if "clip_text" in views:
+                black = np.zeros((224, 224, 3), dtype=np.uint8)
+                rec.embed_frames([black])
+            if "clap_audio" in views or "clap_text" in views:
+                enc = rec.encoder("audio")
+                enc.encode_texts(["warm up"])
+                enc.encode_audio(
+                    [np.zeros(enc.sample_rate, np.float32)], sample_rate=enc.sample_rate
+                )
+            if "sfx_audio" in views:
+                enc = rec.encoder("sfx")
+                enc.encode_audio(
+                    [np.zeros(enc.sample_rate, np.float32)], sample_rate=enc.sample_rate
+                )
+
+        try:
+            self.compute(run)
+        except Exception as exc:  # noqa: BLE001 - queries will report it; the server runs
+            self.load_error = f"warming the models failed: {exc}"
+        self.ready = True
 
     def compute(self, fn: Callable[[], T]) -> T:
         """``fn()`` on the model thread (requests wait their turn)."""
@@ -88,5 +119,6 @@ class ResidentIndex:
             "rows": int(rec.manifest.row_count),
             "views": list(rec.index.view_names),
             "models": dict(rec.manifest.models),
+            "ready": self.ready,
             **({"load_error": self.load_error} if self.load_error else {}),
         }

@@ -185,9 +185,12 @@ def catalog_file(path: str, root: str | Path | None) -> Path | None:
 
 def job_file(folder: Path, relpath: str) -> Path | None:
     """``relpath`` inside a job's output ``folder`` when it is a plain file reached without
-    ``..``, absolute parts or symlinks; None otherwise."""
+    ``..``, absolute parts, hidden (temp) names or symlinks; None otherwise."""
     rel = Path(relpath)
-    if rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or "\\" in relpath:
+    if rel.is_absolute() or "\\" in relpath or "\0" in relpath:
+        return None
+    # ".." never; a name starting with a dot is a temp file or the job's record: never served
+    if any(part in ("..", "") or part.startswith(".") for part in rel.parts):
         return None
     base = folder.resolve()
     candidate = base / rel
