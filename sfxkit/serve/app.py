@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,8 @@ DEFAULT_MAX_UPLOAD_MB = 200.0
 
 
 def _status(exc: SfxkitError) -> int:
+    if isinstance(exc, TooManyPixels):
+        return 422
     if isinstance(exc, InputError):
         return 400
     if isinstance(exc, (IndexStoreError, ModelError)):
@@ -45,9 +48,20 @@ def _status(exc: SfxkitError) -> int:
     return 422
 
 
+MAX_IMAGE_PIXELS = 40_000_000
+"""Pixels an uploaded image may decode to (a 40 MP photo). A larger JPEG is decoded at a
+reduced scale (Pillow's draft: 1/2, 1/4 or 1/8 while decoding); any other larger image is
+refused with 422 before it is decoded."""
+
+
+class TooManyPixels(InputError):
+    """An upload that would decode to more pixels than the service's budget."""
+
+
 def _decoded_image(upload: UploadFile) -> Any:
-    """The uploaded image decoded in memory as load_frame would from a file; None when that
-    fails (or the name says video), leaving the file path to report why."""
+    """The uploaded image decoded in memory as load_frame would from a file, within
+    :data:`MAX_IMAGE_PIXELS`; None when that fails (or the name says video), leaving the file
+    path to report why."""
     from PIL import Image
 
     from sfxkit.media.frames import _pil_to_rgb, is_video
@@ -56,12 +70,32 @@ def _decoded_image(upload: UploadFile) -> Any:
         return None
     data = upload.file.read()
     upload.file.seek(0)
+    limit = f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} MP"
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return _pil_to_rgb(img)
+        with warnings.catch_warnings():  # the budget below is ours
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise TooManyPixels(f"{upload.filename or 'upload'}: too many pixels; {limit}") from None
     except Exception:  # noqa: BLE001 - PIL raises many types; the file path reports it
         return None
+    with img:
+        w, h = img.size
+        if w * h > MAX_IMAGE_PIXELS and img.format == "JPEG":
+            # the smallest JPEG reduction (1/2, 1/4, 1/8) that fits the budget
+            n = next((n for n in (2, 4, 8) if (w // n) * (h // n) <= MAX_IMAGE_PIXELS), 8)
+            img.draft("RGB", (w // n, h // n))
+        if img.size[0] * img.size[1] > MAX_IMAGE_PIXELS:
+            raise TooManyPixels(
+                f"{upload.filename or 'upload'}: {w}x{h} is {w * h / 1e6:.0f} MP; {limit} "
+                "(JPEGs up to 8 times larger each way are scaled while decoded): send a "
+                "smaller image"
+            )
+        try:
+            img.load()
+            return _pil_to_rgb(img)
+        except Exception:  # noqa: BLE001 - PIL raises many types; the file path reports it
+            return None
 
 
 # The fix a MediaError suggests, in the words of this API (the CLI words its own).
@@ -180,6 +214,16 @@ def create_app(
             said.append(f"{where}: {err.get('msg')}" + (f" (got {got})" if got else ""))
         return JSONResponse(
             status_code=422, content={"detail": "; ".join(said), "error": "InputError"}
+        )
+
+    from sfxkit.serve.resident import Busy
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(exc), "error": "Busy"},
+            headers={"Retry-After": str(exc.retry_after)},
         )
 
     @app.exception_handler(SfxkitError)
@@ -347,7 +391,18 @@ def create_app(
         f = parse_filters(filters)
         rec = resident.get()
         with saved(audio, audio=True) as path:
-            recs = resident.compute(lambda: rec.recommend_audio(str(path), k, filters=f))
+            # decoded here, on this request's thread: only the first minute is kept
+            clip, own = rec.audio_query(path)
+            recs = resident.compute(
+                lambda: rec.recommend_audio(
+                    clip.samples,
+                    k,
+                    sample_rate=clip.sample_rate,
+                    filters=f,
+                    query_id=own,
+                    exclude_self=own is not None,
+                )
+            )
         return answer(rec, "audio", [entry("audio", recs)])
 
     @app.post("/api/recommend/video", summary="Per-shot recommendations for a video")

@@ -12,12 +12,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sfxkit.recommender import Recommender
 
 T = TypeVar("T")
+
+MAX_WAIT = 60.0
+"""Seconds a request waits for the model thread before a 503."""
+
+
+class Busy(Exception):
+    """The model thread did not get to a request in time."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            f"the server is busy: the models did not get to this request within {waited:g} s; "
+            "try again"
+        )
+        self.retry_after = max(1, int(waited / 4))
 
 
 class ResidentIndex:
@@ -71,9 +86,19 @@ class ResidentIndex:
             self.load_error = f"warming the models failed: {exc}"
         self.ready = True
 
-    def compute(self, fn: Callable[[], T]) -> T:
-        """``fn()`` on the model thread (requests wait their turn)."""
-        return self._worker.submit(fn).result()
+    def compute(self, fn: Callable[[], T], wait: float | None = None) -> T:
+        """``fn()`` on the model thread (requests wait their turn, first come first served).
+
+        A request that has not had its turn after ``wait`` seconds (default
+        :data:`MAX_WAIT`) gives up with :class:`Busy` (a 503 with Retry-After); decoding
+        happens before, on the request's own thread, so each turn is one model pass."""
+        future = self._worker.submit(fn)
+        try:
+            return future.result(timeout=MAX_WAIT if wait is None else wait)
+        except FutureTimeout:
+            if future.cancel():
+                raise Busy(MAX_WAIT if wait is None else wait) from None
+            return future.result()
 
     @property
     def version(self) -> int:
