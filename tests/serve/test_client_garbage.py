@@ -57,6 +57,7 @@ def _recommend(world, tmp_path, server: str, **env: str) -> subprocess.Completed
     )
 
 
+@pytest.mark.slow  # seven CLI runs: about 3 min on the shared 2-core machine
 def test_garbage_answers_warn_once_and_answer_in_process(world, tmp_path, garbage_server):
     local = _recommend(world, tmp_path, "")
     assert local.returncode == 0 and "text: a door" in local.stdout

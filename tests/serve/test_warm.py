@@ -6,6 +6,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from tests.serve.conftest import HEADERS, free_port, sfxkit_exe
 
@@ -50,6 +51,7 @@ def _query_seconds(url: str, text: str) -> float:
     return time.perf_counter() - t0
 
 
+@pytest.mark.slow  # a server that loads its models: ~30 s on the shared 2-core machine
 def test_the_first_query_after_ready_is_as_fast_as_the_second(world):
     proc, url = _serve(world)
     try:
