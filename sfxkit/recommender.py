@@ -27,8 +27,12 @@ import numpy as np
 from sfxkit.errors import IndexMismatchError, InputError
 
 if TYPE_CHECKING:
-    from sfxkit.media.shots import Shot
     from sfxkit.index.store import LoadedIndex
+    from sfxkit.media.shots import Shot
+
+QUERY_SECONDS = 60.0
+"""A sound query embeds its first minute, as builds embed catalog files
+(:data:`sfxkit.index.build.MAX_EMBED_SECONDS`)."""
 
 # How many candidates each view contributes before exact fused rescoring.
 FUSION_POOL = 64
@@ -131,6 +135,20 @@ class Recommendations(list):  # type: ignore[type-arg]
         return "no confident match (best candidates shown)"
 
 
+def result_entry(label: str, recs: Any) -> dict[str, Any]:
+    """One labelled result list in its JSON shape: what `sfxkit recommend --json` prints and
+    `sfxkit serve` sends. A calibrated index adds ``confident``, ``threshold`` and ``verdict``."""
+    confident = getattr(recs, "confident", None)
+    verdict: dict[str, Any] = {}
+    if confident is not None:
+        verdict = {
+            "confident": confident,
+            "threshold": getattr(recs, "threshold", None),
+            "verdict": recs.verdict(),
+        }
+    return {"label": label, **verdict, "recommendations": [r.to_dict() for r in recs]}
+
+
 @dataclass(frozen=True)
 class ShotRecommendations:
     """Recommendations for one shot of a video."""
@@ -186,7 +204,16 @@ class Filters:
                     f"unknown filter '{key}'; valid filters: {', '.join(sorted(known))}"
                 )
             if key in {"category", "licence", "exclude_flags", "exclude_ids"}:
-                val = (val,) if isinstance(val, str) else tuple(val)
+                val = (val,) if isinstance(val, str) else val
+                if not isinstance(val, (list, tuple)) or not all(isinstance(v, str) for v in val):
+                    raise InputError(
+                        f"filter '{key}' takes a string or a list of strings, got {val!r:.60}"
+                    )
+                val = tuple(val)
+            elif val is not None:  # the durations
+                if isinstance(val, bool) or not isinstance(val, (int, float)):
+                    raise InputError(f"filter '{key}' takes a number of seconds, got {val!r:.60}")
+                val = float(val)
             kwargs[key] = val
         return cls(**kwargs)
 
@@ -434,23 +461,29 @@ class Recommender:
         filters: Any = None,
         exclude_self: bool = True,
         dedupe: bool | None = None,
+        query_id: str | None = None,
     ) -> list[Recommendation]:
         """ "More like this": sounds near an audio file (or mono array + ``sample_rate``).
 
         With ``exclude_self`` a query that is itself in the catalog (same PCM) is left out.
+        A file is read as builds embed it: its first :data:`QUERY_SECONDS` (see
+        :meth:`audio_query`); an array is used whole, ``query_id`` (its catalog id, when the
+        caller knows it) saves hashing it.
         """
-        from sfxkit.media.audio import Audio, load_audio, pcm_hash
+        from sfxkit.media.audio import Audio, pcm_hash
 
+        own: str | None = query_id
         if isinstance(audio, (str, Path)):
-            clip = load_audio(audio)
+            clip, own = self.audio_query(audio)
         else:
             if sample_rate is None:
                 raise InputError("recommend_audio with an array needs sample_rate=")
             arr = np.asarray(audio, dtype=np.float32)
             clip = Audio(arr if arr.ndim == 2 else arr[None, :], int(sample_rate))
+            if own is None and exclude_self:
+                own = pcm_hash(clip)[:16]
         f = Filters.from_any(filters)
-        if exclude_self:
-            own = pcm_hash(clip)[:16]
+        if exclude_self and own is not None:
             f = Filters(
                 **{**f.__dict__, "exclude_ids": (*f.exclude_ids, *self._own_group(own, dedupe))}
             )
@@ -465,6 +498,60 @@ class Recommender:
         if self.untrained and not any(self.manifest.views[v].untrained for v in views):
             recs = Recommendations(replace(r, untrained=False) for r in recs)  # real models only
         return recs
+
+    def audio_query(self, path: str | Path) -> tuple[Any, str | None]:
+        """The part of a sound file a query embeds, and the file's catalog id when it may be
+        in the catalog (None when it cannot be).
+
+        Only the first :data:`QUERY_SECONDS` are kept, decoded block by block as builds do, so
+        memory does not grow with the file's length. The id (hash of the whole PCM) is computed
+        only when some catalog item has the file's sample rate and length; otherwise decoding
+        stops after the first minute.
+        """
+        from sfxkit.media.audio import Audio, PcmHasher, load_audio, open_audio
+
+        p = Path(path)
+        with open_audio(p) as reader:
+            sr, channels, frames = reader.sample_rate, reader.channels, reader.frames
+            keep = int(QUERY_SECONDS * sr)
+            hasher = PcmHasher(sr, channels) if self._may_be_catalog(sr, frames) else None
+            parts: list[np.ndarray] = []
+            seen = 0
+            for block in reader.blocks():
+                if seen < keep:
+                    parts.append(block[:, : keep - seen])
+                seen += block.shape[1]
+                if hasher is not None:
+                    hasher.update(block)
+                elif seen >= keep:
+                    break
+        if not parts:
+            load_audio(p)  # raises the error an empty file gets
+        samples = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        clip = Audio(np.ascontiguousarray(samples), sr)
+        if hasher is None:
+            return clip, None
+
+        def reread() -> Any:
+            with open_audio(p) as again:
+                yield from again.blocks()
+
+        return clip, hasher.hexdigest(reread)[:16]
+
+    def _may_be_catalog(self, sample_rate: int, frames: int | None) -> bool:
+        """Whether a file of this rate and length (None: unknown) can be a catalog item."""
+        if frames is None:
+            return True
+        if "sample_rate" not in self._cols or "duration" not in self._cols:
+            return True
+        if not hasattr(self, "_rate_length"):
+            self._rate_length = (
+                np.asarray(self._cols["sample_rate"], dtype=np.int64),
+                np.asarray(self._cols["duration"], dtype=np.float64),
+            )
+        rates, durations = self._rate_length
+        length = frames / float(sample_rate)
+        return bool(np.any((rates == sample_rate) & (np.abs(durations - length) < 0.05)))
 
     def recommend_video(
         self,

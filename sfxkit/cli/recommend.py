@@ -74,10 +74,13 @@ def recommend_cmd(
     server = server or os.environ.get("SFXKIT_SERVER") or None
     try:
         if server:
-            from sfxkit.serve.client import query_server
+            from sfxkit.serve.client import ServerError, query_server
 
             kind = _query_kind(query, text, audio)
-            payload = query_server(server, query, kind, k, filters, index)
+            try:
+                payload = query_server(server, query, kind, k, filters, index)
+            except ServerError as exc:
+                raise exc.library_error() from None
             if payload is not None:
                 print_payload(payload, as_json)
                 return
@@ -102,6 +105,8 @@ def answer_query(
     rec: Any, query: str, k: int, filters: Any, *, text: bool = False, audio: bool = False
 ) -> dict[str, Any]:
     """A query's answer as the CLI prints it (and as `sfxkit serve` sends it)."""
+    from sfxkit.recommender import result_entry
+
     kind, frame = _query_kind(query, text, audio)
     payload: dict[str, Any] = {
         "query": query,
@@ -144,11 +149,6 @@ def _query_kind(query: str, text: bool, audio: bool) -> tuple[str, object]:
             "or a description with --text"
         )
     return "frame", query
-
-
-def result_entry(label: str, recs: Any) -> dict[str, Any]:
-    """One labelled result list as the CLI prints it (and as `sfxkit serve` sends it)."""
-    return {"label": label, **_verdict(recs), "recommendations": [r.to_dict() for r in recs]}
 
 
 def print_payload(payload: dict[str, Any], as_json: bool) -> None:
@@ -300,18 +300,6 @@ def _short_path(path: str, root: str | None) -> str:
         except ValueError:
             pass
     return readable(str(Path(p.parent.name) / p.name))
-
-
-def _verdict(recs: object) -> dict[str, object]:
-    """The calibrated verdict of a frame query ({} when the index has no calibration)."""
-    confident = getattr(recs, "confident", None)
-    if confident is None:
-        return {}
-    return {
-        "confident": confident,
-        "threshold": getattr(recs, "threshold", None),
-        "verdict": recs.verdict(),  # type: ignore[attr-defined]
-    }
 
 
 def _is_number(s: str) -> bool:

@@ -30,7 +30,32 @@ def serve_cmd(
         Path | None,
         typer.Option("--jobs-dir", help="Where jobs write their outputs (default: a temp dir)."),
     ] = None,
+    outputs_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--outputs-root",
+            help="A folder review sessions may also write under (out=); by default the server "
+            "writes only inside --jobs-dir.",
+        ),
+    ] = None,
+    max_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-jobs",
+            min=1,
+            help="Jobs that run at once; the others queue (default: one per two cores, "
+            "at most one per 3 GB of free memory).",
+        ),
+    ] = None,
     device: Device = None,
+    no_warm: Annotated[
+        bool,
+        typer.Option(
+            "--no-warm",
+            help="Load the models on the first query instead of before the ready line "
+            "(starts faster on a small machine; the first query then waits).",
+        ),
+    ] = False,
 ) -> None:
     """Serve recommendations over HTTP with the models and the index kept loaded."""
     from sfxkit.errors import MissingExtraError
@@ -48,16 +73,34 @@ def serve_cmd(
     if not is_loopback(host) and not token:
         token = new_token()
         typer.echo(f"sfxkit serve: token (send as 'Authorization: Bearer …'): {token}", err=True)
+    shown = f"[{host}]" if ":" in host else host
+
+    def ready() -> None:
+        typer.echo(
+            f"sfxkit serve: ready: {info['index']} (version {info['index_version']}) on "
+            f"http://{shown}:{port} — API docs at /docs",
+            err=True,
+        )
+
     app = create_app(
-        index, host=host, token=token, max_upload_mb=max_upload, jobs_dir=jobs_dir, device=device
+        index,
+        host=host,
+        token=token,
+        max_upload_mb=max_upload,
+        jobs_dir=jobs_dir,
+        device=device,
+        outputs_root=outputs_root,
+        max_jobs=max_jobs,
+        warm=not no_warm,
+        on_ready=ready,
     )
     info = app.state.resident.info()
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(
-        f"sfxkit serve: {info['index']} (version {info['index_version']}) on "
-        f"http://{shown}:{port} — API docs at /docs",
-        err=True,
-    )
+    if not no_warm:
+        typer.echo(
+            f"sfxkit serve: loading the models of {info['index']} "
+            f"(GET http://{shown}:{port}/health says when it is ready)",
+            err=True,
+        )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

@@ -446,6 +446,11 @@ def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, in
     return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
 
 
+MAX_FRAME_PIXELS = 4096 * 4096
+"""Frames larger than this (16.8 MP, twice 4K UHD) are downscaled to it as they are converted
+to RGB, so a video with giant frames costs bounded memory per frame."""
+
+
 def frames_at(
     path: str | Path,
     times: Sequence[float] | np.ndarray,
@@ -457,7 +462,8 @@ def frames_at(
     For each time: the last frame whose presentation time is ``<= t``; times past the end give
     the last frame. One sequential decode pass serves all times (sorted internally; the output
     follows the input order), seeking first only when the earliest time is far into the video.
-    ``max_side`` downscales (keeping the aspect ratio) so the longer side is at most that.
+    ``max_side`` downscales (keeping the aspect ratio) so the longer side is at most that;
+    without it frames over :data:`MAX_FRAME_PIXELS` are downscaled to that many pixels.
     """
     t = np.asarray(times, dtype=np.float64).reshape(-1)
     if t.size and not np.all(np.isfinite(t) & (t >= 0.0)):
@@ -467,9 +473,11 @@ def frames_at(
     container, stream = _open_video(path)
     with container:
         stream.thread_type = "AUTO"
-        width, height = _target_size(
-            stream.codec_context.width, stream.codec_context.height, max_side
-        )
+        w0, h0 = stream.codec_context.width, stream.codec_context.height
+        if max_side is None and w0 * h0 > MAX_FRAME_PIXELS:
+            # a giant frame is scaled while converted, never held at full size in RGB
+            max_side = max(1, int(max(w0, h0) * (MAX_FRAME_PIXELS / (w0 * h0)) ** 0.5))
+        width, height = _target_size(w0, h0, max_side)
         out = np.zeros((t.size, height, width, 3), dtype=np.uint8)
         if timing is None:
             return out

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,12 +25,25 @@ from fastapi.responses import (
 
 from sfxkit.errors import IndexStoreError, InputError, ModelError, SfxkitError
 from sfxkit.serve.resident import ResidentIndex
-from sfxkit.serve.security import Guard, catalog_file, is_loopback, job_file
+from sfxkit.vocabulary import term
+
+DEDUPE_HELP = term("dedupe").help
+from sfxkit.serve.security import (
+    Guard,
+    catalog_file,
+    clean_path,
+    inside,
+    is_loopback,
+    job_file,
+    output_folder,
+)
 
 DEFAULT_MAX_UPLOAD_MB = 200.0
 
 
 def _status(exc: SfxkitError) -> int:
+    if isinstance(exc, TooManyPixels):
+        return 422
     if isinstance(exc, InputError):
         return 400
     if isinstance(exc, (IndexStoreError, ModelError)):
@@ -36,9 +51,20 @@ def _status(exc: SfxkitError) -> int:
     return 422
 
 
+MAX_IMAGE_PIXELS = 40_000_000
+"""Pixels an uploaded image may decode to (a 40 MP photo). A larger JPEG is decoded at a
+reduced scale (Pillow's draft: 1/2, 1/4 or 1/8 while decoding); any other larger image is
+refused with 422 before it is decoded."""
+
+
+class TooManyPixels(InputError):
+    """An upload that would decode to more pixels than the service's budget."""
+
+
 def _decoded_image(upload: UploadFile) -> Any:
-    """The uploaded image decoded in memory as load_frame would from a file; None when that
-    fails (or the name says video), leaving the file path to report why."""
+    """The uploaded image decoded in memory as load_frame would from a file, within
+    :data:`MAX_IMAGE_PIXELS`; None when that fails (or the name says video), leaving the file
+    path to report why."""
     from PIL import Image
 
     from sfxkit.media.frames import _pil_to_rgb, is_video
@@ -47,21 +73,64 @@ def _decoded_image(upload: UploadFile) -> Any:
         return None
     data = upload.file.read()
     upload.file.seek(0)
+    limit = f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} MP"
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return _pil_to_rgb(img)
+        with warnings.catch_warnings():  # the budget below is ours
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise TooManyPixels(f"{upload.filename or 'upload'}: too many pixels; {limit}") from None
     except Exception:  # noqa: BLE001 - PIL raises many types; the file path reports it
         return None
+    with img:
+        w, h = img.size
+        if w * h > MAX_IMAGE_PIXELS and img.format == "JPEG":
+            # the smallest JPEG reduction (1/2, 1/4, 1/8) that fits the budget
+            n = next((n for n in (2, 4, 8) if (w // n) * (h // n) <= MAX_IMAGE_PIXELS), 8)
+            img.draft("RGB", (w // n, h // n))
+        if img.size[0] * img.size[1] > MAX_IMAGE_PIXELS:
+            raise TooManyPixels(
+                f"{upload.filename or 'upload'}: {w}x{h} is {w * h / 1e6:.0f} MP; {limit} "
+                "(JPEGs up to 8 times larger each way are scaled while decoded): send a "
+                "smaller image"
+            )
+        try:
+            img.load()
+            return _pil_to_rgb(img)
+        except Exception:  # noqa: BLE001 - PIL raises many types; the file path reports it
+            return None
+
+
+# The fix a MediaError suggests, in the words of this API (the CLI words its own).
+_HTTP_FIX = {
+    True: "upload a sound file sfxkit can decode (WAV, FLAC, AIFF, OGG, MP3, ...)",
+    False: "upload a JPEG/PNG/WebP/TIFF/BMP image, or a video with time= for one of its frames",
+}
 
 
 class _Uploaded(SfxkitError):
-    """An sfxkit error raised on an uploaded file, reworded to name the file as the client did."""
+    """An sfxkit error raised on an uploaded file, reworded in HTTP terms and naming the file
+    as the client sent it; ``fields`` keep the library's own message (and a MediaError's path
+    and reason) so that a client can word it its own way."""
 
-    def __init__(self, exc: SfxkitError, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, exc: SfxkitError, shown: str, tmp: Path, audio: bool) -> None:
+        from sfxkit.errors import MediaError
+
         self.inner = exc
         self.exit_code = exc.exit_code
+        self.fields: dict[str, Any] = {"message": str(exc).replace(str(tmp), shown)}
+        if isinstance(exc, MediaError):
+            path = exc.path.replace(str(tmp), shown)
+            reason = exc.reason.replace(str(tmp), shown)
+            self.fields.update(path=path, reason=reason)
+            message = f"{path}: {reason}; {_HTTP_FIX[audio]}"
+        else:
+            message = (
+                self.fields["message"]
+                .replace("(video_path, seconds)", "a video with time=")
+                .replace("(path, seconds)", "a video with time=")
+            )
+        super().__init__(message)
 
 
 def create_app(
@@ -73,8 +142,18 @@ def create_app(
     jobs_dir: str | Path | None = None,
     device: str | None = None,
     encoders: dict[str, Any] | None = None,
+    outputs_root: str | Path | None = None,
+    max_jobs: int | None = None,
+    warm: bool = False,
+    on_ready: Callable[[], None] | None = None,
 ) -> Any:
     """The ASGI app serving ``index``, configured as if bound to ``host``.
+
+    The server writes only inside ``jobs_dir`` (each job in its own folder) and, for review
+    sessions given an ``out`` folder, inside ``outputs_root``. At most ``max_jobs`` jobs run at
+    once (default :func:`~sfxkit.serve.jobs.default_limit`), the others wait in a queue.
+    With ``warm`` the encoders load (and run once) when the server starts, in the background:
+    ``/health`` answers 503 ``{"ready": false}`` until then, and ``on_ready`` is called after.
 
     A non-loopback ``host`` needs a ``token`` (raises InputError without one). ``encoders``
     (as :class:`~sfxkit.recommender.Recommender` takes them) replace the manifest's models in
@@ -89,12 +168,39 @@ def create_app(
             "(`sfxkit serve` generates one when neither is given)"
         )
     resident = ResidentIndex(index, device=device, encoders=encoders)
-    jobs = JobManager(
-        resident.path,
-        Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-")),
-        device=device,
-    )
+    folder = Path(jobs_dir) if jobs_dir else Path(tempfile.mkdtemp(prefix="sfxkit-jobs-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    # Where this server may write (and read the choices files it wrote).
+    roots = [folder.resolve()]
+    if outputs_root is not None:
+        roots.append(clean_path(str(outputs_root), "--outputs-root"))
+    from sfxkit.serve.review import review_root
+
+    # Jobs may also read the choices the review page keeps under the sfxkit cache (no out=).
+    job_reads = [*roots, review_root().resolve()]
+    jobs = JobManager(resident.path, folder, device=device, roots=job_reads, limit=max_jobs)
+    from contextlib import asynccontextmanager
+
+    def warm_up() -> None:
+        resident.warm()
+        if on_ready is not None:
+            on_ready()
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        if warm:
+            import threading
+
+            threading.Thread(target=warm_up, name="sfxkit-warm", daemon=True).start()
+        else:
+            resident.ready = True
+            if on_ready is not None:
+                on_ready()
+        yield
+        jobs.close()  # the server stops: no job outlives it
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sfxkit",
         summary="Sound effects for video: the recommendation service over one index.",
         version="1",
@@ -102,6 +208,30 @@ def create_app(
     app.state.resident = resident
     app.state.jobs = jobs
     app.state.token = token
+
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # One clear message instead of FastAPI's list: "k: Input should be a valid integer".
+        said = []
+        for err in exc.errors()[:3]:
+            where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query"))
+            got = repr(err.get("input"))[:60] if err.get("type") != "missing" else None
+            said.append(f"{where}: {err.get('msg')}" + (f" (got {got})" if got else ""))
+        return JSONResponse(
+            status_code=422, content={"detail": "; ".join(said), "error": "InputError"}
+        )
+
+    from sfxkit.serve.resident import Busy
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(exc), "error": "Busy"},
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     @app.exception_handler(SfxkitError)
     async def _sfxkit_error(request: Request, exc: SfxkitError) -> JSONResponse:
@@ -112,6 +242,7 @@ def create_app(
                 "detail": str(exc),
                 "error": type(inner).__name__,
                 "exit_code": exc.exit_code,
+                **(exc.fields if isinstance(exc, _Uploaded) else {}),
             },
         )
 
@@ -137,7 +268,44 @@ def create_app(
             raise InputError('filters must be a JSON object, e.g. {"category": ["DOORS"]}')
         from sfxkit.recommender import Filters
 
-        return Filters.from_any(value)
+        try:
+            return Filters.from_any(value)
+        except SfxkitError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong type
+            raise InputError(
+                f"filters: a value of the wrong type ({exc}); e.g. "
+                '{"category": ["DOORS"], "min_duration": 1.5, "exclude_flags": ["silent"]}'
+            ) from None
+
+    # Where a video_path may lie and get a detailed error; outside, the server does not tell a
+    # missing file from one it cannot read or decode (it would tell what exists on its disk).
+    catalog_root = (resident.get().manifest.get("build") or {}).get("root")
+    media_roots = [*roots, *([Path(catalog_root).resolve()] if catalog_root else [])]
+
+    @contextmanager
+    def server_video(raw: str, what: str = "video_path", probe: bool = False) -> Iterator[Path]:
+        from sfxkit.errors import MediaError
+
+        path = clean_path(raw, what)
+        if inside(path, media_roots):
+            yield path
+            return
+        hidden = InputError(
+            f"{what} {raw[:200]!r}: no readable video there (outside "
+            f"{' and '.join(str(r) for r in media_roots)} the server does not say why)"
+        )
+        try:
+            if not os.access(path, os.R_OK) or not path.is_file():
+                raise hidden
+            if probe:
+                from sfxkit.media.frames import _open_video
+
+                container, _ = _open_video(path)
+                container.close()
+            yield path
+        except MediaError:
+            raise hidden from None
 
     @contextmanager
     def saved(upload: UploadFile, *, audio: bool = False) -> Iterator[Path]:
@@ -155,15 +323,12 @@ def create_app(
             except SfxkitError as exc:
                 if isinstance(exc, _Uploaded):
                     raise
-                from sfxkit.cli.recommend import in_cli_terms
-
-                worded = in_cli_terms(exc, audio)
-                raise _Uploaded(exc, str(worded).replace(str(path), shown)) from exc
+                raise _Uploaded(exc, shown, path, audio) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def entry(label: str, recs: Any) -> dict[str, Any]:
-        from sfxkit.cli.recommend import result_entry
+        from sfxkit.recommender import result_entry
 
         return result_entry(label, recs)
 
@@ -171,6 +336,11 @@ def create_app(
     @app.get("/api/index", summary="The loaded index: path, version, models, row count")
     def index_info() -> dict[str, Any]:
         return resident.info(resident.get())
+
+    @app.get("/health", summary="Readiness: 200 once the models are loaded, 503 before")
+    async def health() -> Any:
+        body = {"ready": resident.ready, "index_version": resident.version}
+        return JSONResponse(status_code=200 if resident.ready else 503, content=body)
 
     # -------------------------------------------------------------- recommend
     @app.post("/api/recommend/frame", summary="Sounds for one frame: an image, or a video + time")
@@ -180,6 +350,7 @@ def create_app(
         video_path: str | None = Form(None, description="A video on the server's disk."),
         time: float | None = Form(None, description="Seconds into the video."),
         k: int = Form(5, ge=1),
+        dedupe: bool = Form(True, description=DEDUPE_HELP),
         filters: str | None = Form(None, description="JSON object of filters."),
     ) -> dict[str, Any]:
         f = parse_filters(filters)
@@ -189,45 +360,64 @@ def create_app(
         if image is not None:
             picture = _decoded_image(image)
             if picture is not None:
-                recs = resident.compute(lambda: rec.recommend(picture, k, filters=f))
+                recs = resident.compute(lambda: rec.recommend(picture, k, filters=f, dedupe=dedupe))
             else:  # decoded from a file, so that the error is the one the CLI prints
                 with saved(image) as path:
-                    recs = resident.compute(lambda: rec.recommend(str(path), k, filters=f))
+                    recs = resident.compute(
+                        lambda: rec.recommend(str(path), k, filters=f, dedupe=dedupe)
+                    )
         else:
             if time is None:
                 raise InputError("a video frame needs time= (seconds into the video)")
             if video is not None:
                 with saved(video) as path:
                     recs = resident.compute(
-                        lambda: rec.recommend((str(path), float(time)), k, filters=f)
+                        lambda: rec.recommend((str(path), float(time)), k, filters=f, dedupe=dedupe)
                     )
             else:
-                recs = resident.compute(
-                    lambda: rec.recommend((str(video_path), float(time)), k, filters=f)
-                )
+                with server_video(video_path) as vpath:
+                    recs = resident.compute(
+                        lambda: rec.recommend(
+                            (str(vpath), float(time)), k, filters=f, dedupe=dedupe
+                        )
+                    )
         return answer(rec, "frame", [entry("frame", recs)])
 
     @app.post("/api/recommend/text", summary="Sounds for a text description")
     def recommend_text(
         text: str = Form(..., min_length=1),
         k: int = Form(5, ge=1),
+        dedupe: bool = Form(True, description=DEDUPE_HELP),
         filters: str | None = Form(None),
     ) -> dict[str, Any]:
         f = parse_filters(filters)
         rec = resident.get()
-        recs = resident.compute(lambda: rec.recommend_text(text, k, filters=f))
+        recs = resident.compute(lambda: rec.recommend_text(text, k, filters=f, dedupe=dedupe))
         return answer(rec, "text", [entry("text", recs)])
 
     @app.post("/api/recommend/audio", summary="More like this: sounds near an uploaded sound")
     def recommend_audio(
         audio: Annotated[UploadFile, File(description="A sound file.")],
         k: int = Form(5, ge=1),
+        dedupe: bool = Form(True, description=DEDUPE_HELP),
         filters: str | None = Form(None),
     ) -> dict[str, Any]:
         f = parse_filters(filters)
         rec = resident.get()
         with saved(audio, audio=True) as path:
-            recs = resident.compute(lambda: rec.recommend_audio(str(path), k, filters=f))
+            # decoded here, on this request's thread: only the first minute is kept
+            clip, own = rec.audio_query(path)
+            recs = resident.compute(
+                lambda: rec.recommend_audio(
+                    clip.samples,
+                    k,
+                    sample_rate=clip.sample_rate,
+                    filters=f,
+                    dedupe=dedupe,
+                    query_id=own,
+                    exclude_self=own is not None,
+                )
+            )
         return answer(rec, "audio", [entry("audio", recs)])
 
     @app.post("/api/recommend/video", summary="Per-shot recommendations for a video")
@@ -235,6 +425,7 @@ def create_app(
         video: Annotated[UploadFile | None, File(description="A video file.")] = None,
         video_path: str | None = Form(None),
         k: int = Form(5, ge=1),
+        dedupe: bool = Form(True, description=DEDUPE_HELP),
         filters: str | None = Form(None),
     ) -> dict[str, Any]:
         f = parse_filters(filters)
@@ -243,9 +434,14 @@ def create_app(
         rec = resident.get()
         if video is not None:
             with saved(video) as path:
-                shots = resident.compute(lambda: rec.recommend_video(str(path), k, filters=f))
+                shots = resident.compute(
+                    lambda: rec.recommend_video(str(path), k, filters=f, dedupe=dedupe)
+                )
         else:
-            shots = resident.compute(lambda: rec.recommend_video(str(video_path), k, filters=f))
+            with server_video(str(video_path)) as vpath:
+                shots = resident.compute(
+                    lambda: rec.recommend_video(str(vpath), k, filters=f, dedupe=dedupe)
+                )
         return answer(
             rec,
             "video",
@@ -281,10 +477,14 @@ def create_app(
         video_path: str = Form(...),
         options: str | None = Form(None, description="JSON object of keyword arguments."),
     ) -> dict[str, Any]:
-        opts = json.loads(options) if options else {}
+        try:
+            opts = json.loads(options) if options else {}
+        except ValueError as exc:
+            raise InputError(f"options is not JSON ({exc}); send an object") from None
         if not isinstance(opts, dict):
             raise InputError("options must be a JSON object of keyword arguments")
-        return jobs.start(kind, video_path, opts).to_dict()
+        with server_video(video_path, probe=True) as path:
+            return jobs.start(kind, str(path), opts).to_dict()
 
     @app.get("/api/jobs", summary="All jobs")
     def list_jobs() -> list[dict[str, Any]]:
@@ -295,11 +495,20 @@ def create_app(
         return jobs.get(job_id).to_dict()
 
     @app.get("/api/jobs/{job_id}/events", summary="Server-sent events: progress until done")
-    def job_events(job_id: str) -> Any:
+    async def job_events(job_id: str) -> Any:
         job = jobs.get(job_id)
         return StreamingResponse(jobs.events(job), media_type="text/event-stream")
 
-    @app.delete("/api/jobs/{job_id}", summary="Cancel a job")
+    @app.get("/api/jobs-queue", summary="The job limit, the running jobs and the queue in order")
+    def job_queue() -> dict[str, Any]:
+        listed = jobs.all()
+        return {
+            "limit": jobs.limit,
+            "running": [j.id for j in listed if j.state == "running"],
+            "queued": [j.id for j in sorted(listed, key=lambda j: j.position or 0) if j.position],
+        }
+
+    @app.delete("/api/jobs/{job_id}", summary="Cancel a job (queued or running)")
     def cancel_job(job_id: str) -> dict[str, Any]:
         return jobs.cancel(job_id).to_dict()
 
@@ -320,8 +529,20 @@ def create_app(
     reviewed: dict[Path, dict[str, Any]] = {}
     token_q = f"?token={quote(token)}" if token else ""
 
-    def review_out(video: Path, out: str | None) -> Path:
-        return Path(out).expanduser().resolve() if out else rv.default_out(video, resident.path)
+    def review_out(video: Path, out: Any) -> Path:
+        if out is None or out == "":
+            return rv.default_out(video, resident.path)
+        if not isinstance(out, str):
+            raise InputError(f"out must be a folder path, got {type(out).__name__}")
+        return output_folder(out, roots)
+
+    def reviewed_video(raw: Any) -> Path:
+        if not isinstance(raw, str):
+            raise InputError(f"video must be a path, got {type(raw).__name__}")
+        video = clean_path(raw, "video")
+        if video not in reviewed:
+            raise InputError(f"{video}: open /review?video=... for it first")
+        return video
 
     @app.get("/review", summary="The review page of a video", response_class=HTMLResponse)
     def review_page(
@@ -335,17 +556,16 @@ def create_app(
         align: bool | None = None,
         layers: str | None = None,
     ) -> Any:
-        path = Path(video).expanduser().resolve()
-        if not path.is_file():
-            raise InputError(f"{video}: no such video on the server")
         if layers not in (None, "shot", "auto"):
             raise InputError(f"layers={layers!r}: use shot or auto")
         if k < 1 or k > 50:
             raise InputError(f"k={k}: show 1 to 50 candidates per cue")
-        rec = resident.get()
-        shots, timeline = resident.compute(
-            lambda: rv.plan_page(rec, path, k, policy, layers or "shot")
-        )
+        review_out(clean_path(video, "video"), out)  # an out= it may not write: refused first
+        with server_video(video, "video", probe=True) as path:
+            rec = resident.get()
+            shots, timeline = resident.compute(
+                lambda: rv.plan_page(rec, path, k, policy, layers or "shot")
+            )
         reviewed[path] = {
             "shots": len(timeline["shots"]),
             "cues": {c["key"] for c in timeline["cues"] if c["role"] != "shot"},
@@ -424,27 +644,25 @@ def create_app(
     def keyframe(video: str, t: float) -> Any:
         from fastapi import Response
 
-        path = Path(video).expanduser().resolve()
+        path = clean_path(video, "video")
         if path not in reviewed:
             return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
         return Response(rv.keyframe_png(path, t), media_type="image/png")
 
     @app.get("/api/review/video", summary="The video under review (only one opened in /review)")
     def review_video(video: str) -> Any:
-        path = Path(video).expanduser().resolve()
+        path = clean_path(video, "video")
         if path not in reviewed:
             return JSONResponse(status_code=404, content={"detail": "open /review for it first"})
         return FileResponse(path)
 
     @app.get("/api/review/session", summary="The saved choices of a review")
     def get_session(video: str, out: str | None = None) -> dict[str, Any]:
-        return rv.read_session(review_out(Path(video).expanduser().resolve(), out))
+        return rv.read_session(review_out(clean_path(video, "video"), out))
 
     @app.post("/api/review/session", summary="Save the choices of a review (the session file)")
     def put_session(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        video = Path(str(body.get("video", ""))).expanduser().resolve()
-        if video not in reviewed:
-            raise InputError(f"{video}: open /review?video=... for it first")
+        video = reviewed_video(body.get("video"))
         seen = reviewed[video]
         path = rv.write_session(
             review_out(video, body.get("out")),
@@ -460,12 +678,13 @@ def create_app(
 
     @app.post("/api/review/export", summary="Export the reviewed soundtrack (a soundtrack job)")
     def export(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        video = Path(str(body.get("video", ""))).expanduser().resolve()
-        if video not in reviewed:
-            raise InputError(f"{video}: open /review?video=... for it first")
+        video = reviewed_video(body.get("video"))
         dest = review_out(video, body.get("out"))
         session = dest / rv.SESSION
-        options = rv.export_options(dict(body.get("options") or {}))
+        given = body.get("options") or {}
+        if not isinstance(given, dict):
+            raise InputError("options must be a JSON object of keyword arguments")
+        options = rv.export_options(dict(given))
         rv.check_page_options(options)
         if rv.may_generate(options, rv.read_session(dest)):
             rv.check_generator_here(options, retrieve=True)
@@ -481,9 +700,7 @@ def create_app(
         summary="Generate one shot's sound to audition (a generate job; as the export would)",
     )
     def generate(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        video = Path(str(body.get("video", ""))).expanduser().resolve()
-        if video not in reviewed:
-            raise InputError(f"{video}: open /review?video=... for it first")
+        video = reviewed_video(body.get("video"))
         shot, cue = body.get("shot"), body.get("cue")
         if cue is not None:  # a bed or a spot of a layered soundtrack
             if not isinstance(cue, str) or cue not in reviewed[video]["cues"]:
@@ -493,7 +710,9 @@ def create_app(
                 )
         elif not isinstance(shot, int) or isinstance(shot, bool):
             raise InputError(f"shot must be a shot number, got {shot!r}")
-        given = dict(body.get("options") or {})
+        given = body.get("options") or {}
+        if not isinstance(given, dict):
+            raise InputError("options must be a JSON object of keyword arguments")
         options: dict[str, Any] = {k: given[k] for k in rv.GENERATE_OPTIONS if k in given}
         rv.check_generator_here(options, retrieve=False)
         session = review_out(video, body.get("out")) / rv.SESSION
@@ -512,7 +731,10 @@ def create_app(
         if item not in cols["id"]:
             raise InputError(f"no catalog item {item!r} in this index")
         path = cols["path"][cols["id"].index(item)]
-        recs = resident.compute(lambda: rec.recommend_audio(path, int(body.get("k", 5))))
+        k = body.get("k", 5)
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise InputError(f"k must be a whole number >= 1, got {k!r}")
+        recs = resident.compute(lambda: rec.recommend_audio(path, k))
         return answer(rec, "audio", [entry("similar", recs)])
 
     @app.get("/", include_in_schema=False)

@@ -12,24 +12,57 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib import error, request
 
 from sfxkit.errors import SfxkitError
 
 ENV_SERVER = "SFXKIT_SERVER"
 ENV_TOKEN = "SFXKIT_TOKEN"
+ENV_TIMEOUT = "SFXKIT_SERVER_TIMEOUT"
+CONNECT_TIMEOUT = 3.0
+"""Seconds to open the connection: a server that runs answers at once."""
+READ_TIMEOUT = 120.0
+"""Seconds of silence while waiting for an answer (SFXKIT_SERVER_TIMEOUT overrides it): past
+that the CLI answers in-process, as when no server runs."""
 
 
 class ServerError(SfxkitError):
-    """The server refused the query; the message is the one the CLI prints in-process."""
+    """The server refused the query: its message (in HTTP terms) and the exit code the same
+    failure has in-process; :meth:`library_error` is the library's error the server reported,
+    for the CLI to word as it does in-process."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1, payload: dict | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.payload = payload or {}
+
+    def library_error(self) -> SfxkitError:
+        from sfxkit.errors import InputError, MediaError
+
+        p = self.payload
+        if p.get("error") == "MediaError" and isinstance(p.get("path"), str):
+            return MediaError(p["path"], str(p.get("reason", "")))
+        if p.get("error") in ("InputError", "MediaError") and isinstance(p.get("message"), str):
+            err = InputError(p["message"])
+            err.exit_code = self.exit_code
+            return err
+        return self
 
 
 class Unreachable(Exception):
-    """No server answers at that address (the CLI then works in-process)."""
+    """No server answers at that address, or what answers is not an sfxkit server (the CLI
+    then works in-process)."""
+
+
+class BadAnswer(Unreachable):
+    """Something answers there, but not as the service would (garbage, silence, a foreign
+    page): worth a warning, then the CLI works in-process."""
+
+
+def _read_timeout() -> float:
+    try:
+        return max(0.1, float(os.environ.get(ENV_TIMEOUT) or READ_TIMEOUT))
+    except ValueError:
+        return READ_TIMEOUT
 
 
 def _multipart(fields: dict[str, Any], files: dict[str, tuple[str, Path]]) -> tuple[bytes, str]:
@@ -63,10 +96,17 @@ def call(
     fields: dict[str, Any] | None = None,
     files: dict[str, tuple[str, Path]] | None = None,
     token: str | None = None,
-    timeout: float = 600.0,
+    timeout: float | None = None,
 ) -> Any:
-    """One request to the server; the decoded JSON answer."""
-    url = server.rstrip("/") + route
+    """One request to the server; the decoded JSON answer. Raises :class:`ServerError` for an
+    error the server reports, :class:`Unreachable` when nothing answers in time or the answer
+    is not the service's (not JSON, an HTML error page, ...)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server.rstrip("/") + route)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Unreachable(f"{server} is not an http:// address")
     headers = {"X-Sfxkit": "1", "Accept": "application/json"}
     token = token or os.environ.get(ENV_TOKEN)
     if token:
@@ -74,21 +114,39 @@ def call(
     body = None
     if fields is not None or files is not None:
         body, headers["Content-Type"] = _multipart(fields or {}, files or {})
-    req = request.Request(url, data=body, headers=headers, method=method)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT)
+    wait = timeout if timeout is not None else _read_timeout()
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
     try:
-        with request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read())
-    except error.HTTPError as exc:
         try:
-            payload = json.loads(exc.read())
-        except ValueError:
-            payload = {}
-        detail = payload.get("detail")
+            conn.connect()
+        except (OSError, http.client.HTTPException) as exc:
+            raise Unreachable(f"no sfxkit server at {server} ({exc})") from None
+        assert conn.sock is not None
+        conn.sock.settimeout(wait)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except TimeoutError:
+            raise BadAnswer(f"the server at {server} gave no answer within {wait:g} s") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise BadAnswer(f"the server at {server} broke off ({exc})") from None
+    finally:
+        conn.close()
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        raise BadAnswer(
+            f"the server at {server} answered {resp.status} with something that is not JSON"
+        ) from None
+    if resp.status >= 400:
+        detail = payload.get("detail") if isinstance(payload, dict) else None
         if not isinstance(detail, str):
-            detail = f"the server at {server} answered {exc.code} {exc.reason} ({detail})"
-        raise ServerError(detail, int(payload.get("exit_code") or 1)) from None
-    except (error.URLError, ConnectionError, TimeoutError) as exc:
-        raise Unreachable(f"no sfxkit server at {server} ({exc})") from None
+            raise BadAnswer(f"the server at {server} answered {resp.status} {resp.reason}")
+        raise ServerError(detail, int(payload.get("exit_code") or 1), payload)
+    return payload
 
 
 def recommend(
@@ -135,6 +193,22 @@ def recommend(
     )
 
 
+def _well_formed(answer: Any) -> bool:
+    """An answer in the service's shape: what the CLI prints from it is there."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("index"), str):
+        return False
+    results = answer.get("results")
+    if "untrained" not in answer or not isinstance(results, list):
+        return False
+    return all(
+        isinstance(r, dict)
+        and isinstance(r.get("label"), str)
+        and isinstance(r.get("recommendations"), list)
+        and all(isinstance(x, dict) for x in r["recommendations"])
+        for r in results
+    )
+
+
 def query_server(
     server: str,
     query: str,
@@ -152,8 +226,11 @@ def query_server(
     at = frame[1] if isinstance(frame, tuple) else None
     try:
         answer = recommend(server, query, kind=kind, k=k, filters=filters, at=at)  # type: ignore[arg-type]
+        if not _well_formed(answer):
+            raise BadAnswer(f"the server at {server} answered without the expected fields")
     except Unreachable as exc:
-        print(f"sfxkit: note: {exc}; answering in-process", file=sys.stderr)
+        level = "warning" if isinstance(exc, BadAnswer) else "note"
+        print(f"sfxkit: {level}: {exc}; answering in-process", file=sys.stderr)
         return None
     if index is not None and Path(index).expanduser().resolve() != Path(answer["index"]):
         print(

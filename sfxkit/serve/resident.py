@@ -12,12 +12,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sfxkit.recommender import Recommender
 
 T = TypeVar("T")
+
+MAX_WAIT = 60.0
+"""Seconds a request waits for the model thread before a 503."""
+
+
+class Busy(Exception):
+    """The model thread did not get to a request in time."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            f"the server is busy: the models did not get to this request within {waited:g} s; "
+            "try again"
+        )
+        self.retry_after = max(1, int(waited / 4))
 
 
 class ResidentIndex:
@@ -39,10 +54,51 @@ class ResidentIndex:
         # pays for a thread pool of its own in every new thread that calls it.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfxkit-model")
         self.load_error: str | None = None
+        self.ready = False  # the encoders are loaded (see warm); True at once when deferred
 
-    def compute(self, fn: Callable[[], T]) -> T:
-        """``fn()`` on the model thread (requests wait their turn)."""
-        return self._worker.submit(fn).result()
+    def warm(self) -> None:
+        """Load the encoders the index's views need and run each once (on the model thread),
+        so that the first query costs what the second does; then :attr:`ready` is True."""
+        rec = self._rec
+        views = rec.manifest.views
+
+        def run() -> None:
+            import numpy as np
+
+            if "clip_text" in views:
+                black = np.zeros((224, 224, 3), dtype=np.uint8)
+                rec.embed_frames([black])
+            if "clap_audio" in views or "clap_text" in views:
+                enc = rec.encoder("audio")
+                enc.encode_texts(["warm up"])
+                enc.encode_audio(
+                    [np.zeros(enc.sample_rate, np.float32)], sample_rate=enc.sample_rate
+                )
+            if "sfx_audio" in views:
+                enc = rec.encoder("sfx")
+                enc.encode_audio(
+                    [np.zeros(enc.sample_rate, np.float32)], sample_rate=enc.sample_rate
+                )
+
+        try:
+            self.compute(run)
+        except Exception as exc:  # noqa: BLE001 - queries will report it; the server runs
+            self.load_error = f"warming the models failed: {exc}"
+        self.ready = True
+
+    def compute(self, fn: Callable[[], T], wait: float | None = None) -> T:
+        """``fn()`` on the model thread (requests wait their turn, first come first served).
+
+        A request that has not had its turn after ``wait`` seconds (default
+        :data:`MAX_WAIT`) gives up with :class:`Busy` (a 503 with Retry-After); decoding
+        happens before, on the request's own thread, so each turn is one model pass."""
+        future = self._worker.submit(fn)
+        try:
+            return future.result(timeout=MAX_WAIT if wait is None else wait)
+        except FutureTimeout:
+            if future.cancel():
+                raise Busy(MAX_WAIT if wait is None else wait) from None
+            return future.result()
 
     @property
     def version(self) -> int:
@@ -88,5 +144,6 @@ class ResidentIndex:
             "rows": int(rec.manifest.row_count),
             "views": list(rec.index.view_names),
             "models": dict(rec.manifest.models),
+            "ready": self.ready,
             **({"load_error": self.load_error} if self.load_error else {}),
         }

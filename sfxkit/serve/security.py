@@ -9,6 +9,8 @@ files that may be served.
   cross-site form or image cannot send without a CORS preflight this service never grants, and an
   ``Origin``, when sent, equal to the service's own.
 - A request body over the upload limit is refused with 413 before it is read past the limit.
+- Paths in requests: a NUL byte, over 4096 characters or a name over 255 is a 400; folders the
+  server writes to (review sessions) lie inside the jobs directory or ``--outputs-root``.
 - Files are served only when they are a catalog file of the loaded index (looked up by id, never
   by a path from the request) inside the catalog root, or a job's own output, resolved without
   leaving the job's folder (no ``..``, no symlinks, no folders).
@@ -130,7 +132,7 @@ class Guard:
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 return 403, "wrong token for this server"
         elif self.loopback:
-            host = _host_name(headers.get("host", ""))
+            host = _host_name(headers.get("host", "")).lower()  # host names ignore case
             if not is_loopback(host):
                 return 403, f"host {host!r} refused: this server answers on loopback only"
         if scope["method"] in UNSAFE_METHODS:
@@ -140,8 +142,14 @@ class Guard:
             if origin and origin != "null":
                 from urllib.parse import urlsplit
 
-                if urlsplit(origin).netloc != headers.get("host", ""):
-                    return 403, f"cross-site request from {origin} refused"
+                # same origin = same scheme and same host:port (names ignore case)
+                parts = urlsplit(origin)
+                scheme = scope.get("scheme", "http")
+                if (
+                    parts.scheme.lower() != scheme
+                    or parts.netloc.lower() != headers.get("host", "").lower()
+                ):
+                    return 403, f"cross-site request from {origin[:200]} refused"
         return None
 
 
@@ -177,9 +185,12 @@ def catalog_file(path: str, root: str | Path | None) -> Path | None:
 
 def job_file(folder: Path, relpath: str) -> Path | None:
     """``relpath`` inside a job's output ``folder`` when it is a plain file reached without
-    ``..``, absolute parts or symlinks; None otherwise."""
+    ``..``, absolute parts, hidden (temp) names or symlinks; None otherwise."""
     rel = Path(relpath)
-    if rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or "\\" in relpath:
+    if rel.is_absolute() or "\\" in relpath or "\0" in relpath:
+        return None
+    # ".." never; a name starting with a dot is a temp file or the job's record: never served
+    if any(part in ("..", "") or part.startswith(".") for part in rel.parts):
         return None
     base = folder.resolve()
     candidate = base / rel
@@ -191,3 +202,46 @@ def job_file(folder: Path, relpath: str) -> Path | None:
     if not candidate.is_file():
         return None
     return candidate
+
+
+MAX_PATH_CHARS = 4096
+MAX_NAME_CHARS = 255
+
+
+def clean_path(raw: str, what: str) -> Path:
+    """``raw`` (a path from a request) made absolute, or InputError naming ``what`` for a
+    value that cannot be a path: a NUL byte, over 4096 characters or a name over 255."""
+    from sfxkit.errors import InputError
+
+    if "\0" in raw:
+        raise InputError(f"{what}: a NUL byte cannot be part of a path")
+    if not raw.strip():
+        raise InputError(f"{what}: an empty path")
+    if len(raw) > MAX_PATH_CHARS or any(len(p) > MAX_NAME_CHARS for p in raw.split("/")):
+        raise InputError(
+            f"{what}: a path of {len(raw)} characters is too long (at most {MAX_PATH_CHARS}, "
+            f"{MAX_NAME_CHARS} per name)"
+        )
+    try:
+        return Path(raw).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise InputError(f"{what}: not a usable path ({exc.__class__.__name__})") from None
+
+
+def inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == r or path.is_relative_to(r) for r in roots)
+
+
+def output_folder(raw: str, roots: list[Path], what: str = "out") -> Path:
+    """The folder ``raw`` when it lies inside one of ``roots`` (where this server may write);
+    InputError naming them otherwise."""
+    from sfxkit.errors import InputError
+
+    path = clean_path(raw, what)
+    if not inside(path, roots):
+        allowed = " or ".join(str(r) for r in roots)
+        raise InputError(
+            f"{what} {raw[:200]!r} is outside where this server writes: use a folder inside "
+            f"{allowed} (start `sfxkit serve --outputs-root DIR` to allow another)"
+        )
+    return path

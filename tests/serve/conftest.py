@@ -89,10 +89,10 @@ def sfxkit_exe() -> str:
 
 @pytest.fixture(scope="module")
 def live_server(world: World) -> Iterator[str]:
-    """`sfxkit serve` in a subprocess on a loopback port; it stops itself after 300 s."""
+    """`sfxkit serve` in a subprocess on a loopback port; it stops itself after 600 s."""
     port = free_port()
     proc = subprocess.Popen(
-        ["timeout", "300", sfxkit_exe(), "serve", "--index", str(world.index), "--port", str(port)],
+        ["timeout", "600", sfxkit_exe(), "serve", "--index", str(world.index), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -90,8 +90,13 @@ def test_bad_upload_is_a_400_with_the_message_the_cli_prints(client, world, tmp_
         text=True,
         timeout=120,
     )
-    assert cli.returncode == r.json()["exit_code"] == 2
-    assert cli.stderr.strip() == f"sfxkit: error: {r.json()['detail']}"
+    answer = r.json()
+    assert cli.returncode == answer["exit_code"] == 2
+    # the same file and reason; the fix in each one's terms: upload ... time= / VIDEO@SECONDS
+    assert answer["detail"].startswith(f"shot.jpg: {answer['reason']}; upload a JPEG/PNG")
+    assert "time=" in answer["detail"] and "VIDEO@SECONDS" not in answer["detail"]
+    assert cli.stderr.strip().startswith(f"sfxkit: error: shot.jpg: {answer['reason']}; pass ")
+    assert "VIDEO@SECONDS" in cli.stderr
 
     r = client.post(
         "/api/recommend/audio", files={"audio": ("x.wav", b"RIFFjunk")}, headers=HEADERS

@@ -24,7 +24,8 @@ from tests.serve.conftest import BASE, HEADERS, sfxkit_exe
 def test_review_page_and_session_survive_a_restart(world, tmp_path):
     out = tmp_path / "out"
     params = {"video": str(world.video), "out": str(out)}
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
+    with TestClient(app, base_url=BASE) as c:
         page = c.get("/review", params=params)
         assert page.status_code == 200
         assert page.text.count('<section class="shot"') == 3
@@ -51,7 +52,8 @@ def test_review_page_and_session_survive_a_restart(world, tmp_path):
         assert c.post("/api/review/session", json=bad, headers=HEADERS).status_code == 400
     saved = out / "choices.json"
     assert load_choices(saved)[0].sound == first and load_choices(saved)[2].decision == "silence"
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs2"), base_url=BASE) as c:
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs2", outputs_root=tmp_path)
+    with TestClient(app, base_url=BASE) as c:
         assert (
             c.get("/api/review/session", params=params).json()["shots"]["2"]["decision"]
             == "silence"
@@ -97,7 +99,8 @@ def test_generate_to_audition_then_export_with_a_blend_share(world, tmp_path):
 
     out = tmp_path / "out"
     query = {"policy": "retrieve", "variant": "tiny_16k", "steps": 2, "follow_motion": "false"}
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
+    with TestClient(app, base_url=BASE) as c:
         page = c.get("/review", params={"video": str(world.video), "out": str(out), **query})
         assert page.text.count('class="generate"') == 3 and page.text.count('class="blend"') == 3
         options = json.loads(
