@@ -25,9 +25,6 @@ from fastapi.responses import (
 
 from sfxkit.errors import IndexStoreError, InputError, ModelError, SfxkitError
 from sfxkit.serve.resident import ResidentIndex
-from sfxkit.vocabulary import term
-
-DEDUPE_HELP = term("dedupe").help
 from sfxkit.serve.security import (
     Guard,
     catalog_file,
@@ -37,6 +34,9 @@ from sfxkit.serve.security import (
     job_file,
     output_folder,
 )
+from sfxkit.vocabulary import term
+
+DEDUPE_HELP = term("dedupe").help
 
 DEFAULT_MAX_UPLOAD_MB = 200.0
 
