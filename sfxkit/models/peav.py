@@ -254,6 +254,17 @@ def _maybe_to(x: Any, device: str) -> Any:
     return None if x is None else x.to(device)
 
 
+def _building() -> Any:
+    """Around every PeAudioVideoModel construction: transformers 5.25 defines a decorated
+    function inside ``PeVideoModel.__init__``, so its docstring check runs on every build and
+    prints an "[ERROR] ... not documented" line to stdout — into `sfxkit ... --json` output.
+    The line goes to stderr instead."""
+    import contextlib
+    import sys
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 # ----------------------------------------------------------------------------- strict loading
 
 
@@ -296,7 +307,7 @@ def expected_tensors(config: Any) -> tuple[dict[str, tuple[int, ...]], list[re.P
     import torch
     from transformers import PeAudioVideoModel
 
-    with torch.device("meta"):
+    with torch.device("meta"), _building():
         model = PeAudioVideoModel(config)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     return shapes, _tied_patterns(PeAudioVideoModel)
@@ -332,7 +343,7 @@ def check_pe_av_checkpoint(folder: Path, config: Any | None = None) -> None:
     for path in files:
         try:
             with safe_open(str(path), framework="pt") as f:
-                for key in f.keys():
+                for key in f.keys():  # noqa: SIM118 - safe_open is not iterable
                     have[key] = tuple(f.get_slice(key).get_shape())
         except Exception as exc:  # safetensors raises its own error types for bad headers
             raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
@@ -368,9 +379,10 @@ def load_pe_av_dir(path: Path, *, model_id: str, device: str, licence: str = "")
         with hub_offline():
             config = read_config(path)
             check_pe_av_checkpoint(path, config)
-            model = PeAudioVideoModel.from_pretrained(
-                str(path), config=config, local_files_only=True
-            )
+            with _building():
+                model = PeAudioVideoModel.from_pretrained(
+                    str(path), config=config, local_files_only=True
+                )
             processor = PeAudioVideoProcessor.from_pretrained(str(path), local_files_only=True)
     except SfxkitError:
         raise
@@ -465,7 +477,7 @@ def build_tiny_pe_av(device: str = "cpu") -> tuple[Any, Any]:
     from sfxkit.models.tiny import _seeded
 
     config = tiny_pe_av_config()
-    with _seeded():
+    with _seeded(), _building():
         model = PeAudioVideoModel(config)
     model = cast(Any, model).to(torch.device(device)).eval()
     return model, tiny_pe_av_processor()
