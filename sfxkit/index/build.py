@@ -768,8 +768,9 @@ def _write_version(
         from sfxkit.models.registry import parse_model_id
 
         # the weights' licence travels with the index, as MMAudio's does with generated sounds
-        spec = parse_model_id(model_ids["av"])
-        extra["weights_licences"] = {spec.id: spec.licence}
+        given = getattr(encoders.get("av"), "licence", "")
+        licence = given or parse_model_id(model_ids["av"]).licence
+        extra["weights_licences"] = {model_ids["av"]: licence}
     return {
         "row_count": len(items),
         "models": dict(model_ids),
