@@ -8,6 +8,15 @@ queries ("more like this") use aiSFX against ``sfx_audio`` fused with CLAP audio
 then only the real one ranks (see :meth:`Recommender.audio_views`). Vectors of different spaces are
 never compared: each view is queried only with its own model's embedding.
 
+With PE-AV views (``pe_audio``, ``pe_text``: Meta's Perception Encoder Audio-Visual) a frame is
+also embedded by PE-AV's video tower as a still clip, and a shot as a clip of its own frames (so
+motion counts), and searched against ``pe_audio`` — the sounds themselves, no description in
+between; text queries add PE-AV text against ``pe_audio`` and ``pe_text``, audio queries
+``pe_audio``. Every query kind fuses its views by the same weighted-cosine rescoring, and a view
+of an untrained (tiny) model is never fused with a view of a real one: the untrained ones drop
+out (see :meth:`Recommender.trusted`). Each recommendation's ``view_scores`` names the views that
+ranked it.
+
 Frame results come back as :class:`Recommendations` (a list): when the index is calibrated
 (``sfxkit bridge train`` / ``bridge calibrate``), each recommendation carries ``confidence`` (the
 calibrated probability that it fits) and the list says whether its best match reaches the stored
@@ -18,7 +27,7 @@ can show them, generate a sound instead, or blend.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -38,12 +47,14 @@ QUERY_SECONDS = 60.0
 FUSION_POOL = 64
 
 DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
-    "frame": {"clip_text": 1.0},
-    "text": {"clap_audio": 0.5, "clap_text": 0.5},
-    "audio": {"clap_audio": 1.0, "sfx_audio": 1.0},
+    "frame": {"clip_text": 1.0, "pe_audio": 1.0},
+    "text": {"clap_audio": 0.5, "clap_text": 0.5, "pe_audio": 0.5, "pe_text": 0.5},
+    "audio": {"clap_audio": 1.0, "sfx_audio": 1.0, "pe_audio": 1.0},
 }
 # The view each encoder role is queried against (and whose manifest entry names its model).
-_ROLE_VIEW = {"frame": "clip_text", "audio": "clap_audio", "sfx": "sfx_audio"}
+_ROLE_VIEW = {"frame": "clip_text", "audio": "clap_audio", "sfx": "sfx_audio", "av": "pe_audio"}
+# PE-AV's views: both are queried with the one PE-AV model
+AV_VIEWS = ("pe_audio", "pe_text")
 
 
 @dataclass(frozen=True)
@@ -277,6 +288,7 @@ class Recommender:
         self.weights.update(self._stored_weights())
         for q, w in (weights or {}).items():
             self.weights[q] = dict(w)
+        self.weights = {q: self.trusted(w) for q, w in self.weights.items()}
         self.untrained = bool(self.manifest.untrained)
         if self.untrained:
             from sfxkit.errors import warn_untrained
@@ -320,13 +332,32 @@ class Recommender:
 
             self._calibration = Calibration.from_dict(self.manifest.get("calibration"))
 
+    def trusted(self, weights: Mapping[str, float]) -> dict[str, float]:
+        """``weights`` over this index's views, without the views of untrained (tiny) models
+        when a view of a real model is also weighted: a random model's scores would only add
+        noise to a real one's."""
+        views = self.manifest.views
+        # views this index lacks drop out too, so that the weights a calibration was fitted
+        # with still match on an index without (say) PE-AV views
+        live = {v: float(w) for v, w in weights.items() if v in views and float(w) > 0}
+        real = {v: w for v, w in live.items() if not views[v].untrained}
+        return real or live
+
+    def uses(self, kind: str, view: str) -> bool:
+        """Whether queries of ``kind`` search ``view`` on this index."""
+        return view in self.manifest.views and self.weights.get(kind, {}).get(view, 0) > 0
+
     def encoder(self, role: str) -> Any:
         if role not in self._encoders:
             from sfxkit.models import registry
 
             view = _ROLE_VIEW[role]
             if view not in self.manifest.views:
-                need = {"frame": "frame queries need CLIP", "audio": "text queries need CLAP"}
+                need = {
+                    "frame": "frame queries need CLIP",
+                    "audio": "text queries need CLAP",
+                    "av": "it needs PE-AV",
+                }
                 raise IndexMismatchError(
                     f"{self.index.root} has no {view} view (it has "
                     f"{', '.join(self.index.view_names)}): {need.get(role, 'it needs aiSFX')}; "
@@ -337,6 +368,7 @@ class Recommender:
                 "frame": registry.load_frame_encoder,
                 "audio": registry.load_audio_encoder,
                 "sfx": registry.load_sfx_encoder,
+                "av": registry.load_av_encoder,
             }[role]
             enc = loader(model_id, device=self.device)
             stored = self.manifest.views[view].frontend
@@ -358,7 +390,7 @@ class Recommender:
         """The views "more like this" ranks by: ``sfx_audio`` and ``clap_audio`` where present,
         but never a view of an untrained (tiny) model next to one of a real model."""
         views = self.manifest.views
-        present = [v for v in ("sfx_audio", "clap_audio") if v in views]
+        present = [v for v in ("sfx_audio", "clap_audio", "pe_audio") if v in views]
         trained = [v for v in present if not views[v].untrained]
         return trained or present
 
@@ -369,12 +401,45 @@ class Recommender:
         images = [load_frame(f) for f in frames]
         return self.encoder("frame").encode_images(images)
 
-    def frame_queries(self, image_embs: np.ndarray) -> dict[str, np.ndarray]:
-        """The per-view query vectors for CLIP image embeddings."""
-        queries = {"clip_text": image_embs}
-        if self._bridge is not None and "bridge" in self.manifest.views:
-            queries["bridge"] = self._bridge.embed_image(image_embs)
+    def frame_queries(
+        self, image_embs: np.ndarray | None, av_embs: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """The per-view query vectors for CLIP image embeddings and, where the index has a
+        ``pe_audio`` view, PE-AV video embeddings of the same frames or shots."""
+        queries: dict[str, np.ndarray] = {}
+        if image_embs is not None:
+            queries["clip_text"] = image_embs
+            if self._bridge is not None and "bridge" in self.manifest.views:
+                queries["bridge"] = self._bridge.embed_image(image_embs)
+        if av_embs is not None:
+            queries["pe_audio"] = av_embs
         return queries
+
+    def av_frame_embeddings(self, images: Sequence[Any]) -> np.ndarray | None:
+        """PE-AV video embeddings of single frames (each a still clip), or None when frame
+        queries do not search ``pe_audio`` on this index."""
+        if not self.uses("frame", "pe_audio"):
+            return None
+        return np.asarray(self.encoder("av").encode_images(list(images)), dtype=np.float32)
+
+    def av_shot_embeddings(self, video: str | Path, shots: Sequence[Shot]) -> np.ndarray | None:
+        """PE-AV video embeddings of shots, each given as a clip of its own frames (evenly
+        spaced across the shot, as many as the model takes), or None without ``pe_audio``."""
+        if not self.uses("frame", "pe_audio") or not shots:
+            return None
+        from sfxkit.media.frames import frames_at
+
+        enc = self.encoder("av")
+        n = int(enc.clip_frames)
+        times = [s.start + (j + 0.5) * (s.end - s.start) / n for s in shots for j in range(n)]
+        frames = list(frames_at(video, times))
+        clips = [frames[i * n : (i + 1) * n] for i in range(len(shots))]
+        return np.asarray(enc.encode_videos(clips), dtype=np.float32)
+
+    def _clip_embeddings(self, images: Sequence[Any]) -> np.ndarray | None:
+        if "clip_text" not in self.manifest.views:
+            return None
+        return self.encoder("frame").encode_images(list(images))
 
     # ------------------------------------------------------------------- queries
     def recommend(
@@ -385,7 +450,7 @@ class Recommender:
         Returns a list of :class:`Recommendation`; on a calibrated index its ``.confident`` says
         whether the best one is a confident match (the candidates are returned either way).
         """
-        return self._frame_search(self.embed_frames([frame]), k, filters, dedupe)[0]
+        return self._search_frames([frame], k, filters, dedupe)[0]
 
     def recommend_batch(
         self,
@@ -403,24 +468,32 @@ class Recommender:
         frames = list(frames)
         if not frames:
             return []
-        embs = self.embed_frames(frames)
-        return self.search_frame_embeddings(embs, k, filters=filters, dedupe=dedupe)
+        return [r for r in self._search_frames(frames, k, filters, dedupe)]
+
+    def _search_frames(
+        self, frames: Sequence[Any], k: int, filters: Any, dedupe: bool | None
+    ) -> list[Recommendations]:
+        from sfxkit.media.frames import load_frame
+
+        images = [load_frame(f) for f in frames]
+        queries = self.frame_queries(
+            self._clip_embeddings(images), self.av_frame_embeddings(images)
+        )
+        return self._search(queries, "frame", k, filters, dedupe)
 
     def search_frame_embeddings(
         self,
-        image_embs: np.ndarray,
+        image_embs: np.ndarray | None,
         k: int = 5,
         *,
         filters: Any = None,
         dedupe: bool | None = None,
+        av_embs: np.ndarray | None = None,
     ) -> list[list[Recommendation]]:
-        """Top-k per CLIP image embedding; each list is a :class:`Recommendations`."""
-        return [r for r in self._frame_search(image_embs, k, filters, dedupe)]
-
-    def _frame_search(
-        self, image_embs: np.ndarray, k: int, filters: Any, dedupe: bool | None = None
-    ) -> list[Recommendations]:
-        return self._search(self.frame_queries(image_embs), "frame", k, filters, dedupe)
+        """Top-k per CLIP image embedding (and PE-AV video embedding of the same frame or shot,
+        ``av_embs``, where the index has ``pe_audio``); each list is a :class:`Recommendations`."""
+        queries = self.frame_queries(image_embs, av_embs)
+        return [r for r in self._search(queries, "frame", k, filters, dedupe)]
 
     @overload
     def recommend_text(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
@@ -445,8 +518,14 @@ class Recommender:
         texts = [text] if single else list(text)
         if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
             raise InputError("text queries must be non-empty strings")
-        embs = self.encoder("audio").encode_texts(texts)
-        out = self._search({"clap_audio": embs, "clap_text": embs}, "text", k, filters, dedupe)
+        queries: dict[str, np.ndarray] = {}
+        if any(self.uses("text", v) for v in ("clap_audio", "clap_text")):
+            embs = self.encoder("audio").encode_texts(texts)
+            queries.update(clap_audio=embs, clap_text=embs)
+        if any(self.uses("text", v) for v in AV_VIEWS):
+            pe = self.encoder("av").encode_texts(texts)
+            queries.update(pe_audio=pe, pe_text=pe)
+        out = self._search(queries, "text", k, filters, dedupe)
         if single:
             return out[0]
         batch: list[list[Recommendation]] = [r for r in out]
@@ -491,12 +570,11 @@ class Recommender:
         views = self.audio_views()
         queries = {}
         for view in views:
-            enc = self.encoder("sfx" if view == "sfx_audio" else "audio")
+            role = {"sfx_audio": "sfx", "pe_audio": "av"}.get(view, "audio")
+            enc = self.encoder(role)
             wave = mono.resampled(enc.sample_rate)
             queries[view] = enc.encode_audio([wave.samples[0]], sample_rate=enc.sample_rate)
         recs = self._search(queries, "audio", k, f, dedupe)[0]
-        if self.untrained and not any(self.manifest.views[v].untrained for v in views):
-            recs = Recommendations(replace(r, untrained=False) for r in recs)  # real models only
         return recs
 
     def audio_query(self, path: str | Path) -> tuple[Any, str | None]:
@@ -562,16 +640,20 @@ class Recommender:
         shots: Sequence[Shot] | None = None,
         dedupe: bool | None = None,
     ) -> list[ShotRecommendations]:
-        """Cut the video into shots, pick a keyframe per shot, and recommend per shot."""
+        """Cut the video into shots and recommend per shot: its keyframe through CLIP, and the
+        shot's frames as one clip through PE-AV where the index has ``pe_audio``."""
         from sfxkit.media.frames import frames_at
         from sfxkit.media.shots import detect_shots
 
         shots = list(shots) if shots is not None else detect_shots(video)
         if not shots:
             return []
-        keyframes = frames_at(video, [s.keyframe_time for s in shots])
-        embs = self.encoder("frame").encode_images(list(keyframes))
-        recs = self.search_frame_embeddings(embs, k, filters=filters, dedupe=dedupe)
+        embs = None
+        if "clip_text" in self.manifest.views:
+            keyframes = frames_at(video, [s.keyframe_time for s in shots])
+            embs = self.encoder("frame").encode_images(list(keyframes))
+        av = self.av_shot_embeddings(video, shots)  # the shot as a clip: motion counts
+        recs = self.search_frame_embeddings(embs, k, filters=filters, dedupe=dedupe, av_embs=av)
         return [ShotRecommendations(s, r) for s, r in zip(shots, recs, strict=True)]
 
     # -------------------------------------------------------------------- search
@@ -681,6 +763,11 @@ class Recommender:
         kind: str = "frame",
     ) -> list[Recommendation]:
         c = self._cols
+        views = self.manifest.views
+        # untrained when a view that ranked it is (a real view alone makes a real result)
+        untrained = any(views[v].untrained for v in view_scores if v in views) or (
+            self.untrained and not any(v in views for v in view_scores)
+        )
         # Calibrated on fused frame scores only: text and audio queries have no confidence.
         cal = self._calibration if (kind == "frame" and self._calibrated) else None
         recs: list[Recommendation] = []
@@ -708,7 +795,7 @@ class Recommender:
                     tags=tuple(c["tags"][i]),
                     qc_flags=tuple(c["qc_flags"][i]),
                     confidence=cal.probability(s) if cal is not None else None,
-                    untrained=self.untrained,
+                    untrained=untrained,
                     **self._extras(i),
                 )
             )

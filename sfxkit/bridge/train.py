@@ -675,6 +675,40 @@ def _embed_eval_frames(
     return embed_pair_frames(pairs, enc, progress=progress)
 
 
+def _embed_av_frames(
+    pairs: Sequence[Any],
+    idx: Any,
+    encoders: Mapping[str, Any] | None,
+    device: str | None,
+    progress: bool | None,
+) -> np.ndarray | None:
+    """PE-AV video embeddings of each hold-out frame (a still clip), when the index has a
+    ``pe_audio`` view: frame queries search it, so the calibration must see its scores."""
+    if "pe_audio" not in idx.manifest.views:
+        return None
+    from sfxkit.bridge.evaluate import embed_pair_frames
+
+    enc = dict(encoders or {}).get("av")
+    if enc is None:
+        from sfxkit.models.registry import load_av_encoder
+
+        enc = load_av_encoder(idx.manifest.views["pe_audio"].model, device=device)
+    return embed_pair_frames(pairs, enc, progress=progress)[0]
+
+
+def _with_pe_audio(fusion: Mapping[str, float], views: Mapping[str, Any]) -> dict[str, float]:
+    """Frame fusion weights with ``pe_audio`` at the CLIP views' total weight — unless one side
+    is an untrained (tiny) model and the other a real one: then only the real side counts."""
+    clip_side = {v: float(w) for v, w in fusion.items() if float(w) > 0}
+    pe_untrained = bool(views["pe_audio"].untrained)
+    clip_untrained = any(views[v].untrained for v in clip_side if v in views)
+    if pe_untrained and not clip_untrained:
+        return dict(clip_side)
+    if clip_untrained and not pe_untrained:
+        return {"pe_audio": 1.0}
+    return {**clip_side, "pe_audio": sum(clip_side.values()) or 1.0}
+
+
 def calibrate_index(
     index: str | Path,
     holdout: Any,
@@ -701,6 +735,9 @@ def calibrate_index(
     hold = load_eval_pairs(holdout, video_root=video_root)
     embs, ok, fails = _embed_eval_frames(hold, image_model, encoders, device, progress)
     targets = resolve_targets([p for p, g in zip(hold, ok, strict=True) if g], idx)
+    av_embs = _embed_av_frames(hold, idx, encoders, device, progress)
+    if av_embs is not None:
+        av_embs = av_embs[ok][targets >= 0]
     embs = embs[ok][targets >= 0]
     targets = targets[targets >= 0]
     if len(targets) == 0:
@@ -709,6 +746,8 @@ def calibrate_index(
     heads = load_heads_from_index(idx) if "bridge" in views else None
     bridge = np.asarray(idx.vectors("bridge").vectors, dtype=np.float32) if heads else None
     mats = score_matrices(embs, clip_text, bridge, heads)
+    if av_embs is not None:
+        mats["pe_audio"] = av_embs @ np.asarray(idx.vectors("pe_audio").vectors, dtype=np.float32).T
     stored = (idx.manifest.get("fusion") or {}).get("frame")
     if heads is None:
         fusion = {"clip_text": 1.0}
@@ -719,6 +758,9 @@ def calibrate_index(
     else:
         fusion = dict(stored or DEFAULT_FUSION)
         chosen_on = "kept"
+    if "pe_audio" in mats:
+        fusion = _with_pe_audio(fusion, views)
+        chosen_on += "; pe_audio (PE-AV video→audio) fused at the weight of the CLIP views"
     fused = fuse(mats, fusion)
     cal = fit_calibration(
         calibration_data(fused, targets),

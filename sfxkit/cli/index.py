@@ -33,6 +33,15 @@ def build(
             help="sfx_audio view (aiSFX): 'auto' (built when `sfxkit models pull aisfx` has run), 'none', or an id (aisfx:tiny).",
         ),
     ] = "auto",
+    av_model: Annotated[
+        str,
+        typer.Option(
+            "--av-model",
+            help="pe_audio + pe_text views (Meta PE-AV: frames and shots matched to sounds "
+            "directly): 'auto' (built when a pe_av model has been pulled), 'none', or an id "
+            "(pe_av:large, pe_av:tiny).",
+        ),
+    ] = "auto",
     sidecar: Annotated[
         Path | None, typer.Option("--sidecar", help="CSV/JSON with per-file metadata.")
     ] = None,
@@ -63,6 +72,7 @@ def build(
             out,
             models=models,
             sfx_model=sfx_model,
+            av_model=av_model,
             sidecar=sidecar,
             licence=licence,
             source=source,
@@ -127,6 +137,7 @@ def info(
         "licences": idx.rows["licence"].value_counts().to_dict(),
         "build_failures": len((m.get("build") or {}).get("failures", [])),
         "calibration": m.get("calibration"),
+        "weights_licences": dict(m.get("weights_licences") or {}),
         **sound_summary(idx, all_duplicates=not dedupe),
     }
     if as_json:
@@ -156,6 +167,11 @@ def info(
         "categories: " + ", ".join(f"{escape(str(k))} {n}" for k, n in categories.items())
     )
     console.print("licences: " + ", ".join(f"{escape(str(k))} {n}" for k, n in licences.items()))
+    if summary["weights_licences"]:
+        console.print(
+            "weights licences: "
+            + ", ".join(f"{escape(str(k))} {v}" for k, v in summary["weights_licences"].items())
+        )
 
     print_sound_summary(summary)
 

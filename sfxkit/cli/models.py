@@ -35,7 +35,7 @@ def list_command(
         str,
         typer.Option(
             "--kind",
-            help="Only this kind: frame, audio, generator or language.",
+            help="Only this kind: frame, audio, sfx, av (audio-visual), generator or language.",
             show_default=False,
         ),
     ] = "",
@@ -47,7 +47,7 @@ def list_command(
     from sfxkit.errors import InputError
     from sfxkit.models.registry import find_weights, is_default, list_models
 
-    kinds = ("frame", "audio", "generator", "language")
+    kinds = ("frame", "audio", "sfx", "av", "generator", "language")
     if kind and kind not in kinds:
         raise InputError(f"--kind {kind!r}: use one of {', '.join(kinds)}")
     specs = [s for s in list_models() if not kind or s.kind == kind]

@@ -22,11 +22,11 @@ from sfxkit.editorial.results import StageClock
 from sfxkit.errors import InputError, MediaError
 
 if TYPE_CHECKING:
+    from sfxkit.index.store import LoadedIndex
     from sfxkit.media.frames import VideoInfo
     from sfxkit.media.motion import MotionProfile
     from sfxkit.media.shots import Shot
     from sfxkit.recommender import Recommendation, Recommender
-    from sfxkit.index.store import LoadedIndex
 
 
 def open_recommender(
@@ -48,6 +48,8 @@ class ShotCandidates:
     keyframes: np.ndarray
     embeddings: np.ndarray
     candidates: list[list[Recommendation]]
+    # PE-AV video embeddings of each shot as a clip of its frames (None without pe_audio)
+    av_embeddings: np.ndarray | None = None
 
 
 def shot_candidates(
@@ -82,9 +84,13 @@ def shot_candidates(
         encoder = rec.encoder("frame")
     with clock("encode"):
         embs = encoder.encode_images(list(keyframes))
+        # each shot's own frames as one clip through PE-AV, where the index has pe_audio
+        av = rec.av_shot_embeddings(video, cut)
     with clock("search"):
-        cands = rec.search_frame_embeddings(embs, k, filters=filters)
-    return ShotCandidates(info, cut, keyframes, np.asarray(embs, dtype=np.float32), cands)
+        cands = rec.search_frame_embeddings(embs, k, filters=filters, av_embs=av)
+    return ShotCandidates(
+        info, cut, keyframes, np.asarray(embs, dtype=np.float32), cands, av_embeddings=av
+    )
 
 
 # ---- scenes, events, layer cues ------------------------------------------------------------------
@@ -308,10 +314,17 @@ def plan_layers(
             if frames is not None
             else None
         )
+        av_means = av_spots = None
+        if found.av_embeddings is not None:  # PE-AV: a scene is its shots' clips, a spot its frame
+            av = found.av_embeddings
+            av_means = np.stack(
+                [_unit(np.sum([av[by_shot[i]] for i in sc.shots], axis=0)) for sc in scenes]
+            ).astype(np.float32)
+            av_spots = rec.av_frame_embeddings(list(frames)) if frames is not None else None
     with clock("search"):
-        beds = rec.search_frame_embeddings(means, deep, filters=filters)
+        beds = rec.search_frame_embeddings(means, deep, filters=filters, av_embs=av_means)
         spots = (
-            rec.search_frame_embeddings(spot_embs, deep, filters=filters)
+            rec.search_frame_embeddings(spot_embs, deep, filters=filters, av_embs=av_spots)
             if spot_embs is not None
             else []
         )

@@ -54,6 +54,14 @@ VIEW_SPECS: tuple[ViewSpec, ...] = (
 )
 # aiSFX: sounds only, a space of its own; built whenever its weights are present (see sfx_views).
 SFX_VIEW = ViewSpec("sfx_audio", "sfx", "audio", "audio")
+# PE-AV: the sound through the audio tower (what frames and shots are matched against) and the
+# metadata through the text tower trained against it; built whenever weights are present.
+AV_VIEWS: tuple[ViewSpec, ...] = (
+    ViewSpec("pe_audio", "av", "audio", "audio"),
+    ViewSpec("pe_text", "av", "text", "metadata_text"),
+)
+# PE-AV hears the first 10 s of each sound (sfxkit.models.peav.PE_AUDIO_SECONDS): decode no more.
+AV_EMBED_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,7 @@ def build_index(
     sfx_model: str | None = "auto",
     engine: str = "local",
     address: str | None = None,
+    av_model: str | None = "auto",
 ) -> BuildReport:
     """Build (or incrementally update) the index at ``out`` from the sound files under ``folder``.
 
@@ -181,6 +190,8 @@ def build_index(
     aiSFX weights are present),
     ``None``/``"none"`` never does, or a model id (``"aisfx:tiny"``); with aiSFX available,
     missing CLIP/CLAP weights leave their views out and ``BuildReport.notes`` says what works.
+    ``av_model``: the same for PE-AV's ``pe_audio`` and ``pe_text`` views (``"auto"``: the
+    first pulled of ``pe_av:large``, ``base``, ``small``...; ``"pe_av:tiny"`` for tests).
     Every model's weights are checked before any file is read. A file that fails to decode is
     reported in
     ``BuildReport.failures`` and skipped; the build goes on. Nothing is replaced until the new
@@ -206,6 +217,7 @@ def build_index(
         previous = _open_previous(store, notes)
         model_ids = resolve_models(models, previous.manifest.models if previous else None)
         recorded_sfx = model_ids.pop("sfx", None)
+        recorded_av = model_ids.pop("av", None)
         if sfx_model == "auto" and models is None and recorded_sfx:
             sfx_model = recorded_sfx
         if sfx_model == "auto" and isinstance(models, str) and models.strip() == "tiny":
@@ -214,8 +226,11 @@ def build_index(
             from sfxkit.models.registry import AISFX_MODEL, TINY_SFX_MODEL, find_weights
 
             sfx_model = TINY_SFX_MODEL if find_weights(AISFX_MODEL) is not None else None
+        if av_model == "auto" and models is None and recorded_av:
+            av_model = recorded_av
         before = len(notes)
         specs = sfx_views(model_ids, sfx_model, notes, encoders or {})
+        specs += av_views(model_ids, av_model, notes, encoders or {})
         missing_views = notes[before:]
         check_weights(model_ids, skip=encoders or {})
         prev_items = _previous_items(previous)
@@ -549,7 +564,7 @@ def redescribe_predicted(
 
 
 def _untrained_view(view: str, model_ids: dict[str, str], encoders: dict[str, Any]) -> bool:
-    spec = next((s for s in (*VIEW_SPECS, SFX_VIEW) if s.name == view), None)
+    spec = next((s for s in (*VIEW_SPECS, SFX_VIEW, *AV_VIEWS) if s.name == view), None)
     if spec is None:
         return True
     enc = encoders.get(spec.role)
@@ -658,7 +673,7 @@ def _embed_view(
             model_id,
             [items[i].path for i in todo],
             batch=AUDIO_BATCH,
-            duration=MAX_EMBED_SECONDS,
+            duration=AV_EMBED_SECONDS if spec.role == "av" else MAX_EMBED_SECONDS,
             progress=progress,
             desc=f"embedding {spec.name}",
         )
@@ -845,6 +860,13 @@ def _write_version(
     if describer_rec is not None:
         extra["describer"] = describer_rec
     extra.update(sound_record or {})
+    if "av" in model_ids and any(s.role == "av" for s in specs):
+        from sfxkit.models.registry import parse_model_id
+
+        # the weights' licence travels with the index, as MMAudio's does with generated sounds
+        given = getattr(encoders.get("av"), "licence", "")
+        licence = given or parse_model_id(model_ids["av"]).licence
+        extra["weights_licences"] = {model_ids["av"]: licence}
     return {
         "row_count": len(items),
         "models": dict(model_ids),
@@ -911,3 +933,39 @@ def sfx_views(
             + ". `sfxkit models pull ID` and rebuild to add them."
         )
     return [v for v in VIEW_SPECS if v.role not in missing] + [SFX_VIEW]
+
+
+def av_views(
+    model_ids: dict[str, str],
+    av_model: str | None,
+    notes: list[str],
+    encoders: dict[str, Any] | None = None,
+) -> list[ViewSpec]:
+    """PE-AV's views for this build (``pe_audio``, ``pe_text``); sets ``model_ids["av"]``.
+
+    ``"auto"`` builds them when a PE-AV checkpoint has been pulled (the default size first);
+    ``None``/``"none"`` never; an id always (its weights are checked with the others).
+    """
+    from sfxkit.models.registry import PE_AV_MODEL, PE_AV_NAMES, find_weights, parse_model_id
+
+    given = encoders or {}
+    chosen = None if av_model in (None, "", "none") else str(av_model)
+    if "av" in given:
+        chosen = str(given["av"].model_id)
+    elif chosen == "auto":
+        order = [PE_AV_MODEL, *(f"pe_av:{n}" for n in PE_AV_NAMES)]
+        chosen = next((m for m in order if find_weights(m) is not None), None)
+        if chosen is not None:
+            notes.append(f"pe_audio and pe_text views built with {chosen} (its weights are here)")
+    elif chosen is not None:
+        spec = parse_model_id(chosen)
+        if spec.kind != "av":
+            raise InputError(
+                f"av model {chosen!r} is not an audio-visual model; use pe_av:... "
+                "(`sfxkit models list --kind av`)"
+            )
+        chosen = spec.id
+    if chosen is None:
+        return []
+    model_ids["av"] = chosen
+    return list(AV_VIEWS)

@@ -62,6 +62,17 @@ def build_encoder(spec: ModelSpec, *, device: str = "cpu", location: Any = None)
             return AisfxEncoder(net, model_id=spec.id, device=device, untrained=True)
         where = location or weights.require(spec)
         return load_aisfx(where.path, model_id=spec.id, device=device)
+    if spec.family == "pe_av":
+        from sfxkit.models.peav import PeAvEncoder, build_tiny_pe_av, load_pe_av_dir
+
+        if spec.tiny:
+            model, processor = build_tiny_pe_av(device)
+            return PeAvEncoder(
+                model, processor, model_id=spec.id, device=device, untrained=True,
+                licence=spec.licence,
+            )  # fmt: skip
+        where = location or weights.require(spec)
+        return load_pe_av_dir(where.path, model_id=spec.id, device=device, licence=spec.licence)
     if spec.family in {"llm", "vlm"}:
         raise ModelError(
             f"'{spec.id}' is a language model for the bridge; use it with "

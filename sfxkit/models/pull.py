@@ -171,6 +171,8 @@ def _choose_files(spec: ModelSpec, remote: Sequence[str]) -> list[str]:
             if f in available
         ]
         weight_files = preferred[:1]
+    elif spec.family == "pe_av":
+        weight_files = safetensors  # PE-AV is read from safetensors only (no pickle)
     else:
         weight_files = safetensors or [
             f

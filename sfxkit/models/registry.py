@@ -10,9 +10,11 @@ Ids have a grammar, like open_clip's model names: ``family:name[/pretrained]``::
     laion_clap:630k-audioset-best.pt         LAION's original checkpoints (extra 'laion-clap')
     mmaudio:large_44k_v2                     generators; loaded by sfxkit.generation
     aisfx:x-sequential-ce (or just aisfx)     sound-effects audio embeddings (pulled from PyPI)
-    open_clip:tiny, clap:tiny, aisfx:tiny    toy-size real architectures, random weights
+    pe_av:large (small, base, *-16-frame)    Meta's PE-AV: frames, shots, sounds, text in one space
+    open_clip:tiny, clap:tiny, aisfx:tiny,   toy-size real architectures, random weights
+    pe_av:tiny
 
-``load_frame_encoder`` / ``load_audio_encoder`` / ``load_sfx_encoder`` build an encoder once per (id, device) and hand
+``load_frame_encoder`` / ``load_audio_encoder`` / ``load_sfx_encoder`` / ``load_av_encoder`` build an encoder once per (id, device) and hand
 the same object back afterwards. They never download; ``pull`` is the one function that does.
 """
 
@@ -49,6 +51,7 @@ __all__ = [
     "is_default",
     "list_models",
     "load_audio_encoder",
+    "load_av_encoder",
     "load_frame_encoder",
     "load_sfx_encoder",
     "parse_model_id",
@@ -61,6 +64,7 @@ FAMILIES: dict[str, str] = {
     "laion_clap": "audio encoder: LAION's original CLAP checkpoints (extra 'laion-clap')",
     "mmaudio": "generator: MMAudio video-to-audio (sfxkit.generation)",
     "aisfx": "sound-effects encoder: sounds only, no text (aiSFX, ISMIR 2022)",
+    "pe_av": "audio-visual encoder: frames, shots, sounds and text in one space (Meta PE-AV)",
     "llm": "describer: a transformers causal language model (sfxkit bridge describe)",
     "vlm": "captioner: a transformers image-to-text model (sfxkit bridge mine --captioner)",
 }
@@ -70,6 +74,7 @@ _KIND: dict[str, Kind] = {
     "laion_clap": "audio",
     "mmaudio": "generator",
     "aisfx": "sfx",
+    "pe_av": "av",
     "llm": "language",
     "vlm": "language",
 }
@@ -84,11 +89,31 @@ EXAMPLES = (
     "open_clip:tiny",
     "clap:tiny",
     "aisfx:x-sequential-ce",
+    "pe_av:large",
+    "pe_av:tiny",
 )
 LAION_CLAP_REPO = "lukewys/laion_clap"
 UNTRAINED_LICENCE = "n/a (random weights)"
 AISFX_MODEL = "aisfx:x-sequential-ce"
 TINY_SFX_MODEL = "aisfx:tiny"
+# PE-AV (arXiv 2512.19687): the sizes facebook publishes on the hub, each also as "-16-frame"
+# (trained on exactly 16 frames per clip; the others on any number). Large is the default: it
+# is the checkpoint the paper's retrieval numbers are for (VGGSound video→audio R@1 48.3) and
+# the view is opt-in by pulling it; small (~1.0 B parameters with its ModernBERT and ViT-L, 12
+# audio layers x 768) is the fast one.
+PE_AV_SIZES = ("small", "base", "large")
+PE_AV_NAMES = (*PE_AV_SIZES, *(f"{s}-16-frame" for s in PE_AV_SIZES))
+PE_AV_MODEL = "pe_av:large"
+TINY_AV_MODEL = "pe_av:tiny"
+PE_AV_LICENCE = "Apache-2.0"
+_PE_AV_FILES = (
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "video_preprocessor_config.json",
+    "tokenizer.json",
+)
+_PE_AV_LAYERS = {"small": "12 audio layers x 768", "base": "16 x 1024", "large": "28 x 1792"}
 _HF_REPO = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
 
 
@@ -172,6 +197,24 @@ _CATALOGUE: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
+def _pe_av_spec(name: str) -> ModelSpec:
+    if name == "tiny":
+        return ModelSpec(
+            TINY_AV_MODEL, "pe_av", "tiny", None, True, "av",
+            "tiny PE-AV (every tower 1 layer x 32, 8-channel DAC front end, 32 px ViT), seeded "
+            "random weights, for tests", UNTRAINED_LICENCE,
+        )  # fmt: skip
+    size = name.split("-")[0]
+    frames = "16 frames per clip" if name.endswith("-16-frame") else "any number of frames"
+    default = " (default)" if f"pe_av:{name}" == PE_AV_MODEL else ""
+    return ModelSpec(
+        f"pe_av:{name}", "pe_av", name, None, False, "av",
+        f"Meta PE-AV {size} ({_PE_AV_LAYERS[size]}, ModernBERT text, PE-core ViT frames; "
+        f"{frames}): frames and shots matched to sounds directly{default}",
+        PE_AV_LICENCE, f"facebook/pe-av-{name}", _PE_AV_FILES,
+    )  # fmt: skip
+
+
 def _mmaudio_spec(variant: str) -> ModelSpec:
     tiny = variant.startswith("tiny")
     desc = (
@@ -188,14 +231,18 @@ def _mmaudio_spec(variant: str) -> ModelSpec:
 
 def list_models() -> list[ModelSpec]:
     """The models sfxkit knows by name (any other open_clip tag or CLAP repo also parses)."""
-    return [*_CATALOGUE, *(_mmaudio_spec(v) for v in MMAUDIO_VARIANTS)]
+    return [
+        *_CATALOGUE,
+        *(_pe_av_spec(n) for n in (*PE_AV_NAMES, "tiny")),
+        *(_mmaudio_spec(v) for v in MMAUDIO_VARIANTS),
+    ]
 
 
 def is_default(spec: ModelSpec | str) -> bool:
-    """Whether this is the frame, audio or generator model used when none is named."""
+    """Whether this is the frame, audio, PE-AV or generator model used when none is named."""
     model_id = spec.id if isinstance(spec, ModelSpec) else parse_model_id(spec).id
     settings = get_settings()
-    return model_id in {settings.frame_model, settings.audio_model, DEFAULT_GENERATOR}
+    return model_id in {settings.frame_model, settings.audio_model, PE_AV_MODEL, DEFAULT_GENERATOR}
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -255,6 +302,7 @@ def parse_model_id(model_id: str) -> ModelSpec:
         "llm": _parse_language_model,
         "vlm": _parse_language_model,
         "aisfx": _parse_aisfx,
+        "pe_av": _parse_pe_av,
     }[family]
     return parser(text, rest)
 
@@ -361,6 +409,15 @@ def _parse_aisfx(text: str, rest: str) -> ModelSpec:
     raise _unknown(text, f"aiSFX has no model {rest!r}; use {AISFX_MODEL} or {TINY_SFX_MODEL}")
 
 
+def _parse_pe_av(text: str, rest: str) -> ModelSpec:
+    name = rest.removeprefix("facebook/pe-av-")  # the hub repo name works too
+    if name in (*PE_AV_NAMES, "tiny"):
+        return _pe_av_spec(name)
+    raise _unknown(
+        text, f"PE-AV has no model {rest!r}; models: {', '.join(PE_AV_NAMES)}, tiny (for tests)"
+    )
+
+
 def _parse_mmaudio(text: str, rest: str) -> ModelSpec:
     if rest not in MMAUDIO_VARIANTS:
         raise _unknown(
@@ -405,6 +462,18 @@ def load_sfx_encoder(model_id: str | None = None, *, device: str | None = None) 
     return _cached(spec, device)
 
 
+def load_av_encoder(model_id: str | None = None, *, device: str | None = None) -> Any:
+    """The audio-visual encoder (a ``PeAvEncoder``; default ``pe_av:large``).
+
+    ``encode_audio(waveforms, sample_rate=)``, ``encode_images(frames)``,
+    ``encode_videos(clips)`` and ``encode_texts(texts)`` → ``(n, dim)`` float32, unit length,
+    all in one space.
+    """
+    spec = parse_model_id(model_id or PE_AV_MODEL)
+    _check_kind(spec, "av", "load_av_encoder", "pe_av:…")
+    return _cached(spec, device)
+
+
 def _check_kind(spec: ModelSpec, kind: Kind, func: str, takes: str) -> None:
     if spec.kind == kind:
         return
@@ -413,7 +482,9 @@ def _check_kind(spec: ModelSpec, kind: Kind, func: str, takes: str) -> None:
         extra = (
             " that embeds sounds only (load it with load_sfx_encoder; it makes the sfx_audio view)"
         )
-    article = "an" if spec.kind in {"audio", "sfx"} else "a"
+    if spec.kind == "av":
+        extra = " (load it with load_av_encoder; it makes the pe_audio and pe_text views)"
+    article = "an" if spec.kind in {"audio", "sfx", "av"} else "a"
     raise ModelError(
         f"'{spec.id}' is {article} {spec.kind} model{extra}; {func} takes {kind} models: {takes}"
     )

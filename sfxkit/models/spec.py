@@ -8,7 +8,7 @@ from typing import Literal
 
 __all__ = ["Kind", "ModelSpec"]
 
-Kind = Literal["frame", "audio", "sfx", "generator", "language"]
+Kind = Literal["frame", "audio", "sfx", "av", "generator", "language"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ One layout, used by ``SFXKIT_WEIGHTS_DIR`` and by the sfxkit cache (``<SFXKIT_CA
     clap/<org>--<name>/                                    (a ClapModel save_pretrained / snapshot)
     laion_clap/<checkpoint>.pt
     aisfx/<name>/model.safetensors                         (converted by `sfxkit models pull aisfx`)
+    pe_av/<name>/                                          (a PeAudioVideoModel snapshot)
     mmaudio/...                                            (owned by sfxkit.generation.mmaudio)
 
 Search order for a model: ``SFXKIT_WEIGHTS_DIR`` → ``<SFXKIT_CACHE>/weights`` → the library's own
@@ -147,6 +148,8 @@ def layout_path(spec: ModelSpec, root: Path) -> Path:
         return root / spec.family / repo_dirname(spec.name)
     if spec.family == "aisfx":
         return root / "aisfx" / spec.name
+    if spec.family == "pe_av":
+        return root / "pe_av" / spec.name
     raise ValueError(f"no weights layout for family {spec.family!r}")  # pragma: no cover
 
 
@@ -197,6 +200,13 @@ def clap_dir_ready(folder: Path) -> bool:
     )
 
 
+def pe_av_dir_ready(folder: Path) -> bool:
+    """A PE-AV snapshot: its config and safetensors weights (read from safetensors only)."""
+    return (folder / "config.json").is_file() and any(
+        (folder / n).is_file() for n in ("model.safetensors", "model.safetensors.index.json")
+    )
+
+
 def open_clip_tag_files(arch: str, tag: str) -> tuple[str | None, tuple[str, ...]]:
     """(hf repo, checkpoint names to look for, safetensors first) of an open_clip pretrained tag.
 
@@ -232,6 +242,8 @@ def _in_root(spec: ModelSpec, root: Path) -> Path | None:
         return where if where.is_file() and where.stat().st_size > 0 else None
     if spec.family in {"llm", "vlm"}:
         return where if (where / "config.json").is_file() else None
+    if spec.family == "pe_av":
+        return where if pe_av_dir_ready(where) else None
     if spec.family == "aisfx":
         weights = where / AISFX_WEIGHTS_NAME
         return weights if weights.is_file() and weights.stat().st_size > 0 else None
@@ -259,7 +271,9 @@ def _in_hf_cache(spec: ModelSpec) -> Path | None:
     if config is None:
         return None
     folder = config.parent
-    ready = open_clip_dir_ready(folder) if spec.family == "open_clip" else clap_dir_ready(folder)
+    ready = {"open_clip": open_clip_dir_ready, "pe_av": pe_av_dir_ready}.get(
+        spec.family, clap_dir_ready
+    )(folder)
     return folder if ready else None
 
 

@@ -113,7 +113,7 @@ def test_catalogue_has_defaults_tinies_and_generators():
         assert model_id in specs
     assert {f"mmaudio:{v}" for v in MMAUDIO_VARIANTS} <= set(specs)
     defaults = {s.id for s in specs.values() if is_default(s)}
-    assert defaults == {DEFAULT_FRAME_MODEL, DEFAULT_AUDIO_MODEL, DEFAULT_GENERATOR}
+    assert defaults == {DEFAULT_FRAME_MODEL, DEFAULT_AUDIO_MODEL, DEFAULT_GENERATOR, "pe_av:large"}
     # every catalogue id parses back to itself
     assert all(parse_model_id(i).id == i for i in specs)
 

@@ -215,6 +215,7 @@ def load_encoder(role: str, model_id: str, device: str | None) -> Any:
         "frame": registry.load_frame_encoder,
         "audio": registry.load_audio_encoder,
         "sfx": registry.load_sfx_encoder,
+        "av": registry.load_av_encoder,
     }[role]
     return loader(model_id, device=device)
 
