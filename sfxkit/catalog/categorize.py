@@ -351,10 +351,10 @@ def categorize_index(
     language-model describer's descriptions are kept). Raises :class:`InputError` when the index
     has too few labelled items, and nothing is written.
     """
-    from sfxkit.index.derive import commit_derived_version
-    from sfxkit.index.build import _recorded_describer, redescribe_predicted
     from sfxkit.catalog.schema import items_to_table, table_to_items
     from sfxkit.errors import InputError
+    from sfxkit.index.build import _recorded_describer, redescribe_predicted
+    from sfxkit.index.derive import commit_derived_version
     from sfxkit.index.store import load_index
 
     if method not in METHODS:
@@ -397,14 +397,22 @@ def categorize_index(
         )
     untrained = bool(idx.manifest.views[view].untrained)
 
+    searched: dict[str, Any] = {}
+
     def write(w: Any) -> None:
-        from sfxkit.index.views import VectorIndex, choose_preset
+        from sfxkit.index.tune import build_tuned
+        from sfxkit.index.views import choose_preset
 
         w.write_table("rows.parquet", items_to_table(new_items))
         if clip_changed:
             ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
             arr = vectors["clip_text"]
-            vi = VectorIndex.build(arr, ids, preset=choose_preset(len(new_items)))
+            vi, fields, warning = build_tuned(
+                arr, ids, choose_preset(len(new_items)), name="clip_text"
+            )
+            searched.update(fields)
+            if warning:
+                notes.append(warning)
             w.write_bytes("views/clip_text.faiss", vi.to_bytes())
             w.write_vectors("views/clip_text.npy", arr)
 
@@ -412,6 +420,9 @@ def categorize_index(
         from sfxkit.catalog.ucs import ucs_table_info
 
         raw["categorize"] = result.record(view, method)
+        if searched:  # clip_text was rebuilt: its factory and tuning are the new index's
+            entry = {k: v for k, v in raw["views"]["clip_text"].items() if k != "tuning"}
+            raw["views"]["clip_text"] = {**entry, **searched}
         raw["ucs"] = ucs_table_info().to_dict()
         if calibration_dropped:
             raw.pop("calibration", None)

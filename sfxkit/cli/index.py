@@ -132,7 +132,7 @@ def info(
     console.print(
         f"[bold]{idx.root}[/] version {m.version} ({m.get('created')}), {m.row_count} items"
     )
-    table = Table("view", "model", "tower", "embeds", "dim", "FAISS")
+    table = Table("view", "model", "tower", "embeds", "dim", "FAISS", "search (measured)")
     for name, v in m.views.items():
         table.add_row(
             name,
@@ -141,13 +141,34 @@ def info(
             v.source,
             str(v.dim),
             v.factory,
+            search_summary(v.factory, v.tuning),
         )
     console.print(table)
+    for name, v in m.views.items():
+        if v.tuning and not v.tuning.get("reached", True):
+            console.print(
+                f"[yellow]warning:[/] view {name} reaches recall@{v.tuning['k']} "
+                f"{v.tuning['recall']:.3f}, below its target {v.tuning['target']:g}"
+            )
     console.print("categories: " + ", ".join(f"{k} {n}" for k, n in categories.items()))
     console.print("licences: " + ", ".join(f"{k} {n}" for k, n in summary["licences"].items()))
     from sfxkit.cli.categorize import print_sound_summary
 
     print_sound_summary(summary)
+
+
+def search_summary(factory: str, tuning: dict | None) -> str:
+    """How a view searches: exact, or the tuned parameters with the recall measured at build."""
+    if factory == "Flat":
+        return "exact"
+    if not tuning:
+        return "preset parameters (recall not measured)"
+    params = ", ".join(f"{k} {v:g}" for k, v in tuning["params"].items())
+    how = "kept from an earlier build" if tuning.get("carried") else f"{tuning['seconds']:g} s"
+    return (
+        f"recall@{tuning['k']} {tuning['recall']:.3f} (target {tuning['target']:g}) at "
+        f"{params}; fixed preset {tuning['fixed_recall']:.3f}; tuned in {how}"
+    )
 
 
 def _sound_summary(idx: object) -> dict[str, object]:

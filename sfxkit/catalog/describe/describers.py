@@ -1229,8 +1229,8 @@ def describe_index(
 
     import numpy as np
 
-    from sfxkit.index.derive import commit_derived_version, view_entry
     from sfxkit.catalog.schema import items_to_table, table_to_items
+    from sfxkit.index.derive import commit_derived_version, view_entry
     from sfxkit.index.store import load_index
 
     if n < 1:
@@ -1271,17 +1271,27 @@ def describe_index(
             "calibration dropped (clip_text scores changed); rerun `sfxkit bridge calibrate`"
         )
 
+    searched: dict[str, Any] = {}
+
     def write(w: Any) -> None:
-        from sfxkit.index.views import VectorIndex, choose_preset
+        from sfxkit.index.tune import build_tuned
+        from sfxkit.index.views import choose_preset
 
         w.write_table("rows.parquet", items_to_table(new_items))
         ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
-        vi = VectorIndex.build(vectors, ids, preset=choose_preset(len(new_items)))
+        vi, fields, warning = build_tuned(
+            vectors, ids, choose_preset(len(new_items)), name="clip_text"
+        )
+        searched.update(fields)
+        if warning:
+            notes.append(warning)
         w.write_bytes("views/clip_text.faiss", vi.to_bytes())
         w.write_vectors("views/clip_text.npy", vectors)
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
-        raw["views"]["clip_text"] = view_entry(raw["views"]["clip_text"], len(new_items))
+        raw["views"]["clip_text"] = view_entry(
+            raw["views"]["clip_text"], len(new_items), **searched
+        )
         raw["describer"] = describer_record(describer)
         if calibration_dropped:
             raw.pop("calibration", None)
