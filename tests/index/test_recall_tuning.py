@@ -20,7 +20,9 @@ from tests.index.helpers import exact_top, hard_clusters, recall, write_index
 # A toy of the shipped large preset: IVF, 4-bit fast-scan PQ with one code per 4 dims (the
 # 512-d preset's PQ64 is one per 8; at 32-d one per 8 is too coarse to tune), 8-bit refine,
 # the same fixed parameters (nprobe 32, k_factor 10).
-TINY = Preset("tiny-ivf", None, "IVF{nlist},PQ8x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 10})
+TINY = Preset(
+    "tiny-ivf", None, "IVF{nlist},PQ8x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 10}
+)
 N, DIM = 5000, 32
 
 
@@ -37,9 +39,7 @@ def _held_out_recall(view: VectorIndex, vectors, ids, queries) -> float:
     return recall(view.search(queries, 10)[1], truth)
 
 
-def test_a_hard_view_reaches_the_target_tuned_and_misses_it_with_fixed_parameters(
-    tmp_path, hard
-):
+def test_a_hard_view_reaches_the_target_tuned_and_misses_it_with_fixed_parameters(tmp_path, hard):
     vectors, queries = hard
     ids = write_index(tmp_path / "idx", vectors, TINY, tune=True)
     m = load_index(tmp_path / "idx", views=[]).manifest
