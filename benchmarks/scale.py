@@ -55,9 +55,9 @@ CANDIDATES = {
 DATA = {
     "sphere": "mixture of Gaussian clusters on the unit sphere: unit centres + noise of norm "
     "0.6 x U(0.5,1.5), normalised; queries held out from the same clusters",
-    "hard": "harder clusters: unit centres + isotropic noise of one norm ({noise}) for every "
-    "point, normalised (every item has its ~100 cluster mates at nearly the same cosine, like "
-    "hundreds of takes of one door); queries held out from the same clusters",
+    "hard": "harder clusters: n/1000 unit centres + isotropic noise of one norm ({noise}) for "
+    "every point, normalised (every item has its ~1000 cluster mates at nearly the same cosine, "
+    "like hundreds of takes of one door); queries held out from the same clusters",
 }
 
 
@@ -337,7 +337,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--clusters", type=int, default=0, help="0 = n/100")
+    ap.add_argument("--clusters", type=int, default=0, help="0 = n/100 (hard: n/1000)")
     ap.add_argument("--data", choices=sorted(DATA), default="sphere")
     ap.add_argument("--noise", type=float, default=None, help="spread (sphere 0.6, hard 1.5)")
     ap.add_argument("--target", type=float, default=0.95, help="recall@10 tuning aims for")
@@ -360,7 +360,7 @@ def main() -> None:
 
     from sfxkit.index.tune import exact_top_k
 
-    clusters = args.clusters or max(10, args.n // 100)
+    clusters = args.clusters or max(10, args.n // (1000 if args.data == "hard" else 100))
     noise = args.noise if args.noise is not None else (1.5 if args.data == "hard" else 0.6)
     t = time.perf_counter()
     # queries come from the same clusters, held out of the index; the view is float16, as a

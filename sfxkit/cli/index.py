@@ -53,6 +53,16 @@ def build(
     ] = True,
     engine: Engine = "local",
     address: Address = None,
+    recall_target: Annotated[
+        float,
+        typer.Option(
+            "--recall-target",
+            min=0.5,
+            max=1.0,
+            help="recall@10 each approximate view's search is tuned to reach on its own vectors "
+            "(measured at build, shown by `sfxkit index info`).",
+        ),
+    ] = 0.95,
 ) -> None:
     """Build or incrementally update an index over FOLDER."""
     from sfxkit.index.build import build_index
@@ -70,6 +80,7 @@ def build(
         progress=None if progress and not as_json else False,
         engine=engine,
         address=address,
+        recall_target=recall_target,
     )
     if as_json:
         print_json(report.to_dict())

@@ -132,3 +132,16 @@ def test_a_small_change_keeps_the_measurement_and_a_large_one_measures_again():
     assert kept is not None and kept["params"] == record["params"] and kept["carried"] is True
     assert carry(entry, entry["factory"], 1300, changed=300) is None
     assert carry(entry, "IVF32,PQ8x4fs,Refine(SQ8)", 1050, changed=50) is None
+
+
+def test_a_rebuild_measures_again_only_when_the_view_changed_by_more_than_a_tenth(hard):
+    vectors, _ = hard
+    x16 = vectors[:2000].astype(np.float16)
+    ids = np.arange(len(x16), dtype=np.int64)
+    _, first, _ = build_tuned(x16, ids, TINY)
+    previous = {**first, "count": len(ids)}
+    _, small, _ = build_tuned(x16, ids, TINY, previous=previous, changed=150)
+    assert small["tuning"]["carried"] is True
+    assert small["tuning"]["params"] == first["tuning"]["params"]
+    _, large, _ = build_tuned(x16, ids, TINY, previous=previous, changed=400)
+    assert "carried" not in large["tuning"] and large["tuning"]["count"] == len(ids)
