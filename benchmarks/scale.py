@@ -44,6 +44,12 @@ CANDIDATES = {
     # name: (factory, build_params, search_params)
     "flat": ("Flat", {}, {}),
     "ivf-pq64fs-sq8": ("IVF{nlist},PQ64x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 10}),
+    # the >4M preset's HNSW coarse quantizer, measured here at the sizes we can build
+    "ivf-hnsw-pq64fs-sq8": (
+        "IVF{nlist}_HNSW32,PQ64x4fs,Refine(SQ8)",
+        {},
+        {"nprobe": 32, "k_factor": 10},
+    ),
     "ivf-pq32fs-sq8": ("IVF{nlist},PQ32x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 20}),
     "ivf-pq64fs-sq6": ("IVF{nlist},PQ64x4fs,Refine(SQ6)", {}, {"nprobe": 32, "k_factor": 10}),
     "ivf-pq64fs-fp16": ("IVF{nlist},PQ64x4fs,Refine(SQfp16)", {}, {"nprobe": 32, "k_factor": 10}),

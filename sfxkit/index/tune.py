@@ -157,20 +157,27 @@ def _restrict(ps: Any, index: Any) -> None:
     that, scanning more lists costs more than rescoring more candidates), k_factor in finer
     steps than FAISS's powers of two, efSearch from 16 to 512."""
     faiss = _faiss()
-    for i in range(ps.parameter_ranges.size()):
-        pr = ps.parameter_ranges.at(i)
-        values = faiss.vector_to_array(pr.values)
-        if pr.name == "nprobe":
-            nlist = int(values.max()) if len(values) else 1
+    ranges = [
+        (pr.name, faiss.vector_to_array(pr.values))
+        for pr in (ps.parameter_ranges.at(i) for i in range(ps.parameter_ranges.size()))
+    ]
+    ps.parameter_ranges.clear()  # at(i) returns copies: the ranges are added again, edited
+    for name, values in ranges:
+        if name == "nprobe":
+            nlist = int(faiss.extract_index_ivf(index).nlist)
             cap = min(max(nlist // 8, 64), 512)
             new = [v for v in values if v <= cap]
-        elif pr.name == "k_factor_rf":
+        elif name == "k_factor_rf":
             new = list(_K_FACTORS)
-        elif pr.name == "efSearch":
+        elif name == "efSearch":
             new = list(_EF_SEARCH)
+        elif name == "quantizer_efSearch":
+            # VectorIndex's searches do not pass it: one sensible value, set on the index
+            # itself (_apply), so the stored index searches as measured
+            new = [64.0]
         else:
-            new = list(values)
-        pr.values.clear()
+            new = list(values[:1])
+        pr = ps.add_range(name)
         for v in new:
             pr.values.push_back(float(v))
 
@@ -327,9 +334,20 @@ def tune(
 
 
 def _use(vi: VectorIndex, params: Mapping[str, Any]) -> None:
+    """Search ``vi`` with ``params`` from now on, and set them on the FAISS index itself
+    (explore leaves its last experiment's values there; the stored file keeps these)."""
     base = vi.preset or Preset("tuned", None, "", {}, {})
     vi.preset = dataclasses.replace(base, search_params=dict(params))
     vi._plain_params = None
+    faiss = _faiss()
+    index, _ = _search_target(vi)
+    ps = faiss.ParameterSpace()
+    ps.initialize(index)
+    names = {ps.parameter_ranges.at(i).name for i in range(ps.parameter_ranges.size())}
+    for name, value in params.items():
+        fname = "k_factor_rf" if name == "k_factor" else name
+        if fname in names:
+            ps.set_index_parameter(index, fname, float(value))
 
 
 def _labels_with(vi: VectorIndex, q: np.ndarray, k: int, params: Mapping[str, Any]) -> np.ndarray:
