@@ -63,7 +63,7 @@ def test_a_hard_view_reaches_the_target_tuned_and_misses_it_with_fixed_parameter
 
 def test_index_info_shows_the_measured_recall(tmp_path, hard):
     vectors, _ = hard
-    write_index(tmp_path / "idx", vectors[:4000], TINY, tune=True)
+    write_index(tmp_path / "idx", vectors[:2000], TINY, tune=True)
     exe = str(Path(sys.executable).with_name("sfxkit"))  # the installed entry point
     out = subprocess.run(
         [exe, "index", "info", str(tmp_path / "idx"), "--json"],
@@ -86,26 +86,21 @@ def test_index_info_shows_the_measured_recall(tmp_path, hard):
 
 def test_an_unreachable_target_upgrades_the_refine_then_says_what_was_reached(hard):
     vectors, _ = hard
-    x16 = vectors[:4000].astype(np.float16)
+    x16 = vectors[:2000].astype(np.float16)
     ids = np.arange(len(x16), dtype=np.int64)
-    # a target 8-bit rescoring cannot reach on this data: rescoring moves to float16 inside FAISS
-    vi, fields, warning = build_tuned(x16, ids, TINY, target=0.999, name="v")
+    # recall above 1 cannot be reached: rescoring moves inside FAISS from 8-bit codes to
+    # float16 codes to the exact vectors, then the best point is kept and one line says so
+    vi, fields, warning = build_tuned(x16, ids, TINY, target=1.01, name="v")
     tuning = fields["tuning"]
     assert tuning["refine_upgraded_from"] == "SQ8"
-    assert "Refine(SQfp16)" in fields["factory"] or "Refine(Flat)" in fields["factory"]
-    if tuning["reached"]:
-        assert warning is None and tuning["recall"] >= 0.999
-    else:  # one line, saying what was reached
-        assert warning is not None and "\n" not in warning
-        assert f"{tuning['recall']:.3f}" in warning and "0.999" in warning
-    # the upgraded index is a working positional index over the same rows
+    assert fields["factory"].endswith(",Refine(Flat)") and tuning["factory"] == fields["factory"]
+    assert tuning["reached"] is False and tuning["recall"] >= 0.95
+    assert warning is not None and "\n" not in warning
+    assert f"recall@10 {tuning['recall']:.3f}" in warning and "below the target 1.01" in warning
+    # the upgraded index is a working positional index over the same rows, tuned parameters on
+    assert vi.positional and vi.preset.search_params == tuning["params"]
     q = x16[:20].astype(np.float32)
     assert vi.search(q, 1)[1][:, 0].tolist() == ids[:20].tolist()
-
-    # an impossible target (recall above 1): every stage is tried, the warning says so
-    _, fields, warning = build_tuned(x16, ids, TINY, target=1.01, name="v")
-    assert fields["tuning"]["reached"] is False
-    assert warning is not None and "below the target 1.01" in warning, warning
 
 
 def test_exact_top_k_is_streamed_and_exact():
