@@ -783,7 +783,8 @@ class _TuningContext:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def changed_rows(self, view: str, count: int) -> int | None:
-        """Rows added, removed or re-embedded since the previous version (None: no previous)."""
+        """Vectors gone plus vectors new since the previous version (None: no previous): the
+        symmetric difference, so a re-embedded row counts twice, like a removal and an addition."""
         if view not in self.previous or view not in self.embedded:
             return None
         new = self.embedded[view]
