@@ -292,11 +292,14 @@ def tune(
         return None
 
     fixed = dict(vi.preset.search_params) if vi.preset else {}
-    fixed_recall = min(halves(fixed))
+    fixed_halves = halves(fixed)
+    fixed_recall = min(fixed_halves)
 
     upgraded_from = None
     points = _explore(vi, q, labels, k)
     chosen = pick(points)
+    if chosen is None and fixed_recall >= target:  # explore samples points; the preset's count
+        chosen = fixed, fixed_halves
     refine = _refine_kind(factory)
     rank = {"SQfp16": 1, "Flat": 2}
     ladder = [r for r in REFINE_UPGRADES if refine and rank[r] > rank.get(refine, 0)]
