@@ -44,6 +44,12 @@ CANDIDATES = {
     # name: (factory, build_params, search_params)
     "flat": ("Flat", {}, {}),
     "ivf-pq64fs-sq8": ("IVF{nlist},PQ64x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 10}),
+    # the >4M preset's HNSW coarse quantizer, measured here at the sizes we can build
+    "ivf-hnsw-pq64fs-sq8": (
+        "IVF{nlist}_HNSW32,PQ64x4fs,Refine(SQ8)",
+        {},
+        {"nprobe": 32, "k_factor": 10},
+    ),
     "ivf-pq32fs-sq8": ("IVF{nlist},PQ32x4fs,Refine(SQ8)", {}, {"nprobe": 32, "k_factor": 20}),
     "ivf-pq64fs-sq6": ("IVF{nlist},PQ64x4fs,Refine(SQ6)", {}, {"nprobe": 32, "k_factor": 10}),
     "ivf-pq64fs-fp16": ("IVF{nlist},PQ64x4fs,Refine(SQfp16)", {}, {"nprobe": 32, "k_factor": 10}),
@@ -52,19 +58,42 @@ CANDIDATES = {
 }
 
 
-def clustered(n: int, dim: int, clusters: int, seed: int, spread: float = 0.6) -> np.ndarray:
-    """Points around ``clusters`` random centres on the sphere, normalised (cosine data)."""
+DATA = {
+    "sphere": "mixture of Gaussian clusters on the unit sphere: unit centres + noise of norm "
+    "0.6 x U(0.5,1.5), normalised; queries held out from the same clusters",
+    "hard": "harder clusters: n/1000 unit centres + isotropic noise of one norm ({noise}) for "
+    "every point, normalised (every item has its ~1000 cluster mates at nearly the same cosine, "
+    "like hundreds of takes of one door); queries held out from the same clusters",
+}
+
+
+def clustered(
+    n: int,
+    dim: int,
+    clusters: int,
+    seed: int,
+    spread: float = 0.6,
+    data: str = "sphere",
+    dtype: type = np.float32,
+) -> np.ndarray:
+    """Points around ``clusters`` random centres on the sphere, normalised (cosine data).
+
+    ``data="sphere"``: per-point spread varies so clusters have dense cores and sparse edges;
+    ``"hard"``: every point gets noise of norm ``spread`` (isotropic, one radius), so neighbours
+    are nearly equidistant and compressed codes rank them poorly."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, dim), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    out = np.empty((n, dim), dtype=np.float32)
+    out = np.empty((n, dim), dtype=dtype)
     step = 65536
     for i in range(0, n, step):
         m = min(step, n - i)
         c = rng.integers(0, clusters, m)
-        # per-point spread varies so clusters have dense cores and sparse edges; noise of norm
-        # ~spread against unit centres (a first run used ~2.7: near uniform, meaningless)
-        s = spread / np.sqrt(dim) * rng.uniform(0.5, 1.5, (m, 1)).astype(np.float32)
+        if data == "hard":
+            s = np.float32(spread / np.sqrt(dim))
+        else:
+            # noise of norm ~spread against unit centres (a first run used ~2.7: near uniform)
+            s = spread / np.sqrt(dim) * rng.uniform(0.5, 1.5, (m, 1)).astype(np.float32)
         block = centres[c] + s * rng.standard_normal((m, dim), dtype=np.float32)
         out[i : i + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
@@ -98,8 +127,11 @@ def preset_json(name: str) -> dict:
     }
 
 
-def build_candidate(name: str, vectors: np.ndarray, root: Path) -> dict:
-    """Build with sfxkit's VectorIndex and commit an index directory; returns build numbers."""
+def build_candidate(name: str, vectors: np.ndarray, root: Path, target: float) -> dict:
+    """Build with sfxkit's VectorIndex, tune it as `sfxkit index build` does (on the float16
+    ``vectors``, which are what a view stores) and commit an index directory; returns build
+    numbers."""
+    from sfxkit.index.tune import is_approximate, tune
     from sfxkit.index.views import Preset, VectorIndex
     from tests.index.helpers import write_index
 
@@ -110,16 +142,27 @@ def build_candidate(name: str, vectors: np.ndarray, root: Path) -> dict:
     t0 = time.perf_counter()
     vi = VectorIndex.build(vectors, ids, preset=preset)
     build_s = time.perf_counter() - t0
+    factory = preset.factory_for(n)
+    fields: dict = {"factory": factory}
+    tuning = None
+    if is_approximate(factory):
+        vi, result = tune(vi, vectors, ids, factory=factory, target=target)
+        tuning = result.to_dict()
+        fields = {"factory": result.factory, "tuning": tuning}
     t0 = time.perf_counter()
-    write_index(root, vectors, preset, ids=ids, index=vi)
+    write_index(root, vectors, preset, ids=ids, index=vi, fields=fields)
     del vi
     write_s = time.perf_counter() - t0
     files = {p.name: p.stat().st_size for p in root.glob("versions/*/**/*") if p.is_file()}
     return {
         "preset": name,
-        "factory": preset.factory_for(n),
+        "factory": fields["factory"],
         "search_params": p["search_params"],
+        "tuning": tuning,
+        "tuned_params": tuning["params"] if tuning else {},
         "build_s": round(build_s, 2),
+        "tune_s": tuning["seconds"] if tuning else 0.0,
+        "tune_over_build": round(tuning["seconds"] / build_s, 3) if tuning else 0.0,
         "write_s": round(write_s, 2),
         "disk_bytes_per_item": round(sum(files.values()) / n, 1),
         "faiss_bytes_per_item": round(files["v.faiss"] / n, 1),
@@ -192,8 +235,31 @@ def measure(root: Path, name: str, work: Path, threads: int) -> dict:
         first(block)
         second(block)
     w_ms, r_ms = np.array(lat_w) * 1e3, np.array(lat_r) * 1e3
+
+    # the same view with the preset's fixed parameters (what every view searched with before)
+    fixed: dict = {}
+    tuning = idx.manifest.views["v"].tuning
+    if tuning:
+        import dataclasses
+
+        view.preset = dataclasses.replace(view.preset, search_params=tuning["fixed_params"])
+        view._plain_params = None
+        fixed_rec = recall_at(view.search(queries, k)[1], truth, k)
+        lat_f = []
+        for q in queries:
+            t = time.perf_counter()
+            view.search(q[None, :], k)
+            lat_f.append(time.perf_counter() - t)
+        f_ms = np.array(lat_f) * 1e3
+        fixed = {
+            "fixed_params": tuning["fixed_params"],
+            "fixed_recall_at_10": round(fixed_rec, 4),
+            "fixed_p50_ms": round(float(np.percentile(f_ms, 50)), 3),
+            "fixed_p99_ms": round(float(np.percentile(f_ms, 99)), 3),
+        }
     load = os.getloadavg()
     return {
+        **fixed,
         "open_s": round(open_s, 3),
         "open_rows_s": round(rows_s, 3),
         "resident_bytes_per_item_after_open": round(
@@ -219,7 +285,42 @@ def measure(root: Path, name: str, work: Path, threads: int) -> dict:
     }
 
 
+def _params(p: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in p.items()) or "-"
+
+
 def markdown_table(results: dict) -> str:
+    """Fixed against tuned parameters per data set, size and preset (scale_recall.json); the
+    older scale.json (keys are sizes only) prints its own columns."""
+    if all(key.isdigit() for key in results):
+        return _plain_table(results)
+    head = (
+        "| data | n | preset | factory | fixed params | recall@10 fixed | p50 ms fixed "
+        "| tuned params | recall@10 tuned | p50 ms tuned | p99 ms tuned | resident B/item "
+        "| build s | tune s (share) | load 1m |"
+    )
+    lines = [head, "|" + "---|" * 15]
+
+    def order(kv: tuple) -> tuple:
+        data, _, n = kv[0].rpartition("-")
+        return (int(n), data)
+
+    for _key, res in sorted(results.items(), key=order):
+        for r in res["rows"]:
+            tuned = bool(r.get("tuning"))
+            lines.append(
+                f"| {res['data']} | {int(res['n']):,} | {r['preset']} | `{r['factory']}` "
+                f"| {_params(r['search_params'])} | {r.get('fixed_recall_at_10', r['recall_at_10'])} "
+                f"| {r.get('fixed_p50_ms', r['p50_ms'])} "
+                f"| {_params(r['tuned_params']) if tuned else '(exact)'} | {r['recall_at_10']} "
+                f"| {r['p50_ms']} | {r['p99_ms']} | {r['resident_bytes_per_item']} "
+                f"| {r['build_s']} | {r['tune_s']} ({r['tune_over_build']:.0%}) "
+                f"| {r['loadavg_1m_5m'][0]} |"
+            )
+    return "\n".join(lines)
+
+
+def _plain_table(results: dict) -> str:
     head = (
         "| n | preset | factory | build s | disk B/item | resident B/item | open s | p50 ms "
         "| p99 ms | batch-32 q/s | recall@10 | raw FAISS p50 ms | wrapper/raw | load 1m |"
@@ -242,10 +343,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--clusters", type=int, default=0, help="0 = n/100")
+    ap.add_argument("--clusters", type=int, default=0, help="0 = n/100 (hard: n/1000)")
+    ap.add_argument("--data", choices=sorted(DATA), default="sphere")
+    ap.add_argument("--noise", type=float, default=None, help="spread (sphere 0.6, hard 1.5)")
+    ap.add_argument("--target", type=float, default=0.95, help="recall@10 tuning aims for")
     ap.add_argument("--presets", default=",".join(CANDIDATES))
     ap.add_argument("--threads", type=int, default=2, help="threads for build and batches")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scale_recall.json"))
     ap.add_argument("--tmp", type=Path, default=None)
     ap.add_argument("--measure", nargs=2, metavar=("INDEX", "WORK"), help=argparse.SUPPRESS)
     ap.add_argument("--table", action="store_true", help="print --out's results as markdown")
@@ -260,18 +364,21 @@ def main() -> None:
 
     import faiss
 
-    clusters = args.clusters or max(10, args.n // 100)
+    from sfxkit.index.tune import exact_top_k
+
+    clusters = args.clusters or max(10, args.n // (1000 if args.data == "hard" else 100))
+    noise = args.noise if args.noise is not None else (1.5 if args.data == "hard" else 0.6)
     t = time.perf_counter()
-    # queries come from the same clusters, held out of the index
-    allv = clustered(args.n + args.queries, args.dim, clusters, seed=0)
-    vectors, queries = allv[: args.n], np.ascontiguousarray(allv[args.n :])
-    del allv
+    # queries come from the same clusters, held out of the index; the view is float16, as a
+    # view stores it (and builds read it), so memory stays at 1 KiB per item at 512-d
+    allv = clustered(
+        args.n + args.queries, args.dim, clusters, 0, noise, args.data, dtype=np.float16
+    )
+    vectors, queries = allv[: args.n], allv[args.n :].astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     gen_s = time.perf_counter() - t
     faiss.omp_set_num_threads(args.threads)
-    exact = faiss.IndexFlatIP(args.dim)
-    exact.add(vectors)
-    truth = exact.search(queries, 10)[1]
-    del exact
+    truth = exact_top_k(vectors, queries, 10)  # exact, over the stored float16 vectors
     tmp = Path(tempfile.mkdtemp(prefix="sfxkit-scale-", dir=args.tmp))
     np.save(tmp / "queries.npy", queries)
     np.save(tmp / "truth.npy", truth)
@@ -280,7 +387,7 @@ def main() -> None:
         for name in args.presets.split(","):
             root = tmp / name
             faiss.omp_set_num_threads(args.threads)
-            row = build_candidate(name, vectors, root)
+            row = build_candidate(name, vectors, root, args.target)
             presets_path = tmp / f"{name}.json"
             presets_path.write_text(json.dumps({"presets": [preset_json(name)]}))
             env = dict(os.environ, SFXKIT_INDEX_PRESETS=str(presets_path))
@@ -302,12 +409,16 @@ def main() -> None:
         "dim": args.dim,
         "clusters": clusters,
         "queries": args.queries,
-        "data": "mixture of Gaussian clusters on the unit sphere: unit centres + noise of norm "
-        "0.6 x U(0.5,1.5), normalised; queries held out from the same clusters",
+        "data": args.data,
+        "data_description": DATA[args.data].format(noise=noise),
+        "noise": noise,
+        "recall_target": args.target,
+        "truth": "exact top-10 over the stored float16 vectors (sfxkit.index.tune.exact_top_k)",
         "threads_single_query": 1,
         "threads_build_and_batch": args.threads,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        "shared with other jobs while measuring (see loadavg per row)",
+        "shared with ~8 other agents' jobs while measuring (heavily loaded: see loadavg per "
+        "row; build and tuning times are inflated by the load, latencies less so)",
         "faiss": faiss.__version__,
         "generate_s": round(gen_s, 1),
         "rows": rows,
@@ -316,9 +427,10 @@ def main() -> None:
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
     # a rerun of some presets replaces their rows and keeps the others (each row has its load)
     names = {r["preset"] for r in rows}
-    kept = [r for r in existing.get(str(args.n), {}).get("rows", []) if r["preset"] not in names]
+    key = f"{args.data}-{args.n}"
+    kept = [r for r in existing.get(key, {}).get("rows", []) if r["preset"] not in names]
     result["rows"] = kept + rows
-    existing[str(args.n)] = result
+    existing[key] = result
     args.out.write_text(json.dumps(existing, indent=2) + "\n")
 
 

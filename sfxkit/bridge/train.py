@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -548,13 +549,21 @@ def train_bridge(
         HeadsConfig(**{**heads.config.__dict__, "extra": extra}), heads.module
     )  # fmt: skip
 
+    searched: dict[str, Any] = {}
+
     def write(w: Any) -> None:
-        from sfxkit.index.views import VectorIndex, choose_preset
+        from sfxkit.index.tune import build_tuned
+        from sfxkit.index.views import choose_preset
 
         w.write_bytes(BRIDGE_FILES[0], heads.state_bytes())
         w.write_bytes(BRIDGE_FILES[1], heads.config_bytes())
         ids = idx.faiss_ids
-        vi = VectorIndex.build(bridge_vectors, ids, preset=choose_preset(len(ids)))
+        vi, fields, warning = build_tuned(
+            bridge_vectors, ids, choose_preset(len(ids)), name=BRIDGE_VIEW
+        )
+        searched.update(fields)
+        if warning:
+            print(f"note: {warning}", file=sys.stderr)
         w.write_bytes(BRIDGE_VIEW_FILES[0], vi.to_bytes())
         w.write_vectors(BRIDGE_VIEW_FILES[1], bridge_vectors)
 
@@ -571,6 +580,7 @@ def train_bridge(
             "factory": choose_preset(n).factory_for(n),
             # Heads on top of untrained toy encoders are as meaningless as the encoders.
             "untrained": untrained_inputs,
+            **searched,
         }
         raw["bridge"] = {
             "heads": BRIDGE_FILES[0],

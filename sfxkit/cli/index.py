@@ -56,6 +56,16 @@ def build(
     progress: Progress = True,
     engine: Engine = "local",
     address: Address = None,
+    recall_target: Annotated[
+        float,
+        typer.Option(
+            "--recall-target",
+            min=0.5,
+            max=1.0,
+            help="recall@10 each approximate view's search is tuned to reach on its own vectors "
+            "(measured at build, shown by `sfxkit index info`).",
+        ),
+    ] = 0.95,
 ) -> None:
     """Build or incrementally update an index over FOLDER."""
     import warnings
@@ -80,6 +90,7 @@ def build(
             progress=None if progress and not as_json else False,
             engine=engine,
             address=address,
+            recall_target=recall_target,
         )
     if as_json:
         print_json(report.to_dict())
@@ -151,7 +162,7 @@ def info(
         f"[bold]{escape(str(idx.root))}[/] version {m.version} ({m.get('created')}), "
         f"{m.row_count} items"
     )
-    table = Table("view", "model", "tower", "embeds", "dim", "FAISS")
+    table = Table("view", "model", "tower", "embeds", "dim", "FAISS", "search (measured)")
     for name, v in m.views.items():
         table.add_row(
             name,
@@ -160,8 +171,15 @@ def info(
             v.source,
             str(v.dim),
             v.factory,
+            search_summary(v.factory, v.tuning),
         )
     console.print(table)
+    for name, v in m.views.items():
+        if v.tuning and not v.tuning.get("reached", True):
+            console.print(
+                f"[yellow]warning:[/] view {name} reaches recall@{v.tuning['k']} "
+                f"{v.tuning['recall']:.3f}, below its target {v.tuning['target']:g}"
+            )
     licences = summary["licences"]
     console.print(
         "categories: " + ", ".join(f"{escape(str(k))} {n}" for k, n in categories.items())
@@ -174,6 +192,26 @@ def info(
         )
 
     print_sound_summary(summary)
+
+
+def search_summary(factory: str, tuning: dict | None) -> str:
+    """How a view searches: exact, or the tuned parameters with the recall measured at build."""
+    if factory == "Flat":
+        return "exact"
+    if not tuning:
+        return "preset parameters (recall not measured)"
+    params = ", ".join(f"{k} {v:g}" for k, v in tuning["params"].items())
+    how = "kept from an earlier build" if tuning.get("carried") else f"{tuning['seconds']:g} s"
+    return (
+        f"recall@{tuning['k']} {tuning['recall']:.3f} (target {tuning['target']:g}) at "
+        f"{params}; fixed preset {tuning['fixed_recall']:.3f}; tuned in {how}"
+    )
+
+
+def _sound_summary(idx: object) -> dict[str, object]:
+    from sfxkit.cli.categorize import sound_summary
+
+    return sound_summary(idx)
 
 
 @index_app.command("verify")

@@ -179,6 +179,7 @@ def build_index(
     engine: str = "local",
     address: str | None = None,
     av_model: str | None = "auto",
+    recall_target: float | None = None,
 ) -> BuildReport:
     """Build (or incrementally update) the index at ``out`` from the sound files under ``folder``.
 
@@ -197,7 +198,9 @@ def build_index(
     ``BuildReport.failures`` and skipped; the build goes on. Nothing is replaced until the new
     version is complete. ``engine``: ``"local"`` (worker processes on this machine, see
     :mod:`sfxkit.index.engines.local`) or ``"ray"`` (Ray Data on the cluster at ``address``, or a local Ray
-    runtime; extra ``sfxkit[distributed]``); both give the same index.
+    runtime; extra ``sfxkit[distributed]``); both give the same index. ``recall_target``:
+    recall@10 every approximate view's search is tuned to reach on its own vectors (default
+    ``sfxkit.index.tune.DEFAULT_TARGET``; see :mod:`sfxkit.index.tune`).
     """
     from sfxkit.catalog.ingest import ingest
     from sfxkit.index.store import IndexStore
@@ -321,6 +324,14 @@ def build_index(
             _describer_rec(describer),
             specs,
             sound_record,
+            tuning=_TuningContext(
+                target=recall_target,
+                previous=dict(previous.manifest.raw.get("views", {})) if previous else {},
+                previous_count=previous.manifest.row_count if previous else 0,
+                embedded=embedded,
+                notes=notes,
+                seconds=seconds,
+            ),
         )
         seconds["index"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -811,9 +822,10 @@ def _write_version(
     describer_rec: dict[str, Any] | None = None,
     specs: Sequence[ViewSpec] = VIEW_SPECS,
     sound_record: dict[str, Any] | None = None,
+    tuning: _TuningContext | None = None,
 ) -> dict[str, Any]:
     from sfxkit.catalog.schema import items_to_table
-    from sfxkit.index.views import VectorIndex, choose_preset, load_presets
+    from sfxkit.index.views import choose_preset, load_presets
 
     preset_list = (
         load_presets(presets) if isinstance(presets, (str, Path)) or presets is None else presets
@@ -824,9 +836,7 @@ def _write_version(
     for spec in specs:
         vecs = vectors[spec.name]
         preset = choose_preset(len(items), preset_list)
-        vi = VectorIndex.build(vecs, ids, preset=preset)
-        writer.write_bytes(f"views/{spec.name}.faiss", vi.to_bytes())
-        del vi
+        searched = _index_view(writer, spec.name, vecs, ids, preset, tuning)
         writer.adopt_vectors(f"views/{spec.name}.npy", vecs)
         enc = encoders.get(spec.role)
         untrained = bool(getattr(enc, "untrained", model_ids[spec.role].endswith(":tiny")))
@@ -836,25 +846,24 @@ def _write_version(
             "source": spec.source,
             "dim": int(vecs.shape[1]),
             "count": len(items),
-            "factory": preset.factory_for(len(items)),
             "untrained": untrained,
             "frontend": frontend_of(spec.role),
+            **searched,
         }
     extra: dict[str, Any] = {}
     if carried is not None and "bridge" in vectors:
         vecs = vectors["bridge"]
         preset = choose_preset(len(items), preset_list)
-        vi = VectorIndex.build(vecs, ids, preset=preset)
-        writer.write_bytes("views/bridge.faiss", vi.to_bytes())
-        del vi
+        searched = _index_view(writer, "bridge", vecs, ids, preset, tuning)
         writer.adopt_vectors("views/bridge.npy", vecs)
         for rel, data in carried["files"].items():
             writer.write_bytes(rel, data)
         views["bridge"] = {
-            **carried["view"],
+            # a tuning record of the previous version describes that version's index
+            **{k: v for k, v in carried["view"].items() if k != "tuning"},
             "dim": int(vecs.shape[1]),
             "count": len(items),
-            "factory": preset.factory_for(len(items)),
+            **searched,
         }
         extra.update(carried["manifest"])
     if describer_rec is not None:
@@ -878,6 +887,58 @@ def _write_version(
         },
         **extra,
     }
+
+
+@dataclass
+class _TuningContext:
+    """What a build knows for tuning its views' search (see :mod:`sfxkit.index.tune`)."""
+
+    target: float | None = None
+    previous: dict[str, Any] = field(default_factory=dict)  # previous version's view entries
+    previous_count: int = 0
+    embedded: dict[str, int] = field(default_factory=dict)  # vectors embedded anew, per view
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def changed_rows(self, view: str, count: int) -> int | None:
+        """Vectors gone plus vectors new since the previous version (None: no previous): the
+        symmetric difference, so a re-embedded row counts twice, like a removal and an addition."""
+        if view not in self.previous or view not in self.embedded:
+            return None
+        new = self.embedded[view]
+        kept = count - new
+        return new + max(int(self.previous[view].get("count", self.previous_count)) - kept, 0)
+
+
+def _index_view(
+    writer: Any,
+    name: str,
+    vecs: np.ndarray,
+    ids: np.ndarray,
+    preset: Any,
+    ctx: _TuningContext | None,
+) -> dict[str, Any]:
+    """Build the view's FAISS index, tune an approximate one to the recall target (or keep the
+    previous version's tuning when the view changed little), write it; returns the manifest
+    entry's ``factory`` and ``tuning``."""
+    from sfxkit.index.tune import build_tuned
+
+    ctx = ctx or _TuningContext()
+    prev = ctx.previous.get(name)
+    changed = ctx.changed_rows(name, len(ids))
+    t0 = time.perf_counter()
+    vi, fields, warning = build_tuned(
+        vecs, ids, preset, target=ctx.target, previous=prev, changed=changed, name=name
+    )
+    tuning = fields.get("tuning")
+    if tuning and not tuning.get("carried"):
+        ctx.seconds[f"tune_{name}"] = float(tuning["seconds"])
+    ctx.seconds[f"faiss_{name}"] = time.perf_counter() - t0
+    if warning:
+        ctx.notes.append(warning)
+    writer.write_bytes(f"views/{name}.faiss", vi.to_bytes())
+    del vi
+    return fields
 
 
 def sfx_views(

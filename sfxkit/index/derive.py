@@ -25,13 +25,15 @@ BRIDGE_VIEW_FILES = ("views/bridge.faiss", "views/bridge.npy")
 
 
 def view_entry(previous: Mapping[str, Any], count: int, **changes: Any) -> dict[str, Any]:
-    """A view's manifest entry for ``count`` rows (the FAISS factory follows the size)."""
+    """A view's manifest entry for ``count`` rows: the FAISS factory follows the size unless
+    ``changes`` name it; a ``tuning`` record is kept only when ``changes`` bring one (the
+    previous one measured another index)."""
     from sfxkit.index.views import choose_preset
 
-    entry = dict(previous)
+    entry = {k: v for k, v in previous.items() if k != "tuning"}
+    entry["factory"] = choose_preset(count).factory_for(count)
     entry.update(changes)
     entry["count"] = int(count)
-    entry["factory"] = choose_preset(count).factory_for(count)
     return entry
 
 

@@ -98,17 +98,27 @@ def describe_index(
             "calibration dropped (clip_text scores changed); rerun `sfxkit bridge calibrate`"
         )
 
+    searched: dict[str, Any] = {}
+
     def write(w: Any) -> None:
-        from sfxkit.index.views import VectorIndex, choose_preset
+        from sfxkit.index.tune import build_tuned
+        from sfxkit.index.views import choose_preset
 
         w.write_table("rows.parquet", items_to_table(new_items))
         ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
-        vi = VectorIndex.build(vectors, ids, preset=choose_preset(len(new_items)))
+        vi, fields, warning = build_tuned(
+            vectors, ids, choose_preset(len(new_items)), name="clip_text"
+        )
+        searched.update(fields)
+        if warning:
+            notes.append(warning)
         w.write_bytes("views/clip_text.faiss", vi.to_bytes())
         w.write_vectors("views/clip_text.npy", vectors)
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
-        raw["views"]["clip_text"] = view_entry(raw["views"]["clip_text"], len(new_items))
+        raw["views"]["clip_text"] = view_entry(
+            raw["views"]["clip_text"], len(new_items), **searched
+        )
         raw["describer"] = describer_record(describer)
         if calibration_dropped:
             raw.pop("calibration", None)
@@ -227,20 +237,31 @@ def categorize_index(
         )
     untrained = bool(idx.manifest.views[view].untrained)
 
+    searched: dict[str, Any] = {}
+
     def write(w: Any) -> None:
-        from sfxkit.index.views import VectorIndex, choose_preset
+        from sfxkit.index.tune import build_tuned
+        from sfxkit.index.views import choose_preset
 
         w.write_table("rows.parquet", items_to_table(new_items))
         if clip_changed:
             ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
             arr = vectors["clip_text"]
-            vi = VectorIndex.build(arr, ids, preset=choose_preset(len(new_items)))
+            vi, fields, warning = build_tuned(
+                arr, ids, choose_preset(len(new_items)), name="clip_text"
+            )
+            searched.update(fields)
+            if warning:
+                notes.append(warning)
             w.write_bytes("views/clip_text.faiss", vi.to_bytes())
             w.write_vectors("views/clip_text.npy", arr)
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
         from sfxkit.catalog.ucs import ucs_table_info
 
+        if searched:  # clip_text was rebuilt: its factory and tuning are the new index's
+            entry = {k: v for k, v in raw["views"]["clip_text"].items() if k != "tuning"}
+            raw["views"]["clip_text"] = {**entry, **searched}
         raw["categorize"] = result.record(view, method)
         raw["ucs"] = ucs_table_info().to_dict()
         if calibration_dropped:

@@ -35,6 +35,7 @@ when it loads, so a rebuild's cleanup never pulls a file from under a long-lived
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import io
@@ -110,9 +111,15 @@ class ViewInfo:
     # version): vectors of another front end are neither reused nor searched with new queries;
     # "" for views that have none and for indexes written before it was recorded
     frontend: str = ""
+    # approximate views: what build-time tuning measured (sfxkit.index.tune.Tuning.to_dict());
+    # searches use its ``params``. None for exact views and indexes written before tuning.
+    tuning: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if out["tuning"] is None:
+            del out["tuning"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -1106,6 +1113,10 @@ class LoadedIndex:
             data = self.read_bytes(rel)
             try:
                 preset = preset_for_view(info.factory, info.count)
+                if info.tuning and info.tuning.get("params"):
+                    # the parameters measured to reach the recall target on this view's vectors
+                    params = {**preset.search_params, **info.tuning["params"]}
+                    preset = dataclasses.replace(preset, search_params=params)
                 vi = VectorIndex.from_bytes(data, preset=preset)
                 del data  # FAISS holds its own copy: do not keep the file's bytes as well
                 shape, ids = (vi.ntotal, vi.dim), vi.checked_ids()

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -56,8 +57,32 @@ class Preset:
     train_sample: int | None = None
 
     def factory_for(self, n: int) -> str:
-        nlist = 2 ** max(4, round(math.log2(max(4 * math.sqrt(max(n, 1)), 16))))
-        return self.factory.replace("{nlist}", str(nlist))
+        return self.factory.replace("{nlist}", str(nlist_for(n)))
+
+    def train_rows(self, n: int, factory: str | None = None) -> int:
+        """Rows to train on: the preset's ``train_sample``, raised to the MIN_POINTS_PER_CENTROID
+        x nlist that FAISS asks k-means for (it warns below), at most ``n``."""
+        factory = factory or self.factory_for(n)
+        m = re.match(r"IVF(\d+)", factory)
+        want = self.train_sample or n
+        if m:
+            want = max(want, MIN_POINTS_PER_CENTROID * int(m.group(1)))
+        return min(n, want)
+
+
+# FAISS's k-means warns below 39 training points per centroid (its own threshold): IVF lists
+# trained on fewer are placed by noise and searches must probe more of them.
+MIN_POINTS_PER_CENTROID = 39
+
+
+def nlist_for(n: int) -> int:
+    """IVF lists for ``n`` rows: 4 sqrt(n) as a power of two, at most n / 39 (so k-means has
+    its 39 points per centroid even when the view is small), at least 1."""
+    nlist = 2 ** max(4, round(math.log2(max(4 * math.sqrt(max(n, 1)), 16))))
+    cap = max(1, n // MIN_POINTS_PER_CENTROID)
+    while nlist > cap:
+        nlist //= 2
+    return nlist
 
 
 @lru_cache(maxsize=4)
@@ -165,8 +190,10 @@ class VectorIndex:
                 faiss.downcast_index(base).hnsw.efConstruction = int(value)
         if not base.is_trained:
             rng = np.random.default_rng(seed)
-            sample = preset.train_sample or n
-            train = vectors if n <= sample else vectors[rng.choice(n, sample, replace=False)]
+            sample = preset.train_rows(n, factory)
+            train = (
+                vectors if n <= sample else vectors[np.sort(rng.choice(n, sample, replace=False))]
+            )
             base.train(np.ascontiguousarray(train, dtype=np.float32))
         if isinstance(base, faiss.IndexRefine):
             for _, block in _blocks(vectors):
