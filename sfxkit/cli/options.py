@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 
-from sfxkit.generation.preflight import TINY_VARIANT
 from sfxkit.vocabulary import term
 
 
@@ -58,6 +57,7 @@ def check_index_models(index: Path, models: str | None, command: str) -> None:
     recorded = store.manifest().models
     if models is not None and models.strip() == "tiny":
         from sfxkit.config import TINY_AUDIO_MODEL, TINY_FRAME_MODEL
+        from sfxkit.generation.preflight import TINY_VARIANT
 
         tiny = {TINY_FRAME_MODEL, TINY_AUDIO_MODEL}
         # The sound-effects view (aiSFX, tiny or pulled) is not what --models tiny is about:

@@ -78,7 +78,7 @@ def test_review_swap_and_export(world, tmp_path):
             "align": "false",
         }
     )
-    app = create_app(world.index, jobs_dir=tmp_path / "jobs")
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=280) as url, playwright.sync_playwright() as p:
         browser = launch(p)
         try:
@@ -229,7 +229,7 @@ def test_generate_on_shots_the_policy_says_to_generate(world, tmp_path):
         "variant": "tiny_16k",
         "steps": 2,
     }
-    app = create_app(world.index, jobs_dir=tmp_path / "jobs")
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=280) as url, playwright.sync_playwright() as p:
         browser, page, errors = _open(p, url, query)
         try:
@@ -257,7 +257,7 @@ def test_blend_label_and_result_lists(world, tmp_path):
     search give headed lists with rank, score, duration and category."""
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     query = {"video": str(world.video), "out": str(tmp_path / "out"), "policy": "blend"}
-    app = create_app(world.index, jobs_dir=tmp_path / "jobs")
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=200) as url, playwright.sync_playwright() as p:
         browser, page, errors = _open(p, url, query)
         try:

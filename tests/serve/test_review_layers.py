@@ -44,7 +44,9 @@ def _wait(c, job_id: str, timeout: float = 400.0) -> dict:
 
 def test_the_page_plans_the_cues_the_export_makes(layered: Layered, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with TestClient(create_app(layered.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         page = c.get("/review", params={"video": str(layered.video), "out": str(out), **QUERY})
         assert page.status_code == 200, page.text
         config = _config(page.text)
@@ -79,7 +81,9 @@ def test_a_cue_generated_on_the_page_is_the_one_exported(layered: Layered, tmp_p
     import soxr
 
     out = tmp_path / "out"
-    with TestClient(create_app(layered.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         page = c.get("/review", params={"video": str(layered.video), "out": str(out), **QUERY})
         config = _config(page.text)
         ask = {"video": str(layered.video), "out": str(out), "options": config["options"]}
@@ -109,7 +113,9 @@ def test_choices_of_the_other_layer_mode_are_pointed_out(layered: Layered, tmp_p
     out = tmp_path / "out"
     out.mkdir()
     (out / "choices.json").write_text(json.dumps({"shots": {"1": {"decision": "silence"}}}))
-    with TestClient(create_app(layered.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         page = c.get("/review", params={"video": str(layered.video), "out": str(out), **QUERY})
         assert page.status_code == 200
         assert 'id="session-warning"' in page.text and "layers=shot" in page.text

@@ -30,14 +30,18 @@ def test_choices_without_out_survive_a_restart_under_the_cache(world, tmp_path, 
     monkeypatch.setenv("SFXKIT_CACHE", str(cache))
     params = {"video": str(world.video)}
     body = {"video": str(world.video), "shots": {"1": {"decision": "silence", "gain_db": -3}}}
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs1"), base_url=BASE) as c:
+    with TestClient(
+        create_app(world.index, jobs_dir=tmp_path / "jobs1", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         out = _config(c.get("/review", params=params).text)["out"]
         r = c.post("/api/review/session", json=body, headers=HEADERS)
         assert r.status_code == 200, r.text
     assert Path(out).is_relative_to(cache / "review")
     assert (Path(out) / "choices.json").is_file()
     # a new server with a new jobs folder (the old default was a fresh temp folder per start)
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs2"), base_url=BASE) as c:
+    with TestClient(
+        create_app(world.index, jobs_dir=tmp_path / "jobs2", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         config = _config(c.get("/review", params=params).text)
         assert config["out"] == out
         assert config["session"]["shots"]["1"] == {
@@ -65,7 +69,9 @@ def test_choices_without_out_survive_a_restart_under_the_cache(world, tmp_path, 
 )
 def test_choices_are_validated_on_save(world, tmp_path, choice, words):
     out = tmp_path / "out"
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         c.get("/review", params={"video": str(world.video), "out": str(out)})
         # NaN and Infinity are what Python's json writes for them; a browser's JSON.stringify
         # writes null, which keeps the default
@@ -82,7 +88,9 @@ def test_choices_are_validated_on_save(world, tmp_path, choice, words):
 
 def test_choices_naming_a_shot_the_video_lacks_are_refused(world, tmp_path):
     out = tmp_path / "out"
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         c.get("/review", params={"video": str(world.video), "out": str(out)})
         body = {"video": str(world.video), "out": str(out)}
         for shot in ("3", "99", "-1"):
@@ -107,7 +115,9 @@ def test_a_corrupt_choices_file_is_set_aside_never_a_500(world, tmp_path, conten
     out.mkdir()
     (out / "choices.json").write_bytes(content)
     params = {"video": str(world.video), "out": str(out)}
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         page = c.get("/review", params=params)
         assert page.status_code == 200
         (kept,) = out.glob("choices.json.bad-*")
@@ -131,7 +141,9 @@ def test_without_mmaudio_weights_the_page_says_the_offline_route(world, tmp_path
     """The CLI's advice (`--models tiny` = tiny_16k, `--policy retrieve`) and the page's own
     (`&variant=tiny_16k`), before any job starts."""
     out = tmp_path / "out"
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         config = _config(c.get("/review", params={"video": str(world.video), "out": str(out)}).text)
         ask = {"video": str(world.video), "out": str(out), "options": config["options"]}
         r = c.post("/api/review/generate", json={**ask, "shot": 0}, headers=HEADERS)
@@ -149,7 +161,9 @@ def test_without_mmaudio_weights_the_page_says_the_offline_route(world, tmp_path
 
 def test_page_options_without_a_cli_flag_are_refused(world, tmp_path):
     out = tmp_path / "out"
-    with TestClient(create_app(world.index, jobs_dir=tmp_path / "jobs"), base_url=BASE) as c:
+    with TestClient(
+        create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path), base_url=BASE
+    ) as c:
         c.get("/review", params={"video": str(world.video), "out": str(out)})
         ask = {"video": str(world.video), "out": str(out), "options": {"fit": "loop"}}
         r = c.post("/api/review/export", json=ask, headers=HEADERS)
@@ -201,6 +215,8 @@ def test_jobs_run_when_the_server_starts_beside_a_folder_named_sfxkit(world, tmp
             str(port),
             "--jobs-dir",
             str(tmp_path / "jobs"),
+            "--outputs-root",
+            str(tmp_path),
         ],
         cwd=home,
         env=env,
@@ -257,7 +273,7 @@ def _predict_everything(app) -> None:
 
 
 def test_candidates_and_results_show_rank_score_and_predicted_category(world, tmp_path):
-    app = create_app(world.index, jobs_dir=tmp_path / "jobs")
+    app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with TestClient(app, base_url=BASE) as c:
         _predict_everything(app)
         page = c.get("/review", params={"video": str(world.video), "out": str(tmp_path / "o")})

@@ -71,7 +71,7 @@ def test_timeline_edit_and_export(layered: Layered, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     out = tmp_path / "out"
     query = urlencode({"video": str(layered.video), "out": str(out), **OPTIONS})
-    app = create_app(layered.index, jobs_dir=tmp_path / "jobs")
+    app = create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     shots: list[Path] = []
     with run_server(app, free_port(), timeout=400) as url, playwright.sync_playwright() as p:
         browser = launch(p)
@@ -230,7 +230,7 @@ def test_timeline_keys_preview_and_zoom(layered: Layered, tmp_path: Path) -> Non
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     out = tmp_path / "out"
     query = urlencode({"video": str(layered.video), "out": str(out), **OPTIONS})
-    app = create_app(layered.index, jobs_dir=tmp_path / "jobs")
+    app = create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=300) as url, playwright.sync_playwright() as p:
         browser = launch(p)
         try:
