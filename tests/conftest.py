@@ -56,40 +56,7 @@ def _seeded() -> None:
 
 
 # ----------------------------------------------------------------------------- core fixtures
-def make_sfx_library(root):
-    """A small SFX folder in mixed formats with one corrupt file, one duplicate, one UCS name,
-    a silent file and a sidecar CSV. Returns the folder path."""
-    from pathlib import Path
-
-    from tests import synth
-
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    # the duplicate: the same 16-bit PCM in two containers (pre-quantised so both writers agree)
-    rain = np.round(synth.noise(2.0, channels=2, band=(2000, 9000), seed=1) * 32767) / 32768
-    synth.write_audio(root / "weather" / "rain_heavy.wav", rain)
-    synth.write_audio(root / "weather" / "copies" / "rain_again.flac", rain)
-    synth.write_audio(root / "foley" / "footsteps_gravel.flac", synth.clicks(3.0, 2.0))
-    synth.write_audio(
-        root / "vehicles" / "engine_idle.ogg", synth.tone(80, 2.5) + synth.tone(160, 2.5, amp=0.2)
-    )
-    synth.write_audio(root / "ui" / "beep_short.mp3", synth.tone(1000, 0.6, sr=44_100), sr=44_100)
-    synth.write_audio(
-        root / "DOORWood_Creak Open Slow_JD_TestLib.wav", synth.noise(1.5, band=(200, 1200), seed=3)
-    )
-    synth.write_audio(root / "glass" / "glass_break.aiff", synth.noise(1.0, seed=4, amp=0.9))
-    synth.write_audio(root / "misc" / "room_tone_silent.wav", synth.tone(100, 1.0, amp=0.0))
-    synth.write_audio(
-        root / "water" / "stream_flowing.wav", synth.noise(2.0, band=(300, 3000), seed=5), sr=44_100
-    )
-    (root / "misc" / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(200)))
-    (root / "notes.txt").write_text("not audio")
-    (root / "sfxkit.csv").write_text(
-        "file,title,licence,category,tags\n"
-        'vehicles/engine_idle.ogg,Car engine idling,CC0,VEHICLES,"car,engine,idle"\n'
-        'glass/glass_break.aiff,Glass window smash,CC-BY-4.0,GLASS,"glass,break"\n'
-    )
-    return root
+from tests.synth import make_sfx_library  # noqa: E402  (shared with tests that build their own)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ Audio arrays are float32 (channels, samples), as everywhere in sfxkit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -713,3 +713,49 @@ def event_clip(
         "kinds": kinds,
         "duration": len(out) / fps,
     }
+
+
+def make_sfx_library(root: Path | str) -> Path:
+    """A small SFX folder in mixed formats with one corrupt file, one duplicate, one UCS name,
+    a silent file and a sidecar CSV. Returns the folder path."""
+    from pathlib import Path
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    # the duplicate: the same 16-bit PCM in two containers (pre-quantised so both writers agree)
+    rain = np.round(noise(2.0, channels=2, band=(2000, 9000), seed=1) * 32767) / 32768
+    write_audio(root / "weather" / "rain_heavy.wav", rain)
+    write_audio(root / "weather" / "copies" / "rain_again.flac", rain)
+    write_audio(root / "foley" / "footsteps_gravel.flac", clicks(3.0, 2.0))
+    write_audio(
+        root / "vehicles" / "engine_idle.ogg", tone(80, 2.5) + tone(160, 2.5, amp=0.2)
+    )
+    write_audio(root / "ui" / "beep_short.mp3", tone(1000, 0.6, sr=44_100), sr=44_100)
+    write_audio(
+        root / "DOORWood_Creak Open Slow_JD_TestLib.wav", noise(1.5, band=(200, 1200), seed=3)
+    )
+    write_audio(root / "glass" / "glass_break.aiff", noise(1.0, seed=4, amp=0.9))
+    write_audio(root / "misc" / "room_tone_silent.wav", tone(100, 1.0, amp=0.0))
+    write_audio(
+        root / "water" / "stream_flowing.wav", noise(2.0, band=(300, 3000), seed=5), sr=44_100
+    )
+    (root / "misc" / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(200)))
+    (root / "notes.txt").write_text("not audio")
+    (root / "sfxkit.csv").write_text(
+        "file,title,licence,category,tags\n"
+        'vehicles/engine_idle.ogg,Car engine idling,CC0,VEHICLES,"car,engine,idle"\n'
+        'glass/glass_break.aiff,Glass window smash,CC-BY-4.0,GLASS,"glass,break"\n'
+    )
+    return root
+
+
+def one_torch_thread() -> Iterator[None]:
+    """For package-scoped autouse fixtures: tiny models gain nothing from threads, and idle
+    OpenMP workers spinning against other processes on a shared machine made them several times
+    slower."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -7,15 +7,15 @@ import socket
 
 import pytest
 
-from sfxkit.catalog.describe.cache import ResponseCache
 from sfxkit.catalog.describe import (
     DEFAULT_PROMPT,
     DescriberError,
     OpenAIDescriber,
     PromptTemplate,
-    describe_index,
 )
+from sfxkit.catalog.describe.cache import ResponseCache
 from sfxkit.catalog.schema import CatalogItem
+from sfxkit.index.maintain import describe_index
 
 pytestmark = pytest.mark.network
 

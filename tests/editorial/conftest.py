@@ -4,7 +4,6 @@ video with three events in one shot over a tiny index of ambience beds and one-s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,17 +12,7 @@ import pytest
 
 from tests import synth
 
-
-@pytest.fixture(autouse=True, scope="package")
-def _one_thread() -> Iterator[None]:
-    # Tiny models gain nothing from threads, and idle OpenMP workers spinning against other
-    # processes on a shared machine made them several times slower.
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+_one_thread = pytest.fixture(autouse=True, scope="package")(synth.one_torch_thread)
 
 
 def make_late_motion_video(

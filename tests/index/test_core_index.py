@@ -16,7 +16,7 @@ from sfxkit.errors import IndexCorruptError, IndexNotFoundError, InputError
 from sfxkit.index.store import IndexStore, load_index
 from sfxkit.recommender import Filters, Recommender
 from tests import ROOT, synth
-from tests.conftest import make_sfx_library
+from tests.synth import make_sfx_library
 
 
 def _frame(kind: str = "checker") -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import synth
-from tests.conftest import make_sfx_library
+from tests.synth import make_sfx_library
 
 HEADERS = {"X-Sfxkit": "1"}
 BASE = "http://127.0.0.1"
@@ -30,14 +30,7 @@ class World:
     video: Path
 
 
-@pytest.fixture(autouse=True, scope="package")
-def _one_thread() -> Iterator[None]:
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+_one_thread = pytest.fixture(autouse=True, scope="package")(synth.one_torch_thread)
 
 
 @pytest.fixture(scope="package")
