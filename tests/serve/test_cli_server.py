@@ -51,6 +51,7 @@ def test_recommend_through_the_server_prints_the_same_without_torch(live_server,
     # only the module of the command that runs: not soundtrack's, index's, bridge's, ...
     assert {m for m in modules if m.startswith("sfxkit.cli.")} <= {
         "sfxkit.cli.app",
+        "sfxkit.cli.options",  # the shared option declarations (typer and the vocabulary only)
         "sfxkit.cli.output",
         "sfxkit.cli.recommend",
     }
