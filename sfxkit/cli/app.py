@@ -106,9 +106,9 @@ def plain_help(command: Any) -> None:
 
 
 def _unix_value_name(param: Any) -> None:
-    if param.metavar is not None:
-        return
     if param.param_type_name == "option":
+        if param.metavar is not None:
+            return
         if getattr(param, "is_flag", False) or getattr(param, "count", False):
             return
         descriptor = getattr(param, "type_descriptor", None)
@@ -120,7 +120,7 @@ def _unix_value_name(param: Any) -> None:
         return
     if not hasattr(param, "_usage_display_name"):  # typer < 0.29 prints FOLDER already
         return
-    name = param.name.upper()
+    name = (param.metavar or param.name).upper()  # an argument's own metavar: plain too
     many = "..." if param.nargs != 1 else ""
     required = param.required
     # Instance attributes shadow typer's methods for this one parameter of this run only.
