@@ -691,8 +691,15 @@ class Recommender:
             raise InputError(f"k must be at least 1 (got {k})")
         weights = {v: w for v, w in self.weights[kind].items() if v in queries and w > 0}
         if not weights:
+            need = {
+                "frame": "frame queries need CLIP (or PE-AV)",
+                "text": "text queries need CLAP (or PE-AV)",
+                "audio": "audio queries need CLAP, aiSFX or PE-AV",
+            }.get(kind, f"{kind} queries need another view")
             raise IndexMismatchError(
-                f"no view of this index answers {kind} queries; it has {', '.join(self.index.view_names)}"
+                f"{self.index.root} has no view that answers {kind} queries (it has "
+                f"{', '.join(self.index.view_names)}): {need}; pull the model's weights "
+                "(`sfxkit models pull ID`) and rebuild the index"
             )
         allowed = self._allowed(filters, dedupe)
         k = min(k, len(self.index.faiss_ids) if allowed is None else len(allowed))
