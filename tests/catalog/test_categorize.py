@@ -293,6 +293,7 @@ def test_cli_categorizes_a_library_labelled_only_with_a_category_column(tmp_path
 @pytest.mark.real_weights
 def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
     from sfxkit.index.build import build_index
+    from sfxkit.models.registry import AISFX_MODEL
     from sfxkit.index.store import load_index
     from sfxkit.recommender import Recommender
     from tests.models.test_aisfx_real import require_aisfx_weights
@@ -311,7 +312,10 @@ def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
     rain = synth.noise(2.0, band=(1000, 12000), seed=50)
     synth.write_audio(lib / "SFX_0042.wav", rain, subtype="PCM_24")
     synth.write_audio(lib / "SFX_0042_web.mp3", rain * 0.5)
-    report = build_index(lib, tmp_path / "idx", models="tiny", progress=False)
+    # tiny CLIP/CLAP, the real aiSFX (models="tiny" alone means the tiny aiSFX too)
+    report = build_index(
+        lib, tmp_path / "idx", models="tiny", sfx_model=AISFX_MODEL, progress=False
+    )
     assert any(
         n.startswith("predicted categories at the UCS CatID level for 3 item(s)")
         for n in report.sound_analysis

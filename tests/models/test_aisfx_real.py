@@ -89,7 +89,8 @@ def test_more_like_this_on_a_tiny_index_ranks_by_the_pretrained_model(tmp_path):
     synth.write_audio(lib / "rain_b.wav", synth.noise(3.0, seed=2, band=(2000, 9000)))
     synth.write_audio(lib / "beep.wav", synth.tone(1000, 2.0))
     synth.write_audio(lib / "hum.wav", synth.tone(80, 3.0) + synth.tone(160, 3.0, amp=0.2))
-    report = build_index(lib, tmp_path / "idx", models="tiny")
+    # tiny CLIP/CLAP, the real aiSFX (models="tiny" alone means the tiny aiSFX too)
+    report = build_index(lib, tmp_path / "idx", models="tiny", sfx_model=AISFX_MODEL)
     assert report.models["sfx"] == AISFX_MODEL
     rec = Recommender(tmp_path / "idx")
     assert not rec.manifest.views["sfx_audio"].untrained
