@@ -17,6 +17,21 @@ from sfxkit.errors import InputError
 from sfxkit.index.engines.local import refresh_clip_text
 
 
+def write_clip_text(w: Any, vectors: Any, items: Any, notes: list[str]) -> dict[str, Any]:
+    """Write a rebuilt ``clip_text`` view (FAISS tuned to the recall target, the float16
+    vectors) into the version ``w`` stages; returns the manifest fields the tuning measured."""
+    from sfxkit.index.tune import build_tuned
+    from sfxkit.index.views import choose_preset
+
+    ids = np.array([it.faiss_id for it in items], dtype=np.int64)
+    vi, fields, warning = build_tuned(vectors, ids, choose_preset(len(items)), name="clip_text")
+    if warning:
+        notes.append(warning)
+    w.write_bytes("views/clip_text.faiss", vi.to_bytes())
+    w.write_vectors("views/clip_text.npy", vectors)
+    return fields
+
+
 @dataclass(frozen=True)
 class DescribeReport:
     """What :func:`describe_index` changed."""
@@ -101,19 +116,8 @@ def describe_index(
     searched: dict[str, Any] = {}
 
     def write(w: Any) -> None:
-        from sfxkit.index.tune import build_tuned
-        from sfxkit.index.views import choose_preset
-
         w.write_table("rows.parquet", items_to_table(new_items))
-        ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
-        vi, fields, warning = build_tuned(
-            vectors, ids, choose_preset(len(new_items)), name="clip_text"
-        )
-        searched.update(fields)
-        if warning:
-            notes.append(warning)
-        w.write_bytes("views/clip_text.faiss", vi.to_bytes())
-        w.write_vectors("views/clip_text.npy", vectors)
+        searched.update(write_clip_text(w, vectors, new_items, notes))
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
         raw["views"]["clip_text"] = view_entry(
@@ -194,7 +198,7 @@ def categorize_index(
     from sfxkit.catalog.categorize import METHODS, categorize_items
     from sfxkit.catalog.schema import items_to_table, table_to_items
     from sfxkit.index.build import recorded_describer, redescribe_predicted
-    from sfxkit.index.derive import commit_derived_version
+    from sfxkit.index.derive import commit_derived_version, view_entry
     from sfxkit.index.store import load_index
 
     if method not in METHODS:
@@ -240,28 +244,17 @@ def categorize_index(
     searched: dict[str, Any] = {}
 
     def write(w: Any) -> None:
-        from sfxkit.index.tune import build_tuned
-        from sfxkit.index.views import choose_preset
-
         w.write_table("rows.parquet", items_to_table(new_items))
         if clip_changed:
-            ids = np.array([it.faiss_id for it in new_items], dtype=np.int64)
-            arr = vectors["clip_text"]
-            vi, fields, warning = build_tuned(
-                arr, ids, choose_preset(len(new_items)), name="clip_text"
-            )
-            searched.update(fields)
-            if warning:
-                notes.append(warning)
-            w.write_bytes("views/clip_text.faiss", vi.to_bytes())
-            w.write_vectors("views/clip_text.npy", arr)
+            searched.update(write_clip_text(w, vectors["clip_text"], new_items, notes))
 
     def update(raw: dict[str, Any]) -> dict[str, Any]:
         from sfxkit.catalog.ucs import ucs_table_info
 
-        if searched:  # clip_text was rebuilt: its factory and tuning are the new index's
-            entry = {k: v for k, v in raw["views"]["clip_text"].items() if k != "tuning"}
-            raw["views"]["clip_text"] = {**entry, **searched}
+        if clip_changed:  # rebuilt: its factory and tuning are the new index's
+            raw["views"]["clip_text"] = view_entry(
+                raw["views"]["clip_text"], len(new_items), **searched
+            )
         raw["categorize"] = result.record(view, method)
         raw["ucs"] = ucs_table_info().to_dict()
         if calibration_dropped:
