@@ -207,9 +207,8 @@ def _shot_cue(
     layers: list[Layer] = []
     profile = None
     if decision in ("retrieve", "blend"):
-        nudge = choice.gain_db if choice is not None else 0.0
         layer, decision, note = catalog_layer(
-            cands, (rg if decision == "blend" else 0.0) + nudge, decision, numbers, clock
+            cands, rg if decision == "blend" else 0.0, decision, numbers, clock
         )
         reason += note
         if layer is not None:
@@ -280,6 +279,9 @@ def _shot_cue(
         numbers=numbers,
         layers=tuple(layers),
         blend=opts.blend_mode if decision == "blend" else "layer",  # type: ignore[arg-type]
+        # The review's gain nudge moves the cue's level (the mix levels each cue to the
+        # target plus this): as a layer gain it would be levelled away.
+        gain_db=choice.gain_db if choice is not None else 0.0,
     )
     return record, cue
 
@@ -520,11 +522,7 @@ def _layer_cues(
         layers: list[Layer] = []
         if decision in ("retrieve", "blend"):
             layer, decision, note = catalog_layer(
-                cands,
-                (r_gain if decision == "blend" else 0.0) + nudge_db,
-                decision,
-                numbers,
-                clock,
+                cands, r_gain if decision == "blend" else 0.0, decision, numbers, clock
             )
             reason += note
             if layer is not None:
@@ -572,9 +570,7 @@ def _layer_cues(
                     cfg_strength=opts.cfg_strength,
                     seed=opts.seed + index,
                 )
-            glayer = generated_layer(
-                sound, gain_db=(g_gain if decision == "blend" else 0.0) + nudge_db
-            )
+            glayer = generated_layer(sound, gain_db=g_gain if decision == "blend" else 0.0)
             with clock("mix"):
                 total = span + (opts.bed_crossfade / 2 if role == "bed" else 0.0)
                 looped = role == "bed" and glayer.duration < total
@@ -643,7 +639,8 @@ def _layer_cues(
                 role=role,  # type: ignore[arg-type]
                 scene=item.index if role == "bed" else scene_of.get(item.shot),
                 shots=item.shots if role == "bed" else (item.shot,),
-                gain_db=opts.bed_level_db if role == "bed" else 0.0,
+                # the review's nudge on top of the bed level (see _shot_cue)
+                gain_db=(opts.bed_level_db if role == "bed" else 0.0) + nudge_db,
             )
         )
     layer_info = {

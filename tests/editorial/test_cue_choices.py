@@ -109,3 +109,28 @@ def test_choice_files_of_both_versions_load() -> None:
     ):
         with pytest.raises(InputError, match=words):
             load_review(bad)
+
+
+def test_a_gain_nudge_moves_the_level_of_that_bed_or_spot(layered: Layered) -> None:
+    """A bed or spot turned down 12 dB on the page is 12 dB quieter against the others."""
+    common = dict(layers="auto", policy="retrieve", follow_motion=False, align=False, **TINY)
+    plain = sfxkit.soundtrack(layered.video, layered.index, **common)
+    nudged = {"spot-1": {"gain_db": -12}, "bed-0": {"gain_db": -12}}
+    quiet = sfxkit.soundtrack(
+        layered.video, layered.index, choices={"version": 2, "cues": nudged}, **common
+    )
+
+    def peaks(res) -> dict[str, float]:
+        keys = {d.cue: d.numbers["cue_key"] for d in res.decisions}
+        return {
+            keys[s.cue_index]: 20 * float(np.log10(np.abs(s.audio).max() + 1e-12))
+            for s in res.stems
+        }
+
+    a, b = peaks(plain), peaks(quiet)
+    change = {key: b[key] - a[key] for key in a}
+    untouched = change["spot-0"]  # the mix is normalised again: changes are relative
+    assert change["spot-2"] - untouched == pytest.approx(0.0, abs=0.5), change
+    assert change["bed-1"] - untouched == pytest.approx(0.0, abs=0.5), change
+    assert change["spot-1"] - untouched == pytest.approx(-12.0, abs=1.0), change
+    assert change["bed-0"] - untouched == pytest.approx(-12.0, abs=1.0), change

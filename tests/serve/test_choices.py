@@ -162,3 +162,28 @@ def test_a_blend_share_sets_the_balance_of_catalog_and_generated_sound(world):
     for bad, words in ((1.5, r"from 0 \(all catalog\)"), ("lots", "not a number")):
         with pytest.raises(InputError, match=words):
             soundtrack(world.video, rec, choices={"0": {"decision": "blend", "blend": bad}})
+
+
+def _peak_db(x: np.ndarray) -> float:
+    return 20 * float(np.log10(np.abs(x).max() + 1e-12))
+
+
+def test_a_gain_nudge_moves_the_level_of_that_shot_only(world):
+    """Each cue is levelled to the loudness target; the review's gain is on top of that, so a
+    shot turned down 12 dB is 12 dB quieter against the others (it was once levelled away)."""
+    rec = Recommender(world.index)
+    common = dict(
+        policy="retrieve", variant="tiny_16k", steps=2, progress=False, follow_motion=False
+    )
+    plain = soundtrack(world.video, rec, **common)
+    quiet = soundtrack(world.video, rec, choices={"1": {"gain_db": -12.0}}, **common)
+    sr = plain.timeline.sample_rate
+
+    def inside(res, i: int) -> np.ndarray:
+        shot = res.decisions[i].shot
+        return res.mix[:, int((shot.start + 0.05) * sr) : int((shot.end - 0.05) * sr)]
+
+    change = [_peak_db(inside(quiet, i)) - _peak_db(inside(plain, i)) for i in range(3)]
+    # the mix is normalised again, so compare shot 1's change with the others'
+    assert change[1] - change[0] == pytest.approx(-12.0, abs=1.0), change
+    assert change[2] - change[0] == pytest.approx(0.0, abs=0.5), change
