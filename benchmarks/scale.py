@@ -417,8 +417,8 @@ def main() -> None:
         "threads_single_query": 1,
         "threads_build_and_batch": args.threads,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        "shared with ~8 other agents' jobs while measuring (heavily loaded: see loadavg per "
-        "row; build and tuning times are inflated by the load, latencies less so)",
+        "shared with other agents' jobs: each row records the load average while it was "
+        "measured (build and tuning times grow with the load, latencies less so)",
         "faiss": faiss.__version__,
         "generate_s": round(gen_s, 1),
         "rows": rows,
