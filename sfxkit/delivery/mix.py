@@ -47,6 +47,8 @@ DEFAULT_TRUE_PEAK = -1.0
 # Short clips (< 400 ms, no BS.1770 gating block) are levelled by sample peak this far above the
 # loudness target: a typical peak-to-loudness ratio for percussive effects.
 SHORT_CLIP_PEAK_OFFSET_DB = 12.0
+# Where a sound that follows motion sits while the shot is still.
+MOTION_FLOOR_DB = -12.0
 
 
 # ---- small helpers ----------------------------------------------------------------------------
@@ -236,7 +238,7 @@ def _profile_at_samples(profile: MotionProfile, values: np.ndarray, n: int, sr: 
 
 
 def motion_envelope(
-    audio: np.ndarray, sr: int, profile: MotionProfile, floor_db: float = -12.0
+    audio: np.ndarray, sr: int, profile: MotionProfile, floor_db: float = MOTION_FLOOR_DB
 ) -> np.ndarray:
     """``audio`` with a gain that follows visual motion energy over the shot.
 
@@ -281,7 +283,7 @@ def shape_layer(
     align: bool = True,
     follow_motion: bool = False,
     pan: bool = False,
-    floor_db: float = -12.0,
+    floor_db: float = MOTION_FLOOR_DB,
     handle: float = 0.01,
     profile: MotionProfile | None = None,
 ) -> Layer:

@@ -605,7 +605,7 @@ def create_app(
             "options": options,
             "session": session,
             "command": command,
-            "timeline": timeline,
+            "timeline": {**timeline, "mix": rv.mix_settings(options)},
             "token": token,
             "token_q": token_q,
             "audio_base": "/api/audio/",

@@ -100,6 +100,10 @@ def plan_page(
         }
         for s in found.shots
     ]
+    if layers != "auto":
+        # Per-shot cues are aligned to and shaped by the shot's motion: the preview needs it.
+        for entry, s in zip(shots, found.shots, strict=True):
+            entry["motion"] = shot_motion(video, s)
     sections: list[dict[str, Any]] = []
     cues: list[dict[str, Any]] = []
 
@@ -163,6 +167,56 @@ def plan_page(
         "spot_length": opts.spot_length,
     }
     return sections, timeline
+
+
+def shot_motion(video: Path, shot: Any) -> dict[str, Any]:
+    """A shot's motion as the soundtrack measures it (:func:`sfxkit.editorial.render.motion_for`):
+    its strongest onset (what a catalog sound is aligned to) and the profile (``times``,
+    ``energy``, ``centroid_x``) that loudness and pan follow."""
+    from sfxkit.editorial.render import motion_for
+    from sfxkit.media.motion import strongest_onset
+
+    profile = motion_for(video, shot)
+    return {
+        "onset": strongest_onset(profile),
+        "times": [float(t) for t in profile.times],
+        "energy": [float(e) for e in profile.energy],
+        "centroid_x": [float(x) for x in profile.centroid_x],
+    }
+
+
+def mix_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """What the page's mix preview needs to mix as the export will with these page options:
+    the soundtrack's defaults (:class:`~sfxkit.editorial.options.SoundtrackOptions`) and the
+    constants of its fitting and mixing."""
+    from sfxkit.delivery.mix import MOTION_FLOOR_DB, SHORT_CLIP_PEAK_OFFSET_DB, SPOT_FADE_SECONDS
+    from sfxkit.editorial.options import SoundtrackOptions
+    from sfxkit.editorial.render import LOOP_MIN_SECONDS
+    from sfxkit.editorial.run import SPOT_PREROLL_SECONDS
+
+    names = ("align", "follow_motion", "pan", "target_lufs", "blend_mode")
+    opts = SoundtrackOptions(**{k: options[k] for k in names if options.get(k) is not None})
+    return {
+        "sample_rate": int(opts.sample_rate),
+        "channels": 2,
+        "target_lufs": opts.target_lufs,
+        "short_peak_offset_db": SHORT_CLIP_PEAK_OFFSET_DB,
+        "crossfade": opts.crossfade,
+        "bed_crossfade": opts.bed_crossfade,
+        "bed_level_db": opts.bed_level_db,
+        "blend_mode": opts.blend_mode,
+        "blend_gains_db": list(opts.blend_gains_db),
+        "fit": opts.fit,
+        "loop_min": LOOP_MIN_SECONDS,
+        "align": opts.align,
+        "follow_motion": opts.follow_motion,
+        "pan": opts.pan,
+        "motion_floor_db": MOTION_FLOOR_DB,
+        "spot_fade": SPOT_FADE_SECONDS,
+        "spot_preroll": SPOT_PREROLL_SECONDS,
+        "spot_length": opts.spot_length,
+        "handles": opts.handles,
+    }
 
 
 def read_session(out: Path) -> dict[str, Any]:

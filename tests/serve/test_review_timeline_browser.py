@@ -279,3 +279,127 @@ def test_timeline_keys_preview_and_zoom(layered: Layered, tmp_path: Path) -> Non
         finally:
             browser.close()
     keep(png)
+
+
+def _rendered(page, lanes: str = "audible") -> np.ndarray:
+    """The page's mix preview as samples (mono, the mix's rate)."""
+    import base64
+
+    got = page.evaluate(f"() => window.sfxTimeline.renderMix({{lanes: '{lanes}'}})")
+    assert not got["errors"], got["errors"]
+    return np.frombuffer(base64.b64decode(got["samples"]), dtype="<f4").astype(np.float64)
+
+
+def _naive_preview(layered: Layered, decisions: dict, sr: int, n: int) -> np.ndarray:
+    """The preview this page had before: each catalog sound from its cue start at its gain
+    (beds -8 dB, looped), no levelling, fades or generated sounds. The baseline to beat."""
+    rows = Recommender(layered.index).index.rows.set_index("id")
+    out = np.zeros(n)
+    for d in decisions.values():
+        item = d["numbers"].get("retrieved_id")
+        if item is None:
+            continue
+        want = _source(rows.loc[item, "path"], sr)
+        a, b = (int(round(t * sr)) for t in d["cue_span"])
+        b = min(b, n)
+        if d["role"] == "bed":
+            want = np.tile(want, (b - a) // len(want) + 1) * 10 ** (-8 / 20)
+        take = min(b - a, len(want))
+        out[a : a + take] += want[:take]
+    return out
+
+
+def test_the_preview_plays_the_mix_the_export_makes(layered: Layered, tmp_path: Path) -> None:
+    """Generate a bed's sound on the page and blend it, turn a spot down, then preview: the
+    browser's mix (every cue fitted, levelled, blended and faded as the export does it) matches
+    the exported stems sample by sample, far closer than the old preview of raw files; a
+    generated cue not generated yet is named as not heard; muting FX takes the spots out."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    out = tmp_path / "out"
+    options = {"layers": "auto", "policy": "retrieve", "variant": "tiny_16k", "steps": 2}
+    query = urlencode({"video": str(layered.video), "out": str(out), **options})
+    app = create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
+    with run_server(app, free_port(), timeout=400) as url, playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{url}/review?{query}", timeout=180_000)
+
+            # spot-1 down 6 dB
+            page.locator('.cue-block[data-key="spot-1"]').click()
+            with page.expect_response("**/api/review/session"):
+                page.locator("#inspector .insp-gain").evaluate(
+                    "e => { e.value = '-6'; e.dispatchEvent(new Event('change')); }"
+                )
+            # bed-1 blended with a sound generated for it on the page, at an equal share
+            page.locator('.cue-block[data-key="bed-1"]').click()
+            with page.expect_response("**/api/review/session"):
+                page.locator("#inspector .insp-decision").select_option("blend")
+            not_yet = page.evaluate("() => window.sfxTimeline.renderMix()")
+            assert not_yet["missing"] == ["bed-1"]  # no generated sound yet: said, not faked
+            assert "bed-1" in page.locator("#preview-note").text_content()
+            page.locator("#inspector .insp-generate").click()
+            page.wait_for_selector(
+                '#inspector .insp-generate-state[data-state="done"]', timeout=300_000
+            )
+            assert page.locator("#inspector .cand.generated audio").count() == 1
+            with page.expect_response("**/api/review/session") as saved:
+                page.locator("#inspector .insp-blend").evaluate(
+                    "e => { e.value = '50'; e.dispatchEvent(new Event('change')); }"
+                )
+            assert saved.value.json()["cues"]["bed-1"] == {
+                "decision": "blend",
+                "sound": None,
+                "gain_db": 0,
+                "offset": 0,
+                "blend": 0.5,
+                "deleted": False,
+            }
+            every = _rendered(page, "all")
+            page.locator('.lane-head[data-lane="FX"] .mute').click()
+            no_fx = _rendered(page)
+            assert page.locator("#preview-note").get_attribute("data-missing") == ""
+
+            page.click("#export")
+            page.wait_for_selector('#export-state[data-state="done"]', timeout=400_000)
+            png = tmp_path / "timeline-preview.png"
+            page.screenshot(path=str(png), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+    keep(png)
+
+    decisions = {
+        d["numbers"]["cue_key"]: d
+        for d in json.loads((out / "decisions.json").read_text())["shots"]
+    }
+    assert decisions["bed-1"]["decision"] == "blend"
+    stems = {}
+    for name in ("BG", "FX", "GEN"):
+        audio, sr = sf.read(out / "stems" / f"{name}.wav", always_2d=True)
+        stems[name] = _mono(audio)
+    exported = stems["BG"] + stems["FX"] + stems["GEN"]  # the mix before its peak limiter
+    assert len(every) == len(exported)
+
+    # the whole mix, and each cue on its own span
+    whole = _corr(every, exported)
+    level_db = 20 * np.log10(np.std(every) / np.std(exported))
+    naive = _corr(_naive_preview(layered, decisions, sr, len(exported)), exported)
+    assert whole > 0.99, whole
+    assert abs(level_db) < 0.5, level_db
+    assert whole > naive + 0.05, (whole, naive)
+    for key, d in decisions.items():
+        a, b = (int(round(t * sr)) for t in d["cue_span"])
+        assert _corr(every[a:b], exported[a:b]) > 0.98, key
+
+    # spot-1 turned down 6 dB: heard 6 dB under spot-0 less in both
+    def peak(x: np.ndarray, key: str) -> float:
+        a = int(decisions[key]["cue_span"][0] * sr)
+        return 20 * np.log10(np.abs(x[a : a + int(0.3 * sr)]).max())
+
+    for x in (every, exported):
+        assert peak(x, "spot-1") - peak(x, "spot-0") < -3
+    # FX muted: the preview is the beds and the generated lane only
+    assert _corr(no_fx, stems["BG"] + stems["GEN"]) > 0.99

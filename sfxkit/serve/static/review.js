@@ -118,6 +118,8 @@
     });
   }
 
+  // the sounds generated on this page, by cue key (shot-N, bed-N, spot-N): the preview plays them
+  var generated = {};
   // a generated sound of this shot (a generate job's output) as a candidate to audition and use
   function generatedRow(section, jobId, name) {
     var row = document.createElement("div");
@@ -132,6 +134,7 @@
     section.querySelector(".cands").prepend(row);
     drawWave(row.querySelector("canvas"), row.querySelector("audio").src);
     row.querySelector(".use").addEventListener("click", function () { setDecision(section, "generate"); save(); });
+    generated["shot-" + section.dataset.shot] = row.querySelector("audio").src;
   }
 
   function wire(section, row) {
@@ -213,7 +216,7 @@
 
   // what the timeline editor (timeline.js) shares
   window.sfxReview = {cfg: cfg, api: api, save: save, session: session, choices: choices,
-                      drawWave: drawWave, describe: describe, follow: follow, jobFile: jobFile,
+                      drawWave: drawWave, describe: describe, follow: follow, jobFile: jobFile, generated: generated,
                       onSave: function (f) { saveHooks.push(f); }};
 
   var state = document.getElementById("export-state"), links = document.getElementById("export-links");

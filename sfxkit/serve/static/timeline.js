@@ -2,7 +2,8 @@
 // cues as blocks at their positions with their waveforms and names, shot boundaries and their
 // transitions, a playhead synced both ways with the video, mute/solo per lane, zoom; per cue
 // (the inspector, for layered soundtracks) candidates, swap, search, decision, gain, offset,
-// blend share; spots added and deleted at the playhead; the mix previewed with Web Audio.
+// blend share; spots added and deleted at the playhead; the mix previewed with Web Audio as the
+// export makes it (mixpreview.js).
 // Plain JavaScript and DOM, no library.
 (function () {
   "use strict";
@@ -339,7 +340,7 @@
     });
     row.appendChild(search); row.appendChild(go);
     var list = document.createElement("div"); list.className = "cands"; inspector.appendChild(list);
-    if (generated[cue.key]) { list.appendChild(generatedRow(cue, generated[cue.key])); }
+    if (R.generated[cue.key]) { list.appendChild(generatedRow(cue, R.generated[cue.key])); }
     var shownIds = {};
     cue.candidates.forEach(function (r) { shownIds[r.id] = 1; list.appendChild(candidate(cue, r)); });
     var mine = choiceOf(cue).sound;
@@ -349,7 +350,7 @@
     }
   }
   // a generated sound of a cue (a generate job's output): audition it, use it
-  var generated = {}, genStates = {};
+  var genStates = {};
   function generateFor(cue) {
     genStates[cue.key] = "generating…"; showInspector();
     var state = inspector.querySelector(".insp-generate-state");
@@ -359,8 +360,8 @@
     }).then(function (job) {
       R.follow(job.id, function (j) {
         if (j.state === "done") {
-          generated[cue.key] = R.jobFile(j.id, cue.key + "-generated.wav");
-          genStates[cue.key] = "";
+          R.generated[cue.key] = R.jobFile(j.id, cue.key + "-generated.wav");
+          genStates[cue.key] = "generated: listen to it below";
         } else if (j.state !== "running" && j.state !== "queued") {
           genStates[cue.key] = j.state + (j.error ? ": " + j.error : "");
         }
@@ -443,49 +444,156 @@
   });
 
   // ------------------------------------------------------------ the mix, previewed (Web Audio)
-  var audio = null, playing = [], buffers = {};
-  var previewBox = document.getElementById("preview-mix");
-  function buffer(url) {
+  // Every cue's sound fitted, shaped, blended, levelled and faded as the export makes it
+  // (mixpreview.js), from the catalog's files and the sounds generated on this page, and the
+  // whole normalised to the loudness target. A muted or soloed lane changes what plays, not the
+  // gain the mix is normalised with (the export has every lane).
+  var M = window.sfxMix, mix = tl.mix, audio = null, playing = [], previewRun = 0;
+  var previewBox = document.getElementById("preview-mix"), previewNote = document.getElementById("preview-note");
+  var decoder = null, buffers = {}, stems = {};
+  function decoded(url) {
+    decoder = decoder || new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 1, mix.sample_rate);
     if (!buffers[url]) {
-      buffers[url] = fetch(url).then(function (r) { return r.arrayBuffer(); })
-        .then(function (b) { return audio.decodeAudioData(b); });
+      buffers[url] = fetch(url).then(function (r) {
+        if (!r.ok) { throw new Error(url.split("?")[0] + ": " + r.status); }
+        return r.arrayBuffer();
+      }).then(function (b) { return decoder.decodeAudioData(b); }).then(function (ab) {
+        var chs = [];
+        for (var c = 0; c < ab.numberOfChannels; c++) { chs.push(ab.getChannelData(c)); }
+        return chs;
+      });
+      buffers[url].catch(function () { delete buffers[url]; });
     }
     return buffers[url];
   }
+  function generatedOf(cue) { return R.generated[cue.role === "shot" ? "shot-" + cue.shot : cue.key] || null; }
+  // what the export makes of a cue: its span, its layers (which sound, at which gain), its level
+  function cuePlan(cue) {
+    var c = choiceOf(cue), d = cue.added !== undefined ? "retrieve" : decisionOf(cue);
+    if (c.deleted || d === "silence") { return null; }
+    var id = cue.added !== undefined ? c.sound : soundOf(cue), gen = generatedOf(cue), t;
+    if (cue.role === "spot") {  // a spot moves with its onset, and its span with it
+      var at = cue.added !== undefined ? c.at : cue.onset + (c.offset || 0);
+      at = Math.min(Math.max(at, 0), tl.duration - 1e-3);
+      t = {start: Math.max(at - mix.spot_preroll, 0), end: Math.min(at + mix.spot_length, tl.duration), onset: at};
+    } else {
+      t = {start: cue.start, end: cue.end};
+    }
+    var share = c.blend === null || c.blend === undefined ? null : M.shareGainsDb(c.blend);
+    var gains = d === "blend" ? (share || mix.blend_gains_db) : [0, 0], layers = [], missing = false;
+    if ((d === "retrieve" || d === "blend") && id) { layers.push({kind: "retrieved", url: cfg.audio_base + id + cfg.token_q, gainDb: gains[0]}); }
+    if (d === "generate" || d === "blend") {
+      if (gen) { layers.push({kind: "generated", url: gen, gainDb: gains[1]}); } else { missing = true; }
+    }
+    return {role: cue.role, t: t, offset: cue.role === "spot" ? 0 : (c.offset || 0), layers: layers, missing: missing,
+            gainDb: (cue.role === "bed" ? mix.bed_level_db : 0) + (c.gain_db || 0),
+            blend: d === "blend" ? mix.blend_mode : "layer", shot: cue.shot};
+  }
+  function fitMode(seconds, span) {
+    if (mix.fit !== "auto") { return mix.fit; }
+    return mix.loop_min <= seconds && seconds < span ? "loop" : "trim";
+  }
+  // one layer fitted to its cue as the soundtrack fits it for the cue's role
+  function shaped(plan, kind, x) {
+    var sr = mix.sample_rate, span = plan.t.end - plan.t.start, seconds = x[0].length / sr, y;
+    if (plan.role === "bed") {  // one sound under the scene, carried into the next bed's crossfade
+      var total = span + mix.bed_crossfade / 2;
+      y = M.fitToShot(x, sr, total, kind === "generated" ? (seconds < total ? "loop" : "trim") : fitMode(seconds, span), null, false);
+      return M.nudge(y, sr, plan.offset);
+    }
+    if (plan.role === "spot") {  // from the event's onset, with the delivery's handles
+      if (kind === "generated") { return M.fitToShot(x, sr, span, "trim", null, false); }
+      return M.fitToShot(x, sr, span + mix.handles, "trim", plan.t.onset - plan.t.start, mix.align);
+    }
+    // a shot: with its crossfade handle, aligned to the shot's motion onset, following motion
+    var motion = (tl.shots.filter(function (s) { return s.index === plan.shot; })[0] || {}).motion, handle = mix.crossfade / 2;
+    if (kind === "generated") { y = M.fitToShot(x, sr, span + handle, "trim", null, false); }
+    else { y = M.fitToShot(x, sr, span + handle, fitMode(seconds, span), mix.align && motion ? motion.onset : null, true); }
+    if (motion && mix.follow_motion) { y = M.motionEnvelope(y, sr, motion, mix.motion_floor_db); }
+    if (motion && mix.pan) { y = M.panByMotion(y, sr, motion); }
+    return kind === "retrieved" ? M.nudge(y, sr, plan.offset) : y;
+  }
+  // every cue's stem as the mix places it, the gain normalising the whole, what is not heard
+  function prepare() {
+    var total = Math.round(tl.duration * mix.sample_rate);
+    var made = allCues().map(function (cue) {
+      var plan = cuePlan(cue);
+      if (!plan) { return Promise.resolve(null); }
+      var key = JSON.stringify([cue.key, plan]);
+      if (stems[key]) { return Promise.resolve(stems[key]); }
+      return Promise.all(plan.layers.map(function (l) { return decoded(l.url); })).then(function (xs) {
+        var st = M.cueStem({role: plan.role, start: plan.t.start, end: plan.t.end, gainDb: plan.gainDb, blend: plan.blend,
+                            layers: xs.map(function (x, i) { return {x: shaped(plan, plan.layers[i].kind, x), gainDb: plan.layers[i].gainDb}; })},
+                           mix, total);
+        stems[key] = {key: cue.key, lane: laneOf(cue), missing: plan.missing, at: st ? st.at : 0, audio: st ? st.audio : null};
+        return stems[key];
+      }, function (err) { return {key: cue.key, lane: laneOf(cue), audio: null, error: String(err.message || err)}; });
+    });
+    return Promise.all(made).then(function (list) {
+      list = list.filter(function (s) { return s; });
+      var heard = list.filter(function (s) { return s.audio; });
+      return {total: total, stems: heard, gain: M.mixStems(heard, total, mix, function () { return false; }).gain,
+              missing: list.filter(function (s) { return s.missing || !s.audio; }).map(function (s) { return s.key; }),
+              errors: list.filter(function (s) { return s.error; }).map(function (s) { return s.key + ": " + s.error; })};
+    });
+  }
+  function describePreview(p) {
+    var words = "Previewing " + p.stems.length + " cue(s) as the export mixes them (its peak limiter aside).";
+    if (p.missing.length) { words += " Not heard yet: " + p.missing.join(", ") + " (press Generate a sound on them)."; }
+    if (p.errors.length) { words += " Could not load: " + p.errors.join("; ") + "."; }
+    previewNote.textContent = words;
+    previewNote.dataset.missing = p.missing.join(",");
+  }
   function stopPreview() {
+    previewRun++;
     playing.forEach(function (s) { try { s.stop(); } catch (err) { /* already stopped */ } });
     playing = [];
   }
-  // Each audible cue's sound from where the video is, at its gain, offset and lane; the server
-  // renders the real mix (fitting, motion, loudness) on export.
   function startPreview() {
     stopPreview();
     if (!previewBox.checked || video.paused) { return; }
+    var run = previewRun;
     audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-    var now = video.currentTime, t0 = audio.currentTime + 0.05;
-    allCues().forEach(function (cue) {
-      var c = choiceOf(cue), d = decisionOf(cue), id = soundOf(cue), lane = laneOf(cue);
-      if (c.deleted || !id || d === "silence" || d === "generate" || !audible(lane)) { return; }
-      var start = startOf(cue), length = cue.end - cue.start;
-      if (start + length <= now) { return; }
-      buffer(cfg.audio_base + id + cfg.token_q).then(function (buf) {
-        if (video.paused) { return; }
-        var src = audio.createBufferSource(), g = audio.createGain();
-        src.buffer = buf; src.loop = cue.role === "bed";
-        g.gain.value = Math.pow(10, ((c.gain_db || 0) + (cue.role === "bed" ? BED_LEVEL_DB : 0)) / 20);
-        src.connect(g); g.connect(audio.destination);
-        var into = Math.max(0, now - start), when = t0 + Math.max(0, start - now);
-        src.start(when, src.loop ? into % buf.duration : into);
-        src.stop(when + length - into);
-        playing.push(src);
-        previewBox.dataset.cues = String(playing.length);  // how many sounds are scheduled
-      });
-    });
+    if (audio.state === "suspended") { audio.resume(); }
     previewBox.dataset.cues = "0";
+    prepare().then(function (p) {
+      if (run !== previewRun || video.paused) { return; }
+      var now = video.currentTime, t0 = audio.currentTime + 0.05, sr = mix.sample_rate;
+      var master = audio.createGain();
+      master.gain.value = p.gain; master.connect(audio.destination);
+      p.stems.forEach(function (s) {
+        var start = s.at / sr, length = s.audio[0].length / sr;
+        if (!audible(s.lane) || start + length <= now) { return; }
+        var buf = audio.createBuffer(s.audio.length, s.audio[0].length, sr);
+        s.audio.forEach(function (ch, k) { buf.copyToChannel(ch, k); });
+        var src = audio.createBufferSource();
+        src.buffer = buf; src.connect(master);
+        src.start(t0 + Math.max(0, start - now), Math.max(0, now - start));
+        playing.push(src);
+      });
+      previewBox.dataset.cues = String(playing.length);  // how many sounds are scheduled
+      describePreview(p);
+    });
   }
   previewBox.addEventListener("change", startPreview);
+  // The preview as samples, for checking it against the export: the mono sum of the audible
+  // lanes (every lane with {lanes: "all"}) at the mix's rate, normalised as the mix is, base64
+  // float32 little-endian.
+  function renderMix(opts) {
+    var all = opts && opts.lanes === "all";
+    return prepare().then(function (p) {
+      var m = M.mixStems(p.stems, p.total, mix, function (s) { return all || audible(s.lane); });
+      var mono = M.mono(m.audio);
+      for (var i = 0; i < mono.length; i++) { mono[i] *= p.gain; }
+      var bytes = new Uint8Array(mono.buffer), text = "";
+      for (i = 0; i < bytes.length; i += 0x8000) { text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)); }
+      describePreview(p);
+      return {sample_rate: mix.sample_rate, gain: p.gain, samples: btoa(text),
+              cues: p.stems.map(function (s) { return s.key; }), missing: p.missing, errors: p.errors};
+    });
+  }
 
   R.onSave(function () { render(); });
   render();
-  window.sfxTimeline = {render: render, select: select, cues: allCues, audible: audible};
+  window.sfxTimeline = {render: render, select: select, cues: allCues, audible: audible, renderMix: renderMix};
 })();
