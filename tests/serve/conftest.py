@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,34 +81,78 @@ def sfxkit_exe() -> str:
     return str(Path(sys.executable).with_name("sfxkit"))
 
 
-@pytest.fixture(scope="module")
-def live_server(world: World) -> Iterator[str]:
-    """`sfxkit serve` in a subprocess on a loopback port; it stops itself after 600 s."""
+@contextmanager
+def serve_process(
+    index: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`sfxkit serve --index INDEX ARGS` through the installed entry point, in a subprocess on a
+    loopback port (started from ``cwd``); it stops itself after 600 s. Yields its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        ["timeout", "600", sfxkit_exe(), "serve", "--index", str(world.index), "--port", str(port)],
+        [
+            "timeout",
+            "600",
+            sfxkit_exe(),
+            "serve",
+            "--index",
+            str(index),
+            "--port",
+            str(port),
+            *args,
+        ],
+        cwd=cwd,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError(proc.stderr.read().decode()) from None
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("sfxkit serve did not start in 60 s") from None
             time.sleep(0.2)
     try:
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def live_server(world: World) -> Iterator[str]:
+    """`sfxkit serve` in a subprocess on a loopback port; it stops itself after 600 s."""
+    with serve_process(world.index) as url:
+        yield url
+
+
+def checkout_beside(home: Path) -> dict[str, str]:
+    """``home`` holding a checkout named `sfxkit` (``sfxkit/sfxkit/`` without ``__init__.py``),
+    as ``~`` does with ``~/sfxkit``; returns a user's shell environment (no PYTHONSAFEPATH), in
+    which ``python -c`` from ``home`` would import that folder as a namespace package."""
+    (home / "sfxkit" / "sfxkit").mkdir(parents=True)
+    (home / "sfxkit" / "README.md").write_text("a checkout\n")
+    (home / "sfxkit" / "sfxkit" / "README.md").write_text("no __init__.py here\n")
+    return {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}
 
 
 def catalog_audio(world: World) -> Path:
     return world.library / "water" / "stream_flowing.wav"
 
 
-__all__ = ["BASE", "HEADERS", "World", "catalog_audio", "free_port", "png_bytes", "sfxkit_exe"]
+__all__ = [
+    "BASE",
+    "HEADERS",
+    "World",
+    "catalog_audio",
+    "checkout_beside",
+    "free_port",
+    "png_bytes",
+    "serve_process",
+    "sfxkit_exe",
+]

@@ -21,7 +21,7 @@ import soundfile as sf
 from sfxkit.recommender import Recommender
 from sfxkit.serve import create_app
 from sfxkit.serve.loadtest import run_server
-from tests.serve.conftest import free_port
+from tests.serve.conftest import checkout_beside, free_port, serve_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -272,7 +272,9 @@ def test_generate_on_shots_the_policy_says_to_generate(world, tmp_path):
     ]
     exported = np.sum(stems, axis=0)
     assert len(preview) == len(exported)
-    assert _corr(preview, exported) > 0.98  # 0.994 measured: the generated shot is resampled by the browser, not soxr
+    assert (
+        _corr(preview, exported) > 0.98
+    )  # 0.994 measured: the generated shot is resampled by the browser, not soxr
     assert abs(20 * np.log10(np.std(preview) / np.std(exported))) < 0.5
 
 
@@ -320,3 +322,51 @@ def test_blend_label_and_result_lists(world, tmp_path):
         finally:
             browser.close()
     keep(png)
+
+
+def test_the_page_exports_and_generates_when_served_beside_a_folder_named_sfxkit(world, tmp_path):
+    """`sfxkit serve` started from a folder holding a checkout named `sfxkit` (say ~ with
+    ~/sfxkit): the page's Generate a sound and Export run, their jobs importing the sfxkit the
+    server runs, not the folder (which once failed with "module 'sfxkit' has no attribute
+    'SoundtrackOptions'")."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    home = tmp_path / "home"
+    env = checkout_beside(home)
+    out = tmp_path / "out"
+    query = {
+        "video": str(world.video),
+        "out": str(out),
+        "policy": "retrieve",
+        "variant": "tiny_16k",
+        "steps": 2,
+    }
+    roots = ("--jobs-dir", str(tmp_path / "jobs"), "--outputs-root", str(tmp_path))
+    with (
+        serve_process(world.index, *roots, cwd=home, env=env) as url,
+        playwright.sync_playwright() as p,
+    ):
+        browser, page, errors = _open(p, url, query)
+        try:
+            shot = page.locator('section.shot[data-shot="0"]')
+            shot.locator("button.generate").click()
+            state = 'section.shot[data-shot="0"] .generate-state'
+            page.wait_for_selector(
+                f'{state}[data-state="done"], {state}[data-state="failed"]',
+                state="attached",
+                timeout=240_000,
+            )
+            assert page.locator(state).get_attribute("data-state") == "done", page.locator(
+                state
+            ).text_content()
+            assert shot.locator(".cand.generated").count() == 1
+            page.click("#export")
+            page.wait_for_selector(
+                '#export-state[data-state="done"], #export-state[data-state="failed"]',
+                timeout=280_000,
+            )
+            words = page.locator("#export-state").text_content()
+            assert page.locator("#export-state").get_attribute("data-state") == "done", words
+            assert not errors, errors
+        finally:
+            browser.close()
+    assert (out / "decisions.json").is_file() and list((out / "stems").glob("*.wav"))

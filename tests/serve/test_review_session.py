@@ -1,23 +1,17 @@
 """The review page's session and jobs at their edges: choices kept under the sfxkit cache across
-a restart, validated on save, a corrupt file set aside; the generator's offline advice; jobs that
-import the server's sfxkit wherever the server was started."""
+a restart, validated on save, a corrupt file set aside; the generator's offline advice. (Jobs
+that import the server's sfxkit wherever it was started: test_review_browser.py.)"""
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from sfxkit.serve import create_app
-from tests.serve.conftest import BASE, HEADERS, free_port, sfxkit_exe
+from tests.serve.conftest import BASE, HEADERS
 
 
 def _config(page: str) -> dict:
@@ -168,96 +162,6 @@ def test_page_options_without_a_cli_flag_are_refused(world, tmp_path):
         ask = {"video": str(world.video), "out": str(out), "options": {"fit": "loop"}}
         r = c.post("/api/review/export", json=ask, headers=HEADERS)
         assert r.status_code == 400 and "fit" in r.json()["detail"], r.text
-
-
-def _post(url: str, path: str, body: dict) -> dict:
-    req = urllib.request.Request(
-        url + path,
-        data=json.dumps(body).encode(),
-        headers={**HEADERS, "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read())
-
-
-def _job(url: str, job_id: str, timeout: float = 300.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/api/jobs/{job_id}", timeout=30) as r:
-            job = json.loads(r.read())
-        if job["state"] in ("done", "failed", "cancelled"):
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} still running after {timeout} s")
-
-
-@pytest.mark.slow
-def test_jobs_run_when_the_server_starts_beside_a_folder_named_sfxkit(world, tmp_path):
-    """`sfxkit serve` started from a folder holding a checkout named `sfxkit` (say ~ with
-    ~/sfxkit): its export and generate jobs import the sfxkit the server runs, not the folder."""
-    home = tmp_path / "home"
-    (home / "sfxkit" / "sfxkit").mkdir(parents=True)  # a checkout: sfxkit/ inside sfxkit/
-    (home / "sfxkit" / "README.md").write_text("a checkout\n")
-    (home / "sfxkit" / "sfxkit" / "README.md").write_text("no __init__.py here\n")
-    out = tmp_path / "out"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}  # as a user's shell
-    proc = subprocess.Popen(
-        [
-            "timeout",
-            "300",
-            sfxkit_exe(),
-            "serve",
-            "--index",
-            str(world.index),
-            "--port",
-            str(port),
-            "--jobs-dir",
-            str(tmp_path / "jobs"),
-            "--outputs-root",
-            str(tmp_path),
-        ],
-        cwd=home,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
-        query = "&".join(
-            [
-                f"video={world.video}",
-                f"out={out}",
-                "policy=retrieve",
-                "variant=tiny_16k",
-                "steps=2",
-                "follow_motion=false",
-                "align=false",
-            ]
-        )
-        with urllib.request.urlopen(f"{url}/review?{query}", timeout=120) as r:
-            options = _config(r.read().decode())["options"]
-        ask = {"video": str(world.video), "out": str(out), "options": options}
-        generate = _post(url, "/api/review/generate", {**ask, "shot": 0})
-        export = _post(url, "/api/review/export", ask)
-        for started in (generate, export):
-            job = _job(url, started["id"])
-            assert job["state"] == "done", job
-        assert (out / "decisions.json").is_file()
-        assert not math.isnan(json.loads((out / "decisions.json").read_text())["shots"][0]["start"])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _predict_everything(app) -> None:

@@ -146,16 +146,17 @@
       canvas.width = Math.max(Math.round(lengthOf(cue) * pps), 4); canvas.height = stacked ? 22 : 36;
       canvas.style.height = canvas.height + "px";
       block.appendChild(canvas);
-      var name = document.createElement("span");
+      // the block shows what it plays: the generated sound once there is one, else the catalog's
+      var d = decisionOf(cue), made = generatedOf(cue), name = document.createElement("span");
       name.className = "name";
       name.textContent = (cue.role === "shot" ? "shot " + cue.shot : cue.key) + " · " +
-        (decisionOf(cue) === "silence" ? "silence" : titleOf(cue, soundOf(cue)));
+        (d === "silence" ? "silence" : d === "generate" ? (made ? "generated" : "to generate") : titleOf(cue, soundOf(cue)));
       block.appendChild(name);
-      block.title = name.textContent + " (" + decisionOf(cue) + ")";
+      block.title = name.textContent + " (" + d + ")";
       lanes[lane].track.appendChild(block);
-      if (soundOf(cue) && decisionOf(cue) !== "silence" && decisionOf(cue) !== "generate") {
-        R.drawWave(canvas, cfg.audio_base + soundOf(cue) + cfg.token_q, lengthOf(cue),
-                   lane === "BG" ? "#1565c0" : "#2e7d32");
+      var wave = d === "generate" ? made : (d !== "silence" && soundOf(cue) ? cfg.audio_base + soundOf(cue) + cfg.token_q : null);
+      if (wave) {
+        R.drawWave(canvas, wave, lengthOf(cue), lane === "BG" ? "#1565c0" : lane === "GEN" ? "#6a1b9a" : "#2e7d32");
       }
       wireBlock(block, cue);
     });
@@ -362,6 +363,7 @@
         if (j.state === "done") {
           R.generated[cue.key] = R.jobFile(j.id, cue.key + "-generated.wav");
           genStates[cue.key] = "generated: listen to it below";
+          render();
         } else if (j.state !== "running" && j.state !== "queued") {
           genStates[cue.key] = j.state + (j.error ? ": " + j.error : "");
         }
