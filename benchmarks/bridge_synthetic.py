@@ -47,9 +47,9 @@ def run(seed: int, work: Path, quick: bool = False) -> dict:
     from sfxkit.bridge.synthetic import World, WorldConfig, save_open_clip_dir, warm_up_clip
     from sfxkit.bridge.train import TrainConfig, train_bridge
     from sfxkit.index.build import build_index
+    from sfxkit.index.store import load_index
     from sfxkit.models.registry import build_encoder, parse_model_id
     from sfxkit.recommender import Recommender
-    from sfxkit.index.store import load_index
 
     seconds: dict[str, float] = {}
     t_all = time.perf_counter()

@@ -67,8 +67,8 @@ def interleaved(fns: dict[str, object], rounds: int, per_round: int) -> dict[str
 def synthetic_index(path: Path, n: int, dim: int, seed: int = 0) -> None:
     """An index store with n synthetic items and unit vectors in every view."""
     from sfxkit.catalog.schema import CatalogItem, items_to_table
-    from sfxkit.index.views import VectorIndex, choose_preset
     from sfxkit.index.store import IndexStore
+    from sfxkit.index.views import VectorIndex, choose_preset
 
     rng = np.random.default_rng(seed)
     ids = rng.choice(2**62, size=n, replace=False)

@@ -38,19 +38,19 @@ _LAZY: dict[str, str] = {
 __all__ = [*_LAZY, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sfxkit.index.build import build_index as build_index
     from sfxkit.editorial.batch import soundtrack_batch as soundtrack_batch
     from sfxkit.editorial.options import SoundtrackOptions as SoundtrackOptions
+    from sfxkit.editorial.report import compare as compare
     from sfxkit.editorial.run import soundtrack as soundtrack
     from sfxkit.generation import GeneratedSound as GeneratedSound
     from sfxkit.generation import generate as generate
+    from sfxkit.index.build import build_index as build_index
+    from sfxkit.index.store import load_index as load_index
     from sfxkit.recommender import Recommendation as Recommendation
     from sfxkit.recommender import Recommendations as Recommendations
     from sfxkit.recommender import Recommender as Recommender
     from sfxkit.recommender import ShotRecommendations as ShotRecommendations
     from sfxkit.recommender import recommend as recommend
-    from sfxkit.editorial.report import compare as compare
-    from sfxkit.index.store import load_index as load_index
 
 
 __getattr__, __dir__ = lazy_exports("sfxkit", globals(), _LAZY, __all__)

@@ -727,9 +727,7 @@ def make_sfx_library(root: Path | str) -> Path:
     write_audio(root / "weather" / "rain_heavy.wav", rain)
     write_audio(root / "weather" / "copies" / "rain_again.flac", rain)
     write_audio(root / "foley" / "footsteps_gravel.flac", clicks(3.0, 2.0))
-    write_audio(
-        root / "vehicles" / "engine_idle.ogg", tone(80, 2.5) + tone(160, 2.5, amp=0.2)
-    )
+    write_audio(root / "vehicles" / "engine_idle.ogg", tone(80, 2.5) + tone(160, 2.5, amp=0.2))
     write_audio(root / "ui" / "beep_short.mp3", tone(1000, 0.6, sr=44_100), sr=44_100)
     write_audio(
         root / "DOORWood_Creak Open Slow_JD_TestLib.wav", noise(1.5, band=(200, 1200), seed=3)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfxkit._progress import track
-from sfxkit.index.heads import BridgeHeads, HeadsConfig
 from sfxkit.errors import InputError
+from sfxkit.index.heads import BridgeHeads, HeadsConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -735,8 +735,8 @@ def calibrate_index(
     """(Re)fit fusion weights and calibration of an index on labelled hold-out pairs."""
     from sfxkit.bridge.calibrate import calibration_data, fit_calibration
     from sfxkit.bridge.evaluate import fuse, load_eval_pairs, resolve_targets, score_matrices
-    from sfxkit.index.heads import load_heads_from_index
     from sfxkit.index.derive import commit_derived_version
+    from sfxkit.index.heads import load_heads_from_index
     from sfxkit.index.store import load_index
 
     idx = load_index(index, views=[])

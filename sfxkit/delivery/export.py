@@ -51,13 +51,13 @@ import numpy as np
 
 from sfxkit._atomic import atomic_write_text as write_text
 from sfxkit._json import dumps, json_default
-from sfxkit.errors import InputError, MediaError
 from sfxkit.delivery.mix import Stem
 from sfxkit.delivery.timeline import (
     Cue,
     Timeline,
     layers_summary,
 )
+from sfxkit.errors import InputError, MediaError
 
 FORMATS: tuple[str, ...] = ("wav", "csv", "edl", "otio", "aaf", "xml", "json", "mp4")
 CHANNEL_LAYOUTS: tuple[str, ...] = ("2", "5.1")
@@ -458,11 +458,11 @@ def export_all(
     ``target_lufs``/``true_peak`` are what the mix was made for; the provenance records them
     beside what the mix measures.
     """
+    from sfxkit.delivery.bwf import time_reference, write_bwf
     from sfxkit.delivery.interchange import TRACK_NAMES, DeliveredClip, build_otio, edl_files
     from sfxkit.delivery.interchange import write_interchange as _write_interchange
-    from sfxkit.delivery.bwf import time_reference, write_bwf
-    from sfxkit.media.mux import mux_audio
     from sfxkit.delivery.mix import mix_stats
+    from sfxkit.media.mux import mux_audio
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -808,9 +808,9 @@ def render_51(
     cue's stem across stem types (a blend's catalog and generated parts). Returns
     ``(mix, stems_by_type, measured)``.
     """
-    from sfxkit.media.loudness import gain_to, integrated_loudness, true_peak_dbtp
-    from sfxkit.delivery.surround import place_51
     from sfxkit.delivery.mix import limit_true_peak
+    from sfxkit.delivery.surround import place_51
+    from sfxkit.media.loudness import gain_to, integrated_loudness, true_peak_dbtp
 
     buses: dict[str, np.ndarray] = {}
     for stem in stems:

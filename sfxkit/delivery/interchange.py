@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sfxkit.errors import InputError
 from sfxkit.delivery.timecode import frames_to_timecode, is_drop_frame_rate, timecode_to_frames
+from sfxkit.errors import InputError
 
 STEM_TYPES: tuple[str, ...] = ("backgrounds", "spot", "generated")
 TRACK_NAMES: Mapping[str, str] = {"backgrounds": "BG", "spot": "FX", "generated": "GEN"}
@@ -371,7 +371,7 @@ def edl_files(
     lanes = track_lanes(clips, fps=fps, start_tc=start_tc)
     tc0 = _start_frames(start_tc, fps)
     spans = sorted(_frames(c, fps, tc0)[:2] for c in clips)
-    if len(lanes) <= 1 or all(a[1] <= b[0] for a, b in zip(spans, spans[1:])):
+    if len(lanes) <= 1 or all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)):
         return {
             f"{name}.edl": edl_text(
                 clips, fps=fps, start_tc=start_tc, title=title, channels=channels

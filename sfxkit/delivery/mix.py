@@ -36,8 +36,8 @@ from sfxkit.media.loudness import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sfxkit.media.motion import MotionProfile
     from sfxkit.delivery.timeline import Cue, Layer, Timeline
+    from sfxkit.media.motion import MotionProfile
 
 FitMode = Literal["trim", "loop"]
 BlendMode = Literal["layer", "crossfade"]

@@ -18,8 +18,8 @@ from sfxkit.errors import ConfigError, InputError, MissingExtraError, ModelError
 
 if TYPE_CHECKING:
     from sfxkit.generation.base import Generator
-    from sfxkit.recommender import Recommender
     from sfxkit.index.store import LoadedIndex
+    from sfxkit.recommender import Recommender
 
 DONE_MARKER = "sfxkit_done.json"
 BATCH_REPORT = "batch_report.json"
@@ -161,8 +161,8 @@ def soundtrack_batch(
     every video would fail the same way. ``options`` / ``knobs`` are :class:`SoundtrackOptions`. The
     index and generator are loaded once for the whole batch.
     """
-    from sfxkit._progress import track
     from sfxkit._json import write_json
+    from sfxkit._progress import track
 
     opts = SoundtrackOptions.from_kwargs(options, **knobs)
     if opts.overrides or opts.choices is not None:

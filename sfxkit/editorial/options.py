@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sfxkit.config import DEFAULT_MMAUDIO_VARIANT
 from sfxkit.delivery.export import DEFAULT_HANDLES, check_delivery
 from sfxkit.delivery.export import FORMATS as DELIVERY_FORMATS
 from sfxkit.editorial.decision import (
@@ -26,7 +27,6 @@ from sfxkit.editorial.decision import (
     Thresholds,
     check_overrides,
 )
-from sfxkit.config import DEFAULT_MMAUDIO_VARIANT
 from sfxkit.errors import InputError
 from sfxkit.media.events import EVENT_THRESHOLD
 from sfxkit.vocabulary import term

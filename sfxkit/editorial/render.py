@@ -28,12 +28,12 @@ from sfxkit.editorial.options import DEFAULT_VARIANT, FITS
 from sfxkit.errors import InputError, SfxkitError
 
 if TYPE_CHECKING:
+    from sfxkit.delivery.timeline import Layer
     from sfxkit.editorial.results import StageClock
     from sfxkit.generation.base import GeneratedSound, Generator
     from sfxkit.media.motion import MotionProfile
     from sfxkit.media.shots import Shot
     from sfxkit.recommender import Recommendation
-    from sfxkit.delivery.timeline import Layer
 
 LOOP_MIN_SECONDS = 1.0
 
@@ -43,8 +43,8 @@ def retrieved_layer(rec: Recommendation, *, gain_db: float = 0.0) -> Layer:
 
     Raises :class:`MediaError` naming the file when it cannot be read.
     """
-    from sfxkit.media.audio import load_audio
     from sfxkit.delivery.timeline import Layer
+    from sfxkit.media.audio import load_audio
 
     audio = load_audio(rec.path)
     return Layer(

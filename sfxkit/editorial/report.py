@@ -57,11 +57,11 @@ from sfxkit.errors import InputError, SfxkitError
 if TYPE_CHECKING:
     from PIL import Image
 
+    from sfxkit.delivery.timeline import Layer
     from sfxkit.generation.base import Generator
+    from sfxkit.index.store import LoadedIndex
     from sfxkit.media.shots import Shot
     from sfxkit.recommender import Recommendation, Recommender
-    from sfxkit.index.store import LoadedIndex
-    from sfxkit.delivery.timeline import Layer
 
 PREVIEW_RATE = 22_050
 SPECTROGRAM_SIZE = (256, 80)
@@ -274,8 +274,8 @@ def _score(
     shot: Shot,
     visual_onset: float | None,
 ) -> SoundScores:
-    from sfxkit.media.loudness import level
     from sfxkit.delivery.mix import audio_onset
+    from sfxkit.media.loudness import level
 
     sr = layer.sample_rate
     loud, loud_kind = level(fitted, sr)
@@ -334,9 +334,9 @@ def compare(
     k, variant, steps, seed = opts.k, opts.variant, opts.steps, opts.seed
     prompt, negative_prompt, policy = opts.prompt, opts.negative_prompt, opts.policy
     thresholds, filters, cfg_strength = opts.thresholds, opts.filters, opts.cfg_strength
-    from sfxkit._progress import track
     from sfxkit._atomic import atomic_write_text as write_text
     from sfxkit._json import write_json
+    from sfxkit._progress import track
 
     video = Path(video)
     out = Path(out)
@@ -484,8 +484,8 @@ def _compare_shot(
     preview_rate: int,
 ) -> tuple[ShotComparison, _Media]:
     """Generate, fit and score every sound of one shot (the generated one first)."""
-    from sfxkit.media.motion import strongest_onset
     from sfxkit.delivery.mix import fit_to_shot
+    from sfxkit.media.motion import strongest_onset
 
     decision, reason, numbers = decide(cands, policy=policy, thresholds=thresholds)
     shot_prompt = prompt if prompt is not None else build_prompt(cands)

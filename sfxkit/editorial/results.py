@@ -15,10 +15,10 @@ from sfxkit.editorial.options import STAGES
 
 if TYPE_CHECKING:
     from sfxkit.delivery.export import ExportResult
-    from sfxkit.media.shots import Shot
     from sfxkit.delivery.mix import Stem
-    from sfxkit.recommender import Recommendation
     from sfxkit.delivery.timeline import Timeline
+    from sfxkit.media.shots import Shot
+    from sfxkit.recommender import Recommendation
 
 
 @dataclass(frozen=True)

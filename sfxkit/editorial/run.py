@@ -35,11 +35,11 @@ from sfxkit.editorial.results import ShotDecision, SoundtrackResult, StageClock
 from sfxkit.errors import InputError
 
 if TYPE_CHECKING:
+    from sfxkit.delivery.timeline import Cue, Layer
     from sfxkit.generation.base import Generator
+    from sfxkit.index.store import LoadedIndex
     from sfxkit.media.shots import Shot
     from sfxkit.recommender import Recommendation, Recommender
-    from sfxkit.index.store import LoadedIndex
-    from sfxkit.delivery.timeline import Cue, Layer
 
 
 def soundtrack(
@@ -411,13 +411,11 @@ def _layer_cues(
     :class:`~sfxkit.editorial.decision.ReviewChoices`) change, move or drop planned cues."""
     import dataclasses
 
-    from sfxkit.editorial.decision import ReviewChoices
-    from sfxkit.editorial.plan import Event
-
     from sfxkit._progress import track
-    from sfxkit.editorial.plan import plan_layers
     from sfxkit.delivery.mix import fit_to_shot, pan_by_motion
     from sfxkit.delivery.timeline import Cue
+    from sfxkit.editorial.decision import ReviewChoices
+    from sfxkit.editorial.plan import Event, plan_layers
 
     plan = plan_layers(
         video,

@@ -260,8 +260,8 @@ def load_clap_dir(path: Path, *, model_id: str, device: str) -> ClapEncoder:
     from transformers import AutoTokenizer, ClapModel
     from transformers.utils import logging as hf_logging
 
-    from sfxkit.models.checkpoint import check_finite, pull_fix
     from sfxkit._progress import third_party_bars_off
+    from sfxkit.models.checkpoint import check_finite, pull_fix
     from sfxkit.models.weights import hub_offline
 
     fix = (

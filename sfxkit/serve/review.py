@@ -50,15 +50,17 @@ def default_out(video: Path, index: Path, root: Path | None = None) -> Path:
     return base / f"{index.name}-{digest(index)}" / f"{video.stem}-{digest(video)}"
 
 
-def plain_reason(decision: str, numbers: dict[str, Any]) -> str:
-    """The decision in a sound designer's words (the policy's reason cites its thresholds)."""
+def plain_reason(decision: str, numbers: dict[str, Any], role: str = "shot") -> str:
+    """The decision in a sound designer's words (the policy's reason cites its thresholds),
+    for a ``role`` of ``shot``, ``bed`` (a scene's ambience) or ``spot`` (a visible event)."""
     conf = numbers.get("confidence", numbers.get("top_score"))
     best = f" (best match {conf:.2f})" if isinstance(conf, (int, float)) else ""
+    what = {"bed": "this scene's ambience", "spot": "this event"}.get(role, "this shot")
     return {
-        "retrieve": f"A catalog sound fits this shot well{best}: use it.",
+        "retrieve": f"A catalog sound fits {what} well{best}: use it.",
         "generate": f"Nothing in the catalog fits well enough{best}: generate a sound.",
         "blend": f"The catalog sound is close but not certain{best}: layer it with a generated one.",
-        "silence": "No usable sound: leave this shot silent.",
+        "silence": f"No usable sound: leave {what} silent.",
     }.get(decision, decision)
 
 
@@ -117,7 +119,7 @@ def plan_page(
                 "start": round(start, 6),
                 "end": round(end, 6),
                 "decision": decision,
-                "plain": plain_reason(decision, numbers),
+                "plain": plain_reason(decision, numbers, role),
                 "reason": reason,
                 "candidates": [r.to_dict() for r in cands],
                 **extra,

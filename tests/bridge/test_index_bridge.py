@@ -9,11 +9,11 @@ import shutil
 import numpy as np
 import pytest
 
-from sfxkit.index.heads import CONFIG_FILE, HEADS_FILE, load_heads_from_index
 from sfxkit.bridge.train import TrainConfig, train_bridge
 from sfxkit.errors import IndexCorruptError
-from sfxkit.recommender import Recommendations, Recommender
+from sfxkit.index.heads import CONFIG_FILE, HEADS_FILE, load_heads_from_index
 from sfxkit.index.store import IndexStore, load_index
+from sfxkit.recommender import Recommendations, Recommender
 from tests import synth
 from tests.bridge.conftest import holdout_csv, labelled_pairs
 

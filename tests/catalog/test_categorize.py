@@ -293,8 +293,8 @@ def test_cli_categorizes_a_library_labelled_only_with_a_category_column(tmp_path
 @pytest.mark.real_weights
 def test_build_with_real_aisfx_groups_copies_and_predicts(tmp_path):
     from sfxkit.index.build import build_index
-    from sfxkit.models.registry import AISFX_MODEL
     from sfxkit.index.store import load_index
+    from sfxkit.models.registry import AISFX_MODEL
     from sfxkit.recommender import Recommender
     from tests.models.test_aisfx_real import require_aisfx_weights
 

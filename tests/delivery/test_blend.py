@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sfxkit.delivery.mix import blend_layers, equal_power_crossfade, loudness_match
 from sfxkit.errors import InputError
 from sfxkit.media.loudness import integrated_loudness, peak_dbfs
-from sfxkit.delivery.mix import blend_layers, equal_power_crossfade, loudness_match
 from tests.synth import clicks, noise, tone
 
 SR = 48_000

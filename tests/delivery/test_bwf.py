@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 import wavinfo
 
-from sfxkit.errors import InputError, MediaError
 from sfxkit.delivery.bwf import read_bwf, time_reference, write_bwf
+from sfxkit.errors import InputError, MediaError
 
 SR = 48_000
 

@@ -16,13 +16,13 @@ import pytest
 import soundfile as sf
 import wavinfo
 
-from sfxkit.errors import InputError
 from sfxkit.delivery.export import export_all
 from sfxkit.delivery.interchange import DeliveredClip, build_otio, edl_text
-from sfxkit.media.loudness import integrated_loudness
-from sfxkit.delivery.surround import fold_down
 from sfxkit.delivery.mix import mix_timeline
+from sfxkit.delivery.surround import fold_down
 from sfxkit.delivery.timeline import Timeline
+from sfxkit.errors import InputError
+from sfxkit.media.loudness import integrated_loudness
 from tests.delivery.helpers import video_with_timecode
 from tests.delivery.test_export import SR, build, read_edl
 

@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 
 from sfxkit.delivery.export import export_all, timecode
-from sfxkit.media.loudness import integrated_loudness, true_peak_dbtp
 from sfxkit.delivery.mix import mix_timeline
 from sfxkit.delivery.timeline import Cue, Layer, Timeline
+from sfxkit.media.loudness import integrated_loudness, true_peak_dbtp
 from tests.synth import clicks, make_video, noise, tone
 
 SR = 48_000

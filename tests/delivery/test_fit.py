@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sfxkit.errors import InputError
 from sfxkit.delivery.mix import audio_onset, fit_to_shot
+from sfxkit.errors import InputError
 from tests.synth import clicks, noise, tone
 
 SR = 48_000

@@ -7,8 +7,8 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from sfxkit.errors import InputError
 from sfxkit.delivery.interchange import DeliveredClip, build_otio, stem_type, write_interchange
+from sfxkit.errors import InputError
 
 
 def clip(name: str, start: float, duration: float, kind: str = "spot", handle: float = 0.0):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sfxkit.media.loudness import integrated_loudness, peak_dbfs, true_peak_dbtp
 from sfxkit.delivery.mix import limit_true_peak, normalize
+from sfxkit.media.loudness import integrated_loudness, peak_dbfs, true_peak_dbtp
 from tests.synth import noise
 
 SR = 48_000

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.errors import InputError, MediaError
-from sfxkit.media.loudness import integrated_loudness, peak_dbfs, true_peak_dbtp
 from sfxkit.delivery.mix import mix_timeline
 from sfxkit.delivery.timeline import Cue, Layer, Timeline
+from sfxkit.errors import InputError, MediaError
+from sfxkit.media.loudness import integrated_loudness, peak_dbfs, true_peak_dbtp
 from tests.synth import clicks, noise, tone
 
 SR = 48_000

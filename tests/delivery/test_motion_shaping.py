@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfxkit.media.motion import MotionProfile, motion_profile
 from sfxkit.delivery.mix import motion_envelope, pan_by_motion
+from sfxkit.media.motion import MotionProfile, motion_profile
 from tests.synth import make_video, noise
 
 SR = 48_000

@@ -6,10 +6,10 @@ import numpy as np
 import pyloudnorm
 import pytest
 
+from sfxkit.delivery.mix import limit_true_peak, normalize
+from sfxkit.delivery.surround import LAYOUT_51, fold_down, pan_front, place_51
 from sfxkit.errors import InputError
 from sfxkit.media.loudness import integrated_loudness
-from sfxkit.delivery.surround import LAYOUT_51, fold_down, pan_front, place_51
-from sfxkit.delivery.mix import limit_true_peak, normalize
 from tests.synth import noise, tone
 
 SR = 48_000

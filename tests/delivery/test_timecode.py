@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from sfxkit.errors import InputError
 from sfxkit.delivery.timecode import (
     frames_to_timecode,
     seconds_to_timecode,
@@ -15,6 +14,7 @@ from sfxkit.delivery.timecode import (
     timecode_to_frames,
     timecode_to_seconds,
 )
+from sfxkit.errors import InputError
 from tests.delivery.helpers import video_with_timecode
 
 NTSC = 30000 / 1001

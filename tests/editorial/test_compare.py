@@ -15,8 +15,8 @@ import soundfile as sf
 from PIL import Image
 
 from sfxkit.cli import main
-from sfxkit.errors import InputError
 from sfxkit.editorial.report import CompareResult, compare, spectrogram
+from sfxkit.errors import InputError
 from tests import synth
 
 

@@ -14,10 +14,10 @@ import pytest
 import soundfile as sf
 
 import sfxkit
+from sfxkit.delivery.timeline import DECISIONS
 from sfxkit.editorial import SoundtrackResult, soundtrack
 from sfxkit.errors import InputError
 from sfxkit.media.loudness import integrated_loudness, true_peak_dbtp
-from sfxkit.delivery.timeline import DECISIONS
 from tests import synth
 from tests.editorial.conftest import make_late_motion_video
 

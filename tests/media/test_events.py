@@ -5,7 +5,6 @@ fade, the dissolve, the flash or the start of the pan (which motion-energy onset
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

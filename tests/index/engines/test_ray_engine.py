@@ -23,7 +23,6 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 
-
 @pytest.fixture(scope="module")
 def ray_runtime():
     from sfxkit.index.engines.ray_data import start_local_runtime
