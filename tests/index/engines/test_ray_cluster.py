@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.cli_run import sfxkit
 from tests.index.engines.test_ray_engine import _is_loopback, _library, _listening
 
 pytest.importorskip("ray")
@@ -64,10 +65,10 @@ def head() -> Iterator[tuple[str, dict[str, str], subprocess.Popen[str]]]:
 
 
 def _cli_build(lib: Path, out: Path, env: dict[str, str], *extra: str) -> list[str]:
-    proc = subprocess.run(
-        ["sfxkit", "index", "build", str(lib), "--out", str(out), "--models", "tiny",
-         "--sfx-model", "none", "--no-progress", *extra],
-        env=env, capture_output=True, text=True, timeout=600,
+    proc = sfxkit(
+        "index", "build", lib, "--out", out, "--models", "tiny",
+        "--sfx-model", "none", "--no-progress", *extra,
+        env=env, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [ln for ln in proc.stdout.splitlines() if "broken.wav" in ln]
@@ -89,10 +90,10 @@ def test_cli_build_joins_an_existing_cluster_and_equals_the_local_build(head, tm
     assert proc.poll() is None  # the build disconnected; the cluster is still up
 
     # a wrong address: one clear line, exit 1 or 2, nothing written
-    bad = subprocess.run(
-        ["sfxkit", "index", "build", str(lib), "--out", str(tmp_path / "none"), "--models",
-         "tiny", "--no-progress", "--engine", "ray", "--address", f"127.0.0.1:{_free_port()}"],
-        env=env, capture_output=True, text=True, timeout=300,
+    bad = sfxkit(
+        "index", "build", lib, "--out", tmp_path / "none", "--models",
+        "tiny", "--no-progress", "--engine", "ray", "--address", f"127.0.0.1:{_free_port()}",
+        env=env, timeout=300,
     )  # fmt: skip
     assert bad.returncode != 0
     assert "could not join the Ray cluster" in bad.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests import ROOT, synth
+from tests.cli_run import sfxkit
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
@@ -200,10 +200,10 @@ def test_cli_ray_build_reports_bad_files_as_the_local_build(tmp_path: Path):
     lib = _library(tmp_path, 3)
     outs = {}
     for engine in ("local", "ray"):
-        proc = subprocess.run(
-            ["sfxkit", "index", "build", str(lib), "--out", str(tmp_path / engine),
-             "--models", "tiny", "--sfx-model", "none", "--no-progress", "--engine", engine],
-            capture_output=True, text=True, timeout=600,
+        proc = sfxkit(
+            "index", "build", lib, "--out", tmp_path / engine,
+            "--models", "tiny", "--sfx-model", "none", "--no-progress", "--engine", engine,
+            timeout=600,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         outs[engine] = [ln for ln in proc.stdout.splitlines() if "broken.wav" in ln]
@@ -214,10 +214,9 @@ def test_cli_ray_build_reports_bad_files_as_the_local_build(tmp_path: Path):
 def test_cli_refuses_unknown_engine_and_address_without_ray(tmp_path: Path):
     lib = _library(tmp_path, 1)
     for extra, word in ((["--engine", "spark"], "--engine"), (["--address", "auto"], "--address")):
-        proc = subprocess.run(
-            ["sfxkit", "index", "build", str(lib), "--out", str(tmp_path / "idx"),
-             "--models", "tiny", *extra],
-            capture_output=True, text=True, timeout=120,
+        proc = sfxkit(
+            "index", "build", lib, "--out", tmp_path / "idx", "--models", "tiny", *extra,
+            timeout=120,
         )  # fmt: skip
         assert proc.returncode == 2
         assert word in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
