@@ -20,7 +20,7 @@ from pathlib import Path
 from sfxkit._atomic import fsync_dir
 from sfxkit.config import get_settings
 from sfxkit.errors import InputError, ModelError
-from sfxkit.models import weights
+from sfxkit.models import mmaudio_files, weights
 from sfxkit.models.build import build_encoder
 from sfxkit.models.spec import ModelSpec
 
@@ -298,17 +298,8 @@ def _progress_bars(enabled: bool) -> Iterator[None]:
 
 
 def _pull_mmaudio(spec: ModelSpec, *, dest: Path | None, progress: bool) -> Path:
-    import importlib
-
-    try:
-        mm_weights = importlib.import_module("sfxkit.generation.mmaudio.weights")
-    except ImportError as exc:
-        raise ModelError(
-            f"cannot pull '{spec.id}': the MMAudio weights module (sfxkit.generation.mmaudio.weights) "
-            f"is not available in this install ({exc})"
-        ) from exc
     with weights.hub_online():
-        paths = [Path(p) for p in mm_weights.pull(spec.name, dest=dest, progress=progress)]
+        paths = [Path(p) for p in mmaudio_files.pull(spec.name, dest=dest, progress=progress)]
     if not paths:
         raise ModelError(f"pulling '{spec.id}' returned no files")
     return Path(os.path.commonpath([str(p.parent) for p in paths]))

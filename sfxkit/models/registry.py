@@ -20,7 +20,6 @@ the same object back afterwards. They never download; ``pull`` is the one functi
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import re
@@ -506,7 +505,7 @@ def _cached(spec: ModelSpec, device: str | None) -> Any:
 
 def find_weights(model: ModelSpec | str) -> Any:
     """Where a model's weights are (a ``WeightsLocation``), or ``None``. Never downloads."""
-    from sfxkit.models import weights
+    from sfxkit.models import mmaudio_files, weights
 
     spec = model if isinstance(model, ModelSpec) else parse_model_id(model)
     if spec.family != "mmaudio":
@@ -514,11 +513,7 @@ def find_weights(model: ModelSpec | str) -> Any:
     if spec.tiny:
         return weights.WeightsLocation(Path("-"), weights.SOURCE_BUILT_IN)
     try:
-        mm_weights = importlib.import_module("sfxkit.generation.mmaudio.weights")
-    except ImportError:
-        return None
-    try:
-        files = mm_weights.locate(spec.name)
+        files = mmaudio_files.locate(spec.name)
     except ModelError:
         return None
     paths = [Path(p) for p in dict(files).values() if p is not None]

@@ -8,7 +8,7 @@ One layout, used by ``SFXKIT_WEIGHTS_DIR`` and by the sfxkit cache (``<SFXKIT_CA
     laion_clap/<checkpoint>.pt
     aisfx/<name>/model.safetensors                         (converted by `sfxkit models pull aisfx`)
     pe_av/<name>/                                          (a PeAudioVideoModel snapshot)
-    mmaudio/...                                            (owned by sfxkit.generation.mmaudio)
+    mmaudio/...                                            (sfxkit.models.mmaudio_files)
 
 Search order for a model: ``SFXKIT_WEIGHTS_DIR`` → ``<SFXKIT_CACHE>/weights`` → the library's own
 cache (the Hugging Face hub cache that open_clip and transformers download into), read with

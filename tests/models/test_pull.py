@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import socket
-import sys
 import threading
-import types
 from pathlib import Path
 
 import pytest
 
 from sfxkit.config import DEFAULT_AUDIO_MODEL, DEFAULT_FRAME_MODEL, get_settings
 from sfxkit.errors import InputError, ModelError
-from sfxkit.models import weights
+from sfxkit.models import mmaudio_files, weights
 from sfxkit.models.registry import parse_model_id, pull
 from tests.models.conftest import save_clap_dir
 
@@ -134,22 +132,14 @@ def test_unknown_open_clip_tag_has_no_source():
         pull("open_clip:ViT-B-32/my_own_finetune")
 
 
-def test_mmaudio_pull_without_its_weights_module_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sfxkit.generation.mmaudio.weights", None)
-    with pytest.raises(ModelError, match=r"sfxkit\.generation\.mmaudio\.weights"):
-        pull("mmaudio:small_16k")
-
-
-def test_mmaudio_pull_is_handed_to_the_generation_package(monkeypatch, tmp_path):
+def test_mmaudio_pull_is_handed_to_the_mmaudio_file_table(monkeypatch, tmp_path):
     calls = []
 
     def fake_pull(variant, *, dest=None, progress=True):
         calls.append((variant, dest, progress))
         return [tmp_path / "mmaudio" / "mmaudio_small_16k.pth", tmp_path / "mmaudio" / "v1-16.pth"]
 
-    module = types.ModuleType("sfxkit.generation.mmaudio.weights")
-    module.pull = fake_pull  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sfxkit.generation.mmaudio.weights", module)
+    monkeypatch.setattr(mmaudio_files, "pull", fake_pull)
     assert pull("mmaudio:small_16k", dest=tmp_path, progress=False) == tmp_path / "mmaudio"
     assert calls == [("small_16k", tmp_path, False)]
 

@@ -268,11 +268,9 @@ def test_laion_clap_checkpoints_are_read_safely(tmp_path):
     assert str(bad) in str(err.value) and "weights_only" not in str(err.value)
 
 
-def test_mmaudio_weights_are_reported_from_the_generation_package(monkeypatch, tmp_path):
-    import sys
-    import types
+def test_mmaudio_weights_are_reported_from_the_mmaudio_file_table(monkeypatch, tmp_path):
+    from sfxkit.models import mmaudio_files
 
-    module = types.ModuleType("sfxkit.generation.mmaudio.weights")
     files = {
         "network": tmp_path / "weights" / "mmaudio" / "a.pth",
         "vae": tmp_path / "weights" / "mmaudio" / "ext" / "b.pth",
@@ -283,8 +281,7 @@ def test_mmaudio_weights_are_reported_from_the_generation_package(monkeypatch, t
             raise WeightsMissingError(f"mmaudio:{variant}", tmp_path)
         return files
 
-    module.locate = locate  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sfxkit.generation.mmaudio.weights", module)
+    monkeypatch.setattr(mmaudio_files, "locate", locate)
     found = find_weights("mmaudio:small_16k")
     assert found.path == tmp_path / "weights" / "mmaudio"
     assert find_weights("mmaudio:large_44k_v2") is None
