@@ -135,7 +135,7 @@ def generate_cmd(
     if sound.untrained:
         print(UNTRAINED_NOTE)
     else:
-        from sfxkit.generation.mmaudio.weights import LICENCE_NOTICE
+        from sfxkit.models.mmaudio_files import LICENCE_NOTICE
 
         print(LICENCE_NOTICE)
 

@@ -50,7 +50,7 @@ def generator_advice(command: str, *, retrieve: bool) -> str:
 def check_generator(variant: str, advice: str, weights_dir: Path | None = None) -> None:
     """Fail before any work when the MMAudio weights of ``variant`` are not on this machine."""
     from sfxkit.errors import WeightsMissingError
-    from sfxkit.generation.mmaudio.weights import locate
+    from sfxkit.models.mmaudio_files import locate
 
     try:
         locate(variant, weights_dir=weights_dir)

@@ -25,10 +25,10 @@ pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
 
 @pytest.mark.parametrize(("mode", "variant"), [("16k", "small_16k"), ("44k", "large_44k_v2")])
 def test_released_weights_load_strictly_and_run(mode: str, variant: str) -> None:
-    from sfxkit.generation.mmaudio import weights
+    from sfxkit.models import mmaudio_files
 
     try:
-        found = weights.locate(variant)
+        found = mmaudio_files.locate(variant)
     except WeightsMissingError as exc:
         pytest.skip(f"released weights not present: {exc}")
     files = FeatureFiles(

@@ -23,7 +23,8 @@ from sfxkit.errors import CheckpointError, ModelError
 from sfxkit.generation.mmaudio import bigvgan, bigvgan_v2, clip, synchformer, vae
 from sfxkit.generation.mmaudio.network import build_network
 from sfxkit.generation.mmaudio.variants import VARIANTS
-from sfxkit.generation.mmaudio.weights import CLIP_DIR, load_network
+from sfxkit.generation.mmaudio.weights import load_network
+from sfxkit.models.mmaudio_files import CLIP_DIR
 from tests.generation.test_codecs import as_weight_gv, load_golden
 
 KINDS = ("missing", "unexpected", "shape", "nan", "truncated", "code")

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from sfxkit.errors import ModelError, WeightsMissingError
-from sfxkit.generation.mmaudio import weights
-from sfxkit.generation.mmaudio.weights import WeightFile, download, locate, pull, weight_files
+from sfxkit.generation.mmaudio.variants import VARIANTS, get_variant
+from sfxkit.models import mmaudio_files
+from sfxkit.models.mmaudio_files import WeightFile, download, locate, pull, weight_files
 
 FILES = {"/a/net.pth": b"network bytes " * 1000, "/b/vocoder.pt": b"vocoder" * 333}
 
@@ -70,6 +71,33 @@ def test_every_real_variant_lists_its_files_with_reference_checksums() -> None:
     assert weight_files("tiny_44k") == ()
 
 
+def test_the_file_table_and_the_variant_table_know_the_same_variants() -> None:
+    # sfxkit.models.mmaudio_files decides from the name alone (models may not import generation);
+    # this keeps it in step with sfxkit.generation.mmaudio.variants.
+    accepted = set(mmaudio_files._NETWORK_FILES) | set(mmaudio_files._TINY_VARIANTS)
+    assert accepted == set(VARIANTS)
+    for name, cfg in VARIANTS.items():
+        assert mmaudio_files._variant_mode(name) == cfg.mode, name
+        files = weight_files(f"mmaudio:{name}")
+        if cfg.tiny:
+            assert files == ()
+            continue
+        assert files[0] is mmaudio_files._NETWORK_FILES[name]
+        vae = mmaudio_files.VAE_16K if cfg.mode == "16k" else mmaudio_files.VAE_44K
+        assert vae in files, name
+
+
+def test_an_unknown_variant_is_refused_with_the_known_names() -> None:
+    with pytest.raises(ModelError) as err:
+        weight_files("huge_48k")
+    msg = str(err.value)
+    assert "unknown MMAudio variant 'huge_48k'" in msg
+    assert all(name in msg for name in VARIANTS)
+    with pytest.raises(ModelError) as same:
+        get_variant("huge_48k")
+    assert msg == str(same.value)
+
+
 def test_missing_weights_name_the_file_and_the_pull_command() -> None:
     with pytest.raises(WeightsMissingError) as err:
         locate("small_16k")
@@ -89,7 +117,7 @@ def _touch_all(root: Path, variant: str) -> None:
 def test_locate_searches_weights_dir_then_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache_root = Path(weights.default_pull_dir())
+    cache_root = Path(mmaudio_files.default_pull_dir())
     _touch_all(cache_root, "small_16k")
     found = locate("small_16k")
     assert found["network"] == cache_root / "mmaudio_small_16k.pth"
@@ -112,7 +140,7 @@ def test_locate_searches_weights_dir_then_cache(
 
 
 def test_clip_safetensors_export_is_accepted(tmp_path: Path) -> None:
-    root = Path(weights.default_pull_dir())
+    root = Path(mmaudio_files.default_pull_dir())
     _touch_all(root, "small_16k")
     (root / "DFN5B-CLIP-ViT-H-14-384" / "open_clip_pytorch_model.bin").unlink()
     st = root / "DFN5B-CLIP-ViT-H-14-384" / "open_clip_model.safetensors"
@@ -158,7 +186,7 @@ def test_pull_downloads_only_missing_files(
         ),
         WeightFile("vocoder", "voc/vocoder.pt", f"{server}/b/vocoder.pt", None, "MIT"),
     )
-    monkeypatch.setattr(weights, "weight_files", lambda variant, **_: specs)
+    monkeypatch.setattr(mmaudio_files, "weight_files", lambda variant, **_: specs)
     root = tmp_path / "root"  # a weights root: MMAudio files go to <root>/mmaudio/
     dest = root / "mmaudio"
     (dest / "voc").mkdir(parents=True)

@@ -373,7 +373,7 @@ def build_feature_extractor(
         if files is None:
             raise ConfigError(
                 "a real MMAudio feature extractor needs its weight files (FeatureFiles); locate them "
-                "with sfxkit.generation.mmaudio.weights, or pass tiny=True for the untrained test model"
+                "with sfxkit.models.mmaudio_files, or pass tiny=True for the untrained test model"
             )
         extractor = _build_real(mode, files, model_id or _DEFAULT_MODEL_ID[mode], need_conditions)
     return extractor.to(device=device, dtype=dtype)

@@ -244,7 +244,8 @@ class MMAudioGenerator:
         from sfxkit.config import resolve_device
         from sfxkit.generation.mmaudio.features import FeatureFiles, build_feature_extractor
         from sfxkit.generation.mmaudio.network import build_network
-        from sfxkit.generation.mmaudio.weights import load_network, locate
+        from sfxkit.generation.mmaudio.weights import load_network
+        from sfxkit.models.mmaudio_files import locate
 
         self.config: NetworkConfig = get_variant(variant)
         self.variant = self.config.name
