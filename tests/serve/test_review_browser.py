@@ -210,12 +210,14 @@ def test_review_swap_and_export(world, tmp_path):
     assert '"blend_share": 0.25' in decisions
 
 
-def _open(p, url: str, query: dict) -> tuple:
+def open_review(p, url: str, query: dict) -> tuple:
+    """Chromium on ``url``'s review page for ``query`` at 1280 px: (browser, page, errors), the
+    page's uncaught JavaScript errors collecting in ``errors``."""
     browser = launch(p)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{url}/review?{urlencode(query)}", timeout=120_000)
+    page.goto(f"{url}/review?{urlencode(query)}", timeout=180_000)
     return browser, page, errors
 
 
@@ -232,7 +234,7 @@ def test_generate_on_shots_the_policy_says_to_generate(world, tmp_path):
     }
     app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=280) as url, playwright.sync_playwright() as p:
-        browser, page, errors = _open(p, url, query)
+        browser, page, errors = open_review(p, url, query)
         try:
             shot = page.locator('section.shot[data-shot="0"]')
             assert shot.locator(".decision.generate").count() == 1
@@ -285,7 +287,7 @@ def test_blend_label_and_result_lists(world, tmp_path):
     query = {"video": str(world.video), "out": str(tmp_path / "out"), "policy": "blend"}
     app = create_app(world.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=200) as url, playwright.sync_playwright() as p:
-        browser, page, errors = _open(p, url, query)
+        browser, page, errors = open_review(p, url, query)
         try:
             shot = page.locator('section.shot[data-shot="1"]')
             assert shot.locator(".decision.blend").count() == 1
@@ -345,7 +347,7 @@ def test_the_page_exports_and_generates_when_served_beside_a_folder_named_sfxkit
         serve_process(world.index, *roots, cwd=home, env=env) as url,
         playwright.sync_playwright() as p,
     ):
-        browser, page, errors = _open(p, url, query)
+        browser, page, errors = open_review(p, url, query)
         try:
             shot = page.locator('section.shot[data-shot="0"]')
             shot.locator("button.generate").click()

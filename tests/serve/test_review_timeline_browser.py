@@ -14,7 +14,6 @@ import json
 import shlex
 import subprocess
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -26,7 +25,7 @@ from sfxkit.serve import create_app
 from sfxkit.serve.loadtest import run_server
 from tests.editorial.conftest import Layered, build_layered
 from tests.serve.conftest import free_port, sfxkit_exe
-from tests.serve.test_review_browser import CHROMIUM, keep, launch
+from tests.serve.test_review_browser import CHROMIUM, keep, open_review
 
 pytestmark = [
     pytest.mark.skipif(
@@ -70,16 +69,12 @@ def _source(path: str, sr: int) -> np.ndarray:
 def test_timeline_edit_and_export(layered: Layered, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     out = tmp_path / "out"
-    query = urlencode({"video": str(layered.video), "out": str(out), **OPTIONS})
+    query = {"video": str(layered.video), "out": str(out), **OPTIONS}
     app = create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     shots: list[Path] = []
     with run_server(app, free_port(), timeout=400) as url, playwright.sync_playwright() as p:
-        browser = launch(p)
+        browser, page, errors = open_review(p, url, query)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{url}/review?{query}", timeout=180_000)
             config = json.loads(page.locator("#review-config").text_content())
             planned = {c["key"]: c for c in config["timeline"]["cues"]}
             # the lanes show what the soundtrack plans: a bed per scene, a spot per event
@@ -229,15 +224,11 @@ def test_timeline_keys_preview_and_zoom(layered: Layered, tmp_path: Path) -> Non
     sounds (not a muted lane's), zoom widens the timeline."""
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     out = tmp_path / "out"
-    query = urlencode({"video": str(layered.video), "out": str(out), **OPTIONS})
+    query = {"video": str(layered.video), "out": str(out), **OPTIONS}
     app = create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=300) as url, playwright.sync_playwright() as p:
-        browser = launch(p)
+        browser, page, errors = open_review(p, url, query)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{url}/review?{query}", timeout=180_000)
             page.locator("h1").click()  # focus on the page, not a field
             page.keyboard.press("ArrowRight")
             assert page.locator("#inspector").get_attribute("data-key") == "bed-0"
@@ -317,16 +308,11 @@ def test_the_preview_plays_the_mix_the_export_makes(layered: Layered, tmp_path: 
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     out = tmp_path / "out"
     options = {"layers": "auto", "policy": "retrieve", "variant": "tiny_16k", "steps": 2}
-    query = urlencode({"video": str(layered.video), "out": str(out), **options})
+    query = {"video": str(layered.video), "out": str(out), **options}
     app = create_app(layered.index, jobs_dir=tmp_path / "jobs", outputs_root=tmp_path)
     with run_server(app, free_port(), timeout=400) as url, playwright.sync_playwright() as p:
-        browser = launch(p)
+        browser, page, errors = open_review(p, url, query)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{url}/review?{query}", timeout=180_000)
-
             # spot-1 down 6 dB
             page.locator('.cue-block[data-key="spot-1"]').click()
             with page.expect_response("**/api/review/session"):
