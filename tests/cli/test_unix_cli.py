@@ -60,6 +60,9 @@ def test_ctrl_c_during_build_exits_130_and_keeps_the_previous_version(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "SFXKIT_PROGRESS": "1", "SFXKIT_PROGRESS_INTERVAL": "0"},
+        # Ctrl-C as a terminal delivers it, even where this test runs in a background job (a
+        # shell's `cmd &` starts it with SIGINT ignored, which the CLI rightly keeps ignoring)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()

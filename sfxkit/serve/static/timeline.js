@@ -521,14 +521,15 @@
     var made = allCues().map(function (cue) {
       var plan = cuePlan(cue);
       if (!plan) { return Promise.resolve(null); }
-      var key = JSON.stringify([cue.key, plan]);
-      if (stems[key]) { return Promise.resolve(stems[key]); }
+      // one stem kept per cue, the one for its current choices (memory stays one mix's worth)
+      var sig = JSON.stringify(plan), kept = stems[cue.key];
+      if (kept && kept.sig === sig) { return Promise.resolve(kept); }
       return Promise.all(plan.layers.map(function (l) { return decoded(l.url); })).then(function (xs) {
         var st = M.cueStem({role: plan.role, start: plan.t.start, end: plan.t.end, gainDb: plan.gainDb, blend: plan.blend,
                             layers: xs.map(function (x, i) { return {x: shaped(plan, plan.layers[i].kind, x), gainDb: plan.layers[i].gainDb}; })},
                            mix, total);
-        stems[key] = {key: cue.key, lane: laneOf(cue), missing: plan.missing, at: st ? st.at : 0, audio: st ? st.audio : null};
-        return stems[key];
+        stems[cue.key] = {sig: sig, key: cue.key, lane: laneOf(cue), missing: plan.missing, at: st ? st.at : 0, audio: st ? st.audio : null};
+        return stems[cue.key];
       }, function (err) { return {key: cue.key, lane: laneOf(cue), audio: null, error: String(err.message || err)}; });
     });
     return Promise.all(made).then(function (list) {
