@@ -536,7 +536,7 @@
       list = list.filter(function (s) { return s; });
       var heard = list.filter(function (s) { return s.audio; });
       return {total: total, stems: heard, gain: M.mixStems(heard, total, mix, function () { return false; }).gain,
-              missing: list.filter(function (s) { return s.missing || !s.audio; }).map(function (s) { return s.key; }),
+              missing: list.filter(function (s) { return s.missing; }).map(function (s) { return s.key; }),
               errors: list.filter(function (s) { return s.error; }).map(function (s) { return s.key + ": " + s.error; })};
     });
   }
