@@ -181,9 +181,9 @@ def shot_motion(video: Path, shot: Any) -> dict[str, Any]:
     profile = motion_for(video, shot)
     return {
         "onset": strongest_onset(profile),
-        "times": [float(t) for t in profile.times],
-        "energy": [float(e) for e in profile.energy],
-        "centroid_x": [float(x) for x in profile.centroid_x],
+        "times": profile.times.tolist(),
+        "energy": profile.energy.tolist(),
+        "centroid_x": profile.centroid_x.tolist(),
     }
 
 
@@ -191,13 +191,15 @@ def mix_settings(options: dict[str, Any]) -> dict[str, Any]:
     """What the page's mix preview needs to mix as the export will with these page options:
     the soundtrack's defaults (:class:`~sfxkit.editorial.options.SoundtrackOptions`) and the
     constants of its fitting and mixing."""
+    import dataclasses
+
     from sfxkit.delivery.mix import MOTION_FLOOR_DB, SHORT_CLIP_PEAK_OFFSET_DB, SPOT_FADE_SECONDS
     from sfxkit.editorial.options import SoundtrackOptions
     from sfxkit.editorial.render import LOOP_MIN_SECONDS
     from sfxkit.editorial.run import SPOT_PREROLL_SECONDS
 
-    names = ("align", "follow_motion", "pan", "target_lufs", "blend_mode")
-    opts = SoundtrackOptions(**{k: options[k] for k in names if options.get(k) is not None})
+    known = {f.name for f in dataclasses.fields(SoundtrackOptions)}
+    opts = SoundtrackOptions(**{k: v for k, v in options.items() if k in known and v is not None})
     return {
         "sample_rate": int(opts.sample_rate),
         "channels": 2,

@@ -263,26 +263,23 @@
     }
     return {at: s0 - head, audio: stem};
   }
-  // the stems summed into `total` samples (only those `keep` says), and the gain that brings
-  // the whole mix (every stem) to the loudness target
-  function mixStems(stems, total, mix, keep) {
-    var all = zeros(mix.channels, total), kept = zeros(mix.channels, total);
+  // the stems that `keep` says, summed into `total` samples
+  function sumStems(stems, total, ch, keep) {
+    var out = zeros(ch, total);
     stems.forEach(function (s) {
-      var into = [all].concat(keep(s) ? [kept] : []);
-      into.forEach(function (dst) {
-        for (var c = 0; c < dst.length; c++) {
-          var src = s.audio[c], d = dst[c], n = Math.min(src.length, total - s.at);
-          for (var i = 0; i < n; i++) { d[s.at + i] += src[i]; }
-        }
-      });
+      if (!keep(s)) { return; }
+      for (var c = 0; c < ch; c++) {
+        var src = s.audio[c], d = out[c], n = Math.min(src.length, total - s.at);
+        for (var i = 0; i < n; i++) { d[s.at + i] += src[i]; }
+      }
     });
-    var gain = peakDb(all) > SILENCE_DB ? gainTo(all, mix.sample_rate, mix.target_lufs) : 1;
-    return {gain: gain, audio: kept};
+    return out;
   }
+  // the gain that brings a whole mix to the loudness target
+  function normalising(audio, mix) { return peakDb(audio) > SILENCE_DB ? gainTo(audio, mix.sample_rate, mix.target_lufs) : 1; }
 
   window.sfxMix = {
-    loudness: loudness, level: level, gainTo: gainTo, audioOnset: audioOnset, fitToShot: fitToShot,
-    nudge: nudge, motionEnvelope: motionEnvelope, panByMotion: panByMotion, shareGainsDb: shareGainsDb,
-    blendParts: blendParts, cueStem: cueStem, mixStems: mixStems, mono: mono, toChannels: toChannels
+    fitToShot: fitToShot, nudge: nudge, motionEnvelope: motionEnvelope, panByMotion: panByMotion,
+    shareGainsDb: shareGainsDb, cueStem: cueStem, sumStems: sumStems, normalising: normalising, mono: mono
   };
 })();

@@ -9,7 +9,6 @@
   "use strict";
   var R = window.sfxReview, cfg = R.cfg, tl = cfg.timeline, session = R.session;
   var layered = tl.layers === "auto";
-  var BED_LEVEL_DB = -8;  // SoundtrackOptions.bed_level_db: beds sit under the spots
   var video = document.getElementById("picture");
   var tracks = document.getElementById("tracks"), ruler = document.getElementById("ruler");
   var playhead = document.getElementById("playhead"), clock = document.getElementById("clock");
@@ -535,7 +534,8 @@
     return Promise.all(made).then(function (list) {
       list = list.filter(function (s) { return s; });
       var heard = list.filter(function (s) { return s.audio; });
-      return {total: total, stems: heard, gain: M.mixStems(heard, total, mix, function () { return false; }).gain,
+      var all = M.sumStems(heard, total, mix.channels, function () { return true; });
+      return {total: total, stems: heard, gain: M.normalising(all, mix),
               missing: list.filter(function (s) { return s.missing; }).map(function (s) { return s.key; }),
               errors: list.filter(function (s) { return s.error; }).map(function (s) { return s.key + ": " + s.error; })};
     });
@@ -585,8 +585,7 @@
   function renderMix(opts) {
     var all = opts && opts.lanes === "all";
     return prepare().then(function (p) {
-      var m = M.mixStems(p.stems, p.total, mix, function (s) { return all || audible(s.lane); });
-      var mono = M.mono(m.audio);
+      var mono = M.mono(M.sumStems(p.stems, p.total, mix.channels, function (s) { return all || audible(s.lane); }));
       for (var i = 0; i < mono.length; i++) { mono[i] *= p.gain; }
       var bytes = new Uint8Array(mono.buffer), text = "";
       for (i = 0; i < bytes.length; i += 0x8000) { text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)); }
